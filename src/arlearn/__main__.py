@@ -1,0 +1,5 @@
+import sys
+
+from arlearn.cli import main
+
+sys.exit(main())

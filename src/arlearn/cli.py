@@ -1,0 +1,208 @@
+"""The `arlearn` command line: parse, load config, call library functions. Nothing else.
+
+Every failure a user can cause ends as one line `arlearn: error: …` and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from arlearn.errors import ArlearnError
+
+COMMANDS = {}
+
+
+def command(name, help):
+    def deco(fn):
+        COMMANDS[name] = (fn, help)
+        return fn
+    return deco
+
+
+def _kv_options(items) -> dict:
+    from arlearn.config import parse_value
+
+    out = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise ArlearnError(f"task option must look like key=value, got {item!r}")
+        out[key.strip()] = parse_value(value.strip())
+    return out
+
+
+def _emit(results: dict) -> None:
+    print(json.dumps(results), flush=True)
+
+
+def results_table(rows: list[dict]) -> str:
+    cols = [("model", "model"), ("cot", "cot"), ("parameters", "params"), ("cot_length", "CoT len"),
+            ("exact_match", "exact match"), ("token_accuracy", "token acc"), ("train_seconds", "train s")]
+    def fmt(k, v):
+        if k == "parameters":
+            return f"{v / 1e6:.2f}M"
+        if isinstance(v, float):
+            return f"{v:.4f}" if k != "train_seconds" else f"{v:.1f}"
+        return str(v)
+    table = [[h for _, h in cols]] + [[fmt(k, r.get(k, "")) for k, _ in cols] for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(cols))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |" for row in table]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def _add_config_args(p):
+    p.add_argument("--preset", help="a preset name (see `arlearn list`)")
+    p.add_argument("--config", help="a TOML config file (merged over the preset)")
+    p.add_argument("--task", help="task name (shortcut for --set task.name=…)")
+    p.add_argument("--model", help="model name: linear, mlp, transformer")
+    p.add_argument("--cot", help="CoT format (shortcut for --set task.cot=…)")
+    p.add_argument("--steps", type=int, help="training steps")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override any config value, e.g. --set model.d=64 (repeatable)")
+
+
+def _resolve(args):
+    from arlearn.config import resolve
+
+    ov = []
+    if args.task:
+        ov.append(f"task.name={args.task}")
+    if args.model:
+        ov.append(f"model.name={args.model}")
+    if args.cot:
+        ov.append(f'task.cot="{args.cot}"')
+    if args.steps is not None:
+        ov.append(f"train.steps={args.steps}")
+    preset = args.preset or (None if args.config else "quick")
+    return resolve(preset, args.config, ov + args.overrides)
+
+
+def _default_run_dir(cfg) -> str:
+    import time
+
+    return f"runs/{cfg.task_name}-{cfg.model.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+@command("train", "train a model on a task and evaluate it by held-out exact match")
+def cmd_train(args):
+    from arlearn.train import train
+
+    cfg = _resolve(args)
+    run_dir = args.out or _default_run_dir(cfg)
+    res = train(cfg, run_dir, progress=not args.no_progress)
+    res["run_dir"] = run_dir
+    print(results_table([{**res, "cot": cfg.task.get("cot", "")}]), file=sys.stderr)
+    _emit(res)
+
+
+@command("eval", "evaluate a run directory: greedy exact match on held-out examples")
+def cmd_eval(args):
+    from arlearn.device import resolve_device, use_bf16
+    from arlearn.evaluate import evaluate
+    from arlearn.runs import load_run
+
+    cfg, task, model = load_run(args.run_dir)
+    device = resolve_device(cfg.train.device if args.device is None else args.device)
+    model.to(device)
+    n = args.examples or cfg.eval.examples
+    examples = task.sample(args.split, n, cfg.eval.seed if args.seed is None else args.seed)
+    summary, records = evaluate(model, task, examples, cfg.eval.batch_size, device,
+                                use_bf16(cfg.train.dtype, device))
+    for r in [r for r in records if not r["correct"]][: cfg.eval.show_mistakes]:
+        print(f"wrong: {r['prompt']} -> {r['generated']} (first divergence at {r['first_divergence']})",
+              file=sys.stderr)
+    _emit({"run_dir": str(args.run_dir), "split": args.split, **summary})
+
+
+@command("show-task", "print a few examples of a task as readable text")
+def cmd_show_task(args):
+    from arlearn.tasks import make_task
+
+    task = make_task(args.name, _kv_options(args.options))
+    print(task.describe())
+    for ex in task.sample(args.split, args.n, args.seed):
+        print()
+        print("prompt:", " ".join(ex.prompt))
+        print("cot:   ", " ".join(ex.cot) if ex.cot else "(none)")
+        print("answer:", " ".join(ex.answer))
+
+
+@command("generate", "greedily continue a prompt with a trained run")
+def cmd_generate(args):
+    import torch
+
+    from arlearn.evaluate import generate_texts
+    from arlearn.runs import load_run
+    from arlearn.tasks.base import Example
+
+    cfg, task, model = load_run(args.run_dir)
+    prompt = task.parse_prompt(args.prompt)
+    if len(prompt) > model.T:
+        raise ArlearnError(f"prompt has {len(prompt)} tokens; the model's context is {model.T}")
+    gen = generate_texts(model, task, [Example(prompt, (), ())], device=torch.device("cpu"))[0]
+    answer = task.parse_answer(prompt + tuple(gen))
+    print(" ".join(prompt + tuple(gen)), file=sys.stderr)
+    _emit({"prompt": " ".join(prompt), "generated": " ".join(gen),
+           "answer": None if answer is None else " ".join(answer)})
+
+
+@command("list", "list tasks, models and presets")
+def cmd_list(args):
+    from arlearn.config import preset_names
+    from arlearn.models import MODELS
+    from arlearn.tasks import TASKS
+
+    print("tasks:")
+    for name, cls in sorted(TASKS.items()):
+        print(f"  {name} (v{cls.version}) cot formats: {', '.join(cls.cot_formats)}")
+    print("models:", ", ".join(MODELS))
+    print("presets:", ", ".join(preset_names()))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="arlearn", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (fn, help) in COMMANDS.items():
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(fn=fn)
+        if name == "train":
+            _add_config_args(p)
+            p.add_argument("-o", "--out", help="run directory (default: runs/<task>-<model>-<time>)")
+            p.add_argument("--no-progress", action="store_true", help="no progress bar")
+        elif name == "eval":
+            p.add_argument("run_dir")
+            p.add_argument("--examples", type=int, default=0, help="held-out examples (default: config)")
+            p.add_argument("--split", default="test", choices=["test", "train"])
+            p.add_argument("--seed", type=int, default=None)
+            p.add_argument("--device", default=None)
+        elif name == "show-task":
+            p.add_argument("name")
+            p.add_argument("options", nargs="*", metavar="KEY=VALUE", help="task options, e.g. cot=paper n=2")
+            p.add_argument("-n", type=int, default=3, help="examples to show")
+            p.add_argument("--split", default="train", choices=["train", "test"])
+            p.add_argument("--seed", type=int, default=0)
+        elif name == "generate":
+            p.add_argument("run_dir")
+            p.add_argument("--prompt", required=True)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.fn(args)
+    except ArlearnError as e:
+        print(f"arlearn: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("arlearn: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""Run configuration: typed sections loaded from TOML presets, files and `key=value` overrides.
+
+    [task]   name + the task's own options (validated by the task's dataclass)
+    [model]  ModelConfig
+    [train]  TrainConfig
+    [eval]   EvalConfig
+
+Unknown sections or keys and ill-typed values are errors that name the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from arlearn.errors import ArlearnError, did_you_mean
+from arlearn.models import ModelConfig
+from arlearn.tasks.base import build_dataclass
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1000  #: optimizer steps (upper bound; see max_minutes)
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.1
+    warmup: int = 100  #: linear warmup steps, then cosine decay to min_lr_ratio·lr
+    min_lr_ratio: float = 0.1
+    grad_clip: float = 1.0
+    seed: int = 0  #: drives data, init and order
+    train_examples: int = 100_000  #: size of the training pool drawn from the train split
+    loss_on: str = "cot_answer"  #: "all" or "cot_answer"
+    dtype: str = "auto"  #: "auto" (bf16 autocast where fast), "bf16" or "fp32"
+    device: str = "auto"  #: "auto" (cuda → mps → cpu), or a torch device string
+    threads: int = 0  #: CPU threads (0: torch default)
+    max_minutes: float = 0.0  #: stop after this much training time (0: no limit)
+    eval_every: int = 0  #: steps between held-out exact-match checks (0: only at the end)
+    log_every: int = 10
+    target_exact_match: float = 0.0  #: stop early once a periodic eval reaches this (0: never)
+
+    def __post_init__(self):
+        positive = ("steps", "batch_size", "train_examples", "log_every")
+        for k in positive:
+            if getattr(self, k) < 1:
+                raise ArlearnError(f"train: '{k}' must be ≥ 1, got {getattr(self, k)}")
+        if self.lr <= 0 or self.weight_decay < 0 or self.grad_clip < 0 or self.warmup < 0:
+            raise ArlearnError("train: lr must be > 0; weight_decay, grad_clip, warmup ≥ 0")
+        if self.loss_on not in ("all", "cot_answer"):
+            raise ArlearnError(f"train: loss_on must be 'all' or 'cot_answer', got {self.loss_on!r}")
+        if self.dtype not in ("auto", "bf16", "fp32"):
+            raise ArlearnError(f"train: dtype must be auto, bf16 or fp32, got {self.dtype!r}")
+
+
+@dataclass
+class EvalConfig:
+    examples: int = 1000  #: held-out examples for exact match
+    batch_size: int = 500
+    seed: int = 1234
+    show_mistakes: int = 3
+
+
+@dataclass
+class RunConfig:
+    task: dict = field(default_factory=lambda: {"name": "multiplication"})
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    @property
+    def task_name(self) -> str:
+        return self.task.get("name", "")
+
+    @property
+    def task_options(self) -> dict:
+        return {k: v for k, v in self.task.items() if k != "name"}
+
+    def to_dict(self) -> dict:
+        return {
+            "task": dict(self.task),
+            "model": dataclasses.asdict(self.model),
+            "train": dataclasses.asdict(self.train),
+            "eval": dataclasses.asdict(self.eval),
+        }
+
+
+SECTIONS = {"model": ModelConfig, "train": TrainConfig, "eval": EvalConfig}
+
+
+def from_dict(d: dict) -> RunConfig:
+    unknown = set(d) - {"task", *SECTIONS}
+    if unknown:
+        k = sorted(unknown)[0]
+        raise ArlearnError(f"config: unknown section [{k}]{did_you_mean(k, ['task', *SECTIONS])}")
+    task = dict(d.get("task", {}))
+    if not isinstance(task.get("name"), str):
+        raise ArlearnError("config: [task] needs a 'name' (e.g. name = \"multiplication\")")
+    kw = {}
+    for sec, cls in SECTIONS.items():
+        val = d.get(sec, {})
+        if not isinstance(val, dict):
+            raise ArlearnError(f"config: [{sec}] must be a table")
+        kw[sec] = build_dataclass(cls, val, sec)
+    return RunConfig(task=task, **kw)
+
+
+def load_toml(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ArlearnError(f"config file not found: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ArlearnError(f"config file {path} is not valid TOML: {e}") from None
+    except OSError as e:
+        raise ArlearnError(f"cannot read config file {path}: {e.strerror}") from None
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name[:-5] for p in resources.files("arlearn.presets").iterdir() if p.name.endswith(".toml"))
+
+
+def load_preset(name: str) -> dict:
+    if name not in preset_names():
+        raise ArlearnError(f"unknown preset '{name}'{did_you_mean(name, preset_names())}")
+    return tomllib.loads(resources.files("arlearn.presets").joinpath(f"{name}.toml").read_text())
+
+
+def parse_value(text: str):
+    """A command-line override value: TOML syntax if it parses, else a bare string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(d: dict, overrides: list[str]) -> dict:
+    d = {k: dict(v) if isinstance(v, dict) else v for k, v in d.items()}
+    for item in overrides:
+        key, eq, value = item.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not eq or not dot or not name:
+            raise ArlearnError(f"override must look like section.key=value, got {item!r}")
+        d.setdefault(section, {})
+        if not isinstance(d[section], dict):
+            raise ArlearnError(f"override {item!r}: '{section}' is not a section")
+        d[section][name] = parse_value(value.strip())
+    return d
+
+
+def resolve(preset: str | None = None, config_file: str | None = None, overrides=()) -> RunConfig:
+    d: dict = {}
+    if preset:
+        d = load_preset(preset)
+    if config_file:
+        file_d = load_toml(config_file)
+        for sec, val in file_d.items():
+            if isinstance(val, dict) and isinstance(d.get(sec), dict):
+                d[sec] = {**d[sec], **val}
+            else:
+                d[sec] = val
+    return from_dict(apply_overrides(d, list(overrides)))
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def dumps_toml(d: dict) -> str:
+    """Write a {section: {key: scalar|list}} dict as TOML (None values are omitted)."""
+    lines = []
+    for sec, table in d.items():
+        lines.append(f"[{sec}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items() if v is not None]
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,156 @@
+"""The block-causal linear map: output position t has its own d_in×d_out matrix W[t,s] for
+every input position s ≤ t, and none for s > t.
+
+    y[t] = b[t] + Σ_{s≤t} x[s] @ W[t,s]
+
+The paper (and its authors' code) writes this as one dense (T·d_in)×(T·d_out) matrix times a
+block-lower-triangular mask, so half of the weights, gradients, optimizer state and FLOPs are
+dead. Here the output positions are cut into chunks of `chunk` consecutive positions; chunk k
+(positions [a, e)) stores only the rows it can read, W_k of shape (e·d_in, (e−a)·d_out), and
+computes y[a:e] = x[:e].flatten() @ W_k. The only stored-but-dead weights are the upper
+triangle inside each diagonal chunk (zero at init, masked in the forward pass so they get no
+gradient); with chunk=1 nothing dead is stored at all. Larger chunks mean fewer, larger matrix
+products (faster), at (chunk−1)/(T+1) extra work relative to the exact triangle.
+
+`parameter count` (`live_parameters`) counts only weights that can be non-zero:
+T(T+1)/2·d_in·d_out + T·d_out (bias).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class BlockCausalLinear(nn.Module):
+    def __init__(self, T: int, d_in: int, d_out: int, chunk: int = 8, bias: bool = True):
+        super().__init__()
+        if T < 1 or d_in < 1 or d_out < 1 or chunk < 1:
+            raise ValueError("T, d_in, d_out and chunk must be positive")
+        self.T, self.d_in, self.d_out, self.chunk = T, d_in, d_out, min(chunk, T)
+        self.bounds = [(a, min(a + self.chunk, T)) for a in range(0, T, self.chunk)]
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.empty(e * d_in, (e - a) * d_out)) for a, e in self.bounds
+        )
+        self.bias = nn.Parameter(torch.zeros(T, d_out)) if bias else None
+        # mask of the diagonal sub-block of each chunk: input s may feed output t only if s ≤ t
+        for k, (a, e) in enumerate(self.bounds):
+            c = e - a
+            tri = torch.ones(c, c).tril().T  # [s, t] = 1 iff s ≤ t
+            mask = tri.repeat_interleave(d_in, 0).repeat_interleave(d_out, 1)
+            self.register_buffer(f"diag_mask_{k}", mask, persistent=False)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Each output position t is a Linear over its (t+1)·d_in inputs: std 1/sqrt(fan_in)."""
+        with torch.no_grad():
+            for k, (a, e) in enumerate(self.bounds):
+                w = self.weights[k]
+                w.normal_()
+                fan_in = torch.arange(a + 1, e + 1, dtype=torch.float32) * self.d_in
+                w.mul_(fan_in.rsqrt().repeat_interleave(self.d_out))
+                w[a * self.d_in :].mul_(self._mask(k))
+
+    def _mask(self, k: int) -> torch.Tensor:
+        return getattr(self, f"diag_mask_{k}")
+
+    def live_parameters(self) -> int:
+        return self.T * (self.T + 1) // 2 * self.d_in * self.d_out + (
+            self.T * self.d_out if self.bias is not None else 0
+        )
+
+    def _chunk_weight(self, k: int) -> torch.Tensor:
+        a = self.bounds[k][0]
+        w = self.weights[k]
+        return torch.cat([w[: a * self.d_in], w[a * self.d_in :] * self._mask(k)], 0)
+
+    def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """x: [B, L, d_in] with L ≤ T. Returns y[:, start:L] ([B, L-start, d_out])."""
+        B, L, _ = x.shape
+        if L > self.T:
+            raise ValueError(f"sequence length {L} exceeds the context T={self.T}")
+        flat = x.reshape(B, L * self.d_in)
+        outs = []
+        for k, (a, e) in enumerate(self.bounds):
+            if a >= L or e <= start:
+                continue
+            lo, hi = max(a, start), min(e, L)  # output positions wanted from this chunk
+            w = self.weights[k]
+            cols = slice((lo - a) * self.d_out, (hi - a) * self.d_out)
+            ad, hd = a * self.d_in, hi * self.d_in
+            # diagonal chunk: masked so input s never reaches output t < s
+            y = flat[:, ad:hd] @ (w[ad:hd, cols] * self._mask(k)[: hd - ad, cols])
+            if a:  # all earlier positions: dense, no mask needed
+                y = torch.addmm(y, flat[:, :ad], w[:ad, cols])
+            outs.append(y)
+        y = torch.cat(outs, 1).view(B, L - start, self.d_out)
+        if self.bias is not None:
+            y = y + self.bias[start:L]
+        return y
+
+    # -- block access (compiler, pictures, reference checks) -------------------------
+    def _locate(self, t: int, s: int):
+        if not (0 <= s <= t < self.T):
+            raise IndexError(f"block ({t},{s}) is outside the causal triangle of T={self.T}")
+        k = t // self.chunk
+        a = self.bounds[k][0]
+        rows = slice(s * self.d_in, (s + 1) * self.d_in)
+        cols = slice((t - a) * self.d_out, (t - a + 1) * self.d_out)
+        return k, rows, cols
+
+    def block(self, t: int, s: int) -> torch.Tensor:
+        """W[t,s] as a (d_in, d_out) view: y[t] += x[s] @ W[t,s]."""
+        k, rows, cols = self._locate(t, s)
+        return self.weights[k][rows, cols]
+
+    @torch.no_grad()
+    def set_block(self, t: int, s: int, value: torch.Tensor) -> None:
+        k, rows, cols = self._locate(t, s)
+        self.weights[k][rows, cols] = value
+
+    @torch.no_grad()
+    def block_norms(self) -> torch.Tensor:
+        """[T, T] Frobenius norm of every block (zero above the diagonal)."""
+        out = torch.zeros(self.T, self.T)
+        for k, (a, e) in enumerate(self.bounds):
+            w = self._chunk_weight(k).float().view(e, self.d_in, e - a, self.d_out)
+            out[a:e, :e] = w.pow(2).sum((1, 3)).sqrt().T
+        return out
+
+    @torch.no_grad()
+    def to_dense(self) -> torch.Tensor:
+        """The equivalent dense (T·d_in)×(T·d_out) matrix of the authors' formulation."""
+        W = torch.zeros(self.T * self.d_in, self.T * self.d_out, dtype=self.weights[0].dtype)
+        for k, (a, e) in enumerate(self.bounds):
+            W[: e * self.d_in, a * self.d_out : e * self.d_out] = self._chunk_weight(k)
+        return W
+
+    @torch.no_grad()
+    def load_dense(self, W: torch.Tensor) -> None:
+        """Copy the causal part of a dense matrix in (the upper half is ignored)."""
+        for k, (a, e) in enumerate(self.bounds):
+            self.weights[k].copy_(W[: e * self.d_in, a * self.d_out : e * self.d_out])
+            self.weights[k][a * self.d_in :].mul_(self._mask(k))
+
+
+class DenseMaskedBlockCausal(nn.Module):
+    """Reference: the authors' formulation, a dense (T·d)² weight times a block mask every step.
+
+    Used only to check equivalence and as the benchmark baseline.
+    """
+
+    def __init__(self, T: int, d_in: int, d_out: int, bias: bool = True):
+        super().__init__()
+        self.T, self.d_in, self.d_out = T, d_in, d_out
+        self.weight = nn.Parameter(torch.randn(T * d_in, T * d_out) / math.sqrt(T * d_in))
+        tri = torch.ones(T, T).tril().T  # [s, t]
+        self.register_buffer("mask", tri.repeat_interleave(d_in, 0).repeat_interleave(d_out, 1))
+        self.bias = nn.Parameter(torch.zeros(T, d_out)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, L, _ = x.shape
+        W = (self.weight * self.mask)[: L * self.d_in, : L * self.d_out]
+        y = (x.reshape(B, L * self.d_in) @ W).view(B, L, self.d_out)
+        return y + self.bias[:L] if self.bias is not None else y

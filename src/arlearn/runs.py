@@ -1,0 +1,114 @@
+"""Run directories: everything a run leaves behind, written atomically.
+
+    config.toml          the fully resolved configuration (re-loadable with --config)
+    metrics.jsonl        one JSON object per logged step / eval
+    model.safetensors    the weights (safetensors only: nothing is ever unpickled)
+    results.json         the final evaluation summary
+    eval_examples.jsonl  per-example generations of the final evaluation
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from arlearn.config import RunConfig, dumps_toml, from_dict, load_toml
+from arlearn.errors import ArlearnError
+from arlearn.fileio import load_safetensors, save_safetensors, write_json, write_text
+from arlearn.models import context_for, make_model
+from arlearn.models.base import ARModel
+from arlearn.tasks import Task, make_task
+
+CONFIG, MODEL, RESULTS, METRICS, EXAMPLES = (
+    "config.toml", "model.safetensors", "results.json", "metrics.jsonl", "eval_examples.jsonl"
+)
+
+
+def prepare_run_dir(run_dir: str | Path, cfg: RunConfig) -> Path:
+    """Create the run directory (failing early if it is unwritable) and write config.toml."""
+    run_dir = Path(run_dir)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_text(run_dir / CONFIG, dumps_toml(cfg.to_dict()))
+    except OSError as e:
+        raise ArlearnError(f"cannot write run directory {run_dir}: {e.strerror}") from None
+    return run_dir
+
+
+def build(cfg: RunConfig) -> tuple[Task, ARModel]:
+    task = make_task(cfg.task_name, cfg.task_options)
+    model = make_model(cfg.model, len(task.vocab), context_for(cfg.model, task.seq_len))
+    return task, model
+
+
+def save_model(run_dir: Path, model: ARModel) -> None:
+    state = {k: v for k, v in model.state_dict().items()}
+    save_safetensors(run_dir / MODEL, state, metadata={"format": "arlearn-model-v1"})
+
+
+def load_model_state(model: ARModel, path: Path) -> None:
+    state = load_safetensors(path)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    if missing or extra:
+        raise ArlearnError(
+            f"checkpoint {path} does not match the config's model "
+            f"(missing {missing[:3]}, unexpected {extra[:3]})"
+        )
+    for k, v in state.items():
+        if v.shape != expected[k].shape:
+            raise ArlearnError(
+                f"checkpoint {path}: '{k}' has shape {tuple(v.shape)}, the config's model needs "
+                f"{tuple(expected[k].shape)}"
+            )
+    model.load_state_dict(state)
+
+
+def load_run(run_dir: str | Path) -> tuple[RunConfig, Task, ARModel]:
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ArlearnError(f"run directory not found: {run_dir}")
+    if not (run_dir / CONFIG).is_file():
+        raise ArlearnError(f"{run_dir} is not a run directory (no {CONFIG})")
+    cfg = from_dict(load_toml(run_dir / CONFIG))
+    task, model = build(cfg)
+    load_model_state(model, run_dir / MODEL)
+    return cfg, task, model
+
+
+def write_results(run_dir: Path, results: dict, records: list[dict] | None = None) -> None:
+    write_json(run_dir / RESULTS, results)
+    if records is not None:
+        write_text(run_dir / EXAMPLES, "".join(json.dumps(r) + "\n" for r in records))
+
+
+class MetricsLog:
+    """Append-only JSONL log (a crash can cut only the last line, which readers skip)."""
+
+    def __init__(self, path: Path, fresh: bool = True):
+        self.path = path
+        if fresh and path.exists():
+            os.unlink(path)
+
+    def write(self, **row) -> None:
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+
+
+def read_metrics(path: Path) -> list[dict]:
+    rows = []
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return rows
+
+
+def model_dtype_note(model: torch.nn.Module) -> str:
+    return str(next(model.parameters()).dtype).replace("torch.", "")

@@ -1,0 +1,6 @@
+"""Task registry. Importing this package registers the built-in tasks."""
+
+from arlearn.tasks.base import TASKS, Example, Task, make_task, register_task
+from arlearn.tasks import multiplication  # noqa: F401
+
+__all__ = ["TASKS", "Example", "Task", "make_task", "register_task"]

@@ -1,0 +1,175 @@
+"""Training: cross-entropy on next tokens, AdamW, warmup + cosine decay, gradient clipping.
+
+The batch order is a pure function of (seed, step) — epoch e is a permutation drawn from
+seed+e — so a run is reproducible from its config alone and can resume from any step.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from arlearn.config import RunConfig
+from arlearn.data import encode_examples
+from arlearn.device import autocast, resolve_device, use_bf16
+from arlearn.evaluate import evaluate
+from arlearn.runs import METRICS, MetricsLog, build, prepare_run_dir, save_model, write_results
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def lr_at(step: int, cfg) -> float:
+    """Linear warmup to lr, then cosine decay to min_lr_ratio·lr at the last step."""
+    if cfg.warmup and step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    span = max(cfg.steps - cfg.warmup, 1)
+    frac = min((step - cfg.warmup) / span, 1.0)
+    ratio = cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * frac))
+    return cfg.lr * ratio
+
+
+def make_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
+    """AdamW; weight decay on matrices only (not biases, not LayerNorm gains)."""
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    other = [p for p in model.parameters() if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": other, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95))
+
+
+def batch_indices(step: int, n: int, batch_size: int, seed: int) -> torch.Tensor:
+    """Indices of the pool used at `step` (drop-last epochs, each a fresh permutation)."""
+    per_epoch = max(n // batch_size, 1)
+    epoch, i = divmod(step, per_epoch)
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    perm = torch.randperm(n, generator=g)
+    return perm[i * batch_size : (i + 1) * batch_size]
+
+
+def masked_loss(logits, targets, mask):
+    """Mean cross-entropy and argmax accuracy over the masked target positions."""
+    lf = logits.float()
+    loss = F.cross_entropy(lf[mask], targets[mask])
+    acc = (lf.argmax(-1)[mask] == targets[mask]).float().mean()
+    return loss, acc
+
+
+class Trainer:
+    def __init__(self, cfg: RunConfig, run_dir: str | Path, progress: bool = True):
+        self.cfg, self.progress = cfg, progress
+        tc = cfg.train
+        if tc.threads:
+            torch.set_num_threads(tc.threads)
+        self.run_dir = prepare_run_dir(run_dir, cfg)
+        seed_everything(tc.seed)
+        self.task, self.model = build(cfg)
+        self.device = resolve_device(tc.device)
+        self.bf16 = use_bf16(tc.dtype, self.device)
+        self.model.to(self.device)
+        self.opt = make_optimizer(self.model, tc)
+        self.step = 0
+        self.train_seconds = 0.0
+        self.log = MetricsLog(self.run_dir / METRICS)
+        self.ids, self.mask = self._train_pool()
+        self.eval_examples = self.task.sample("test", cfg.eval.examples, cfg.eval.seed)
+
+    def _train_pool(self):
+        tc = self.cfg.train
+        examples = self.task.sample("train", tc.train_examples, tc.seed)
+        return encode_examples(self.task, examples, tc.loss_on)
+
+    def train_step(self) -> tuple[float, float, float]:
+        tc = self.cfg.train
+        idx = batch_indices(self.step, len(self.ids), tc.batch_size, tc.seed)
+        x = self.ids[idx].to(self.device)
+        m = self.mask[idx].to(self.device)
+        lr = lr_at(self.step, tc)
+        for g in self.opt.param_groups:
+            g["lr"] = lr
+        self.model.train()
+        with autocast(self.device, self.bf16):
+            logits = self.model(x[:, :-1])
+        loss, acc = masked_loss(logits, x[:, 1:], m)
+        acc = acc.detach()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if tc.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)
+        self.opt.step()
+        self.step += 1
+        return loss.item(), acc.item(), lr
+
+    def evaluate(self, examples=None):
+        ev = self.cfg.eval
+        return evaluate(self.model, self.task, examples or self.eval_examples, ev.batch_size,
+                        self.device, self.bf16)
+
+    def fit(self) -> dict:
+        tc = self.cfg.train
+        bar = tqdm(total=tc.steps, initial=self.step, disable=not self.progress, desc="train",
+                   unit="step", dynamic_ncols=True)
+        run_loss = run_acc = None
+        t0 = time.perf_counter() - self.train_seconds
+        stopped = "steps"
+        while self.step < tc.steps:
+            loss, acc, lr = self.train_step()
+            run_loss = loss if run_loss is None else 0.95 * run_loss + 0.05 * loss
+            run_acc = acc if run_acc is None else 0.95 * run_acc + 0.05 * acc
+            self.train_seconds = time.perf_counter() - t0
+            bar.update(1)
+            if self.step % tc.log_every == 0 or self.step == tc.steps:
+                bar.set_postfix(loss=f"{run_loss:.4f}", acc=f"{run_acc:.3f}")
+                self.log.write(step=self.step, loss=loss, token_acc=acc, lr=lr,
+                               seconds=round(self.train_seconds, 3))
+            if tc.eval_every and self.step % tc.eval_every == 0 and self.step < tc.steps:
+                quick, _ = self.evaluate(self.eval_examples[: max(len(self.eval_examples) // 4, 1)])
+                self.log.write(step=self.step, eval_exact_match=quick["exact_match"],
+                               eval_token_accuracy=quick["token_accuracy"],
+                               seconds=round(self.train_seconds, 3))
+                bar.write(f"step {self.step}: held-out exact match {quick['exact_match']:.4f}")
+                t0 = time.perf_counter() - self.train_seconds  # eval time is not training time
+                if tc.target_exact_match and quick["exact_match"] >= tc.target_exact_match:
+                    stopped = "target"
+                    break
+            if tc.max_minutes and self.train_seconds >= 60 * tc.max_minutes:
+                stopped = "time"
+                break
+        bar.close()
+        save_model(self.run_dir, self.model)
+        return self.finish(stopped)
+
+    def finish(self, stopped: str) -> dict:
+        summary, records = self.evaluate()
+        tc = self.cfg.train
+        results = {
+            "task": self.task.describe(),
+            "model": self.cfg.model.name,
+            "parameters": self.model.live_parameters(),
+            **summary,
+            "steps": self.step,
+            "stopped_by": stopped,
+            "train_examples": tc.train_examples,
+            "examples_seen": self.step * tc.batch_size,
+            "train_seconds": round(self.train_seconds, 1),
+            "device": str(self.device),
+            "dtype": "bf16" if self.bf16 else "fp32",
+        }
+        self.log.write(step=self.step, eval_exact_match=summary["exact_match"],
+                       eval_token_accuracy=summary["token_accuracy"], final=True)
+        write_results(self.run_dir, results, records)
+        return results
+
+
+def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True) -> dict:
+    """Train a model as configured, write the run directory, return the final results."""
+    return Trainer(cfg, run_dir, progress).fit()

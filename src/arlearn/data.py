@@ -47,3 +47,37 @@ def prompt_batches(task: Task, examples: Sequence[Example], batch_size: int):
             chunk = idx[k : k + batch_size]
             ids = torch.tensor([task.vocab.encode(examples[i].prompt) for i in chunk], dtype=torch.long)
             yield chunk, ids
+
+
+def batch_indices(step: int, n: int, batch_size: int, seed: int) -> torch.Tensor:
+    """Indices of the pool used at `step` (drop-last epochs, each a fresh permutation)."""
+    per_epoch = max(n // batch_size, 1)
+    epoch, i = divmod(step, per_epoch)
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    perm = torch.randperm(n, generator=g)
+    return perm[i * batch_size : (i + 1) * batch_size]
+
+
+class ExamplePool:
+    """A fixed pool of encoded training examples.
+
+    The batch at `step` is a pure function of (seed, step), so training can resume anywhere
+    and every run is reproducible from its config.
+    """
+
+    def __init__(self, ids: torch.Tensor, mask: torch.Tensor, batch_size: int, seed: int):
+        self.ids, self.mask, self.batch_size, self.seed = ids, mask, batch_size, seed
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = batch_indices(step, len(self.ids), self.batch_size, self.seed)
+        return self.ids[idx], self.mask[idx]
+
+
+def train_source(task: Task, train_cfg) -> ExamplePool:
+    """The training data of a run: `train_examples` examples drawn from the task's train split."""
+    examples = task.sample("train", train_cfg.train_examples, train_cfg.seed)
+    ids, mask = encode_examples(task, examples, train_cfg.loss_on)
+    return ExamplePool(ids, mask, train_cfg.batch_size, train_cfg.seed)

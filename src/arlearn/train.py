@@ -17,7 +17,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from arlearn.config import RunConfig
-from arlearn.data import encode_examples
+from arlearn.data import train_source
 from arlearn.device import autocast, resolve_device, use_bf16
 from arlearn.evaluate import evaluate
 from arlearn.runs import METRICS, MetricsLog, build, prepare_run_dir, save_model, write_results
@@ -47,15 +47,6 @@ def make_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95))
 
 
-def batch_indices(step: int, n: int, batch_size: int, seed: int) -> torch.Tensor:
-    """Indices of the pool used at `step` (drop-last epochs, each a fresh permutation)."""
-    per_epoch = max(n // batch_size, 1)
-    epoch, i = divmod(step, per_epoch)
-    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-    perm = torch.randperm(n, generator=g)
-    return perm[i * batch_size : (i + 1) * batch_size]
-
-
 def masked_loss(logits, targets, mask):
     """Mean cross-entropy and argmax accuracy over the masked target positions."""
     lf = logits.float()
@@ -80,19 +71,13 @@ class Trainer:
         self.step = 0
         self.train_seconds = 0.0
         self.log = MetricsLog(self.run_dir / METRICS)
-        self.ids, self.mask = self._train_pool()
+        self.data = train_source(self.task, tc)
         self.eval_examples = self.task.sample("test", cfg.eval.examples, cfg.eval.seed)
-
-    def _train_pool(self):
-        tc = self.cfg.train
-        examples = self.task.sample("train", tc.train_examples, tc.seed)
-        return encode_examples(self.task, examples, tc.loss_on)
 
     def train_step(self) -> tuple[float, float, float]:
         tc = self.cfg.train
-        idx = batch_indices(self.step, len(self.ids), tc.batch_size, tc.seed)
-        x = self.ids[idx].to(self.device)
-        m = self.mask[idx].to(self.device)
+        x, m = self.data.batch(self.step)
+        x, m = x.to(self.device), m.to(self.device)
         lr = lr_at(self.step, tc)
         for g in self.opt.param_groups:
             g["lr"] = lr

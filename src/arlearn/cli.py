@@ -149,6 +149,28 @@ def cmd_generate(args):
            "answer": None if answer is None else " ".join(answer)})
 
 
+@command("run-tm", "run a Turing machine (a shipped name or a JSON spec) on one input")
+def cmd_run_tm(args):
+    from arlearn.tasks.turing import check_input, load_machine, simulate
+
+    tm = load_machine(args.spec)
+    x = check_input(tm, 0, (args.input or "").split())
+    run = simulate(tm, x, args.max_steps, args.tape)
+    if args.trace:
+        for k, c in enumerate(run.configs):
+            print(f"{k:5d}  {' '.join(c.tokens())}", file=sys.stderr)
+    tape = list(run.final.tape)
+    while tape and tape[-1] == tm.blank:
+        tape.pop()
+    while tape and tape[0] == tm.blank:
+        tape.pop(0)
+    out = {"machine": tm.name, "input": " ".join(x), "halted": run.halted, "steps": run.steps,
+           "state": run.final.state, "tape": " ".join(tape), "ones": run.count("1")}
+    if tm.accept:
+        out["accept"] = run.final.state in tm.accept
+    _emit(out)
+
+
 @command("list", "list tasks, models and presets")
 def cmd_list(args):
     from arlearn.config import preset_names
@@ -184,6 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("-n", type=int, default=3, help="examples to show")
             p.add_argument("--split", default="train", choices=["train", "test"])
             p.add_argument("--seed", type=int, default=0)
+        elif name == "run-tm":
+            p.add_argument("spec", help="a shipped machine (e.g. bb-4, binary-increment) or a JSON spec file")
+            p.add_argument("--input", help="input symbols, space-separated (e.g. '0 1 1 1')")
+            p.add_argument("--max-steps", type=int, default=100_000, help="step bound (default 100000)")
+            p.add_argument("--tape", type=int, default=None, help="tape bound in cells (default: unbounded)")
+            p.add_argument("--trace", action="store_true", help="print every configuration to stderr")
         elif name == "generate":
             p.add_argument("run_dir")
             p.add_argument("--prompt", required=True)

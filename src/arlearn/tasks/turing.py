@@ -609,9 +609,15 @@ class TuringTask(Task):
 
     @cached_property
     def bounds(self) -> tuple[int, int]:
-        if self.steps and self.tape:
+        """(steps, tape): as given, else the smallest that every input needs; given bounds are
+        checked against every input when the input space is small enough to enumerate."""
+        if self.steps and self.tape and input_count(self.tm, self.length) > MAX_ENUMERATE:
             return self.steps, self.tape
         s, m = auto_bounds(self.tm, self.length)
+        for key, given, need in (("steps", self.steps, s), ("tape", self.tape, m)):
+            if given and given < need:
+                raise ArlearnError(f"task 'tm': {key}={given} is too small for machine {self.tm.name!r} "
+                                   f"with n={self.length}: some input needs {key}={need}")
         return self.steps or s, self.tape or m
 
     @cached_property

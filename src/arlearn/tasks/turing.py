@@ -638,10 +638,13 @@ class TuringTask(Task):
     # -- sequences
     @cached_property
     def vocab(self) -> Vocab:
+        if self.cot == "threshold":  # bits only, as for any circuit
+            return Vocab([BOS, "=", EOS, "0", "1"])
         syms = [BOS, "=", ";", EOS, *self.tm.alphabet]
         if self.cot == "trace":
             syms += [f"[{q}]" for q in self.tm.states]
-        syms += [s for s in ("0", "1") if s not in syms]
+        if self.tm.output == "accept":
+            syms += [s for s in ("0", "1") if s not in syms]
         return Vocab(syms)
 
     @cached_property

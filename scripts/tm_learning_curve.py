@@ -31,7 +31,7 @@ def run_cell(out: Path, model: str, cot: str, k: int, steps: int, extra: list[st
     done = run_dir / "results.json"
     if done.exists():
         return json.loads(done.read_text())
-    overrides = [f"model.name={model}", f'task.cot="{cot}"', f"model.d={D[cot]}",
+    overrides = [f"model.name={model}", f'task.cot="{cot}"', f"model.d={D.get(cot, 16)}",
                  f"train.train_examples={k}", f"train.steps={steps}", *extra]
     return train(resolve("tm-increment", None, overrides), run_dir, progress=False)
 

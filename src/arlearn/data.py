@@ -23,15 +23,17 @@ def encode_examples(task: Task, examples: Sequence[Example], loss_on: str = "cot
     if loss_on not in LOSS_ON:
         raise ArlearnError(f"train: loss_on must be one of {', '.join(LOSS_ON)}, got {loss_on!r}")
     vocab, L = task.vocab, task.seq_len
-    ids = torch.full((len(examples), L), vocab.pad_id, dtype=torch.long)
-    mask = torch.zeros((len(examples), L - 1), dtype=torch.bool)
-    for i, ex in enumerate(examples):
+    rows, first, end = [], [], []
+    for ex in examples:
         seq = vocab.encode(task.sequence(ex))
         if len(seq) > L:
             raise ArlearnError(f"task {task.name!r} produced a sequence longer than its seq_len {L}")
-        ids[i, : len(seq)] = torch.tensor(seq)
-        first = 0 if loss_on == "all" else len(ex.prompt) - 1  # target index of the first CoT token
-        mask[i, first : len(seq) - 1] = True
+        rows.append(seq + [vocab.pad_id] * (L - len(seq)))
+        first.append(0 if loss_on == "all" else len(ex.prompt) - 1)  # target index of the first CoT token
+        end.append(len(seq) - 1)
+    ids = torch.tensor(rows, dtype=torch.long).view(len(examples), L)
+    pos = torch.arange(L - 1)
+    mask = (pos >= torch.tensor(first)[:, None]) & (pos < torch.tensor(end)[:, None])
     return ids, mask
 
 
@@ -59,25 +61,50 @@ def batch_indices(step: int, n: int, batch_size: int, seed: int) -> torch.Tensor
 
 
 class ExamplePool:
-    """A fixed pool of encoded training examples.
+    """A fixed pool of encoded training examples, stored compactly.
 
-    The batch at `step` is a pure function of (seed, step), so training can resume anywhere
-    and every run is reproducible from its config.
+    Token ids are kept in the smallest integer dtype that holds the vocabulary and the loss
+    mask as a per-example [first, end) target range, so a pool of millions of examples costs
+    ~seq_len bytes each. The batch at `step` is a pure function of (seed, step), so training
+    can resume anywhere and every run is reproducible from its config.
     """
 
-    def __init__(self, ids: torch.Tensor, mask: torch.Tensor, batch_size: int, seed: int):
-        self.ids, self.mask, self.batch_size, self.seed = ids, mask, batch_size, seed
+    def __init__(self, ids: torch.Tensor, first: torch.Tensor, end: torch.Tensor, batch_size: int, seed: int):
+        self.ids, self.first, self.end = ids, first, end
+        self.batch_size, self.seed = batch_size, seed
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         idx = batch_indices(step, len(self.ids), self.batch_size, self.seed)
-        return self.ids[idx], self.mask[idx]
+        pos = torch.arange(self.ids.shape[1] - 1)
+        mask = (pos >= self.first[idx, None]) & (pos < self.end[idx, None])
+        return self.ids[idx].long(), mask
 
 
-def train_source(task: Task, train_cfg) -> ExamplePool:
+def compact_dtype(vocab_size: int) -> torch.dtype:
+    return torch.uint8 if vocab_size <= 256 else torch.int16 if vocab_size <= 32768 else torch.int32
+
+
+def train_source(task: Task, train_cfg, progress: bool = False) -> ExamplePool:
     """The training data of a run: `train_examples` examples drawn from the task's train split."""
-    examples = task.sample("train", train_cfg.train_examples, train_cfg.seed)
-    ids, mask = encode_examples(task, examples, train_cfg.loss_on)
-    return ExamplePool(ids, mask, train_cfg.batch_size, train_cfg.seed)
+    from tqdm.auto import tqdm
+
+    n, chunk = train_cfg.train_examples, 8192
+    if train_cfg.loss_on not in LOSS_ON:
+        raise ArlearnError(f"train: loss_on must be one of {', '.join(LOSS_ON)}, got {train_cfg.loss_on!r}")
+    ids = torch.empty((n, task.seq_len), dtype=compact_dtype(len(task.vocab)))
+    first = torch.empty(n, dtype=torch.int32)
+    end = torch.empty(n, dtype=torch.int32)
+    examples = task.iter_sample("train", n, train_cfg.seed)
+    with tqdm(total=n, disable=not progress or n < 50_000, desc="generating data", unit="ex") as bar:
+        for k in range(0, n, chunk):
+            batch = [next(examples) for _ in range(min(chunk, n - k))]
+            block, mask = encode_examples(task, batch, train_cfg.loss_on)
+            rows = slice(k, k + len(batch))
+            ids[rows] = block.to(ids.dtype)
+            first[rows] = mask.int().argmax(1)  # masks are one contiguous [first, end) range
+            end[rows] = first[rows] + mask.sum(1)
+            bar.update(len(batch))
+    return ExamplePool(ids, first, end, train_cfg.batch_size, train_cfg.seed)

@@ -74,7 +74,7 @@ class Trainer:
         self.step = 0
         self.train_seconds = 0.0
         self.log = MetricsLog(self.run_dir / METRICS)
-        self.data = train_source(self.task, tc)
+        self.data = train_source(self.task, tc, progress)
         self.eval_examples = self.task.sample("test", cfg.eval.examples, cfg.eval.seed)
 
     def train_step(self) -> tuple[float, float, float]:

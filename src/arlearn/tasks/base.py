@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import random
 from dataclasses import dataclass
-from typing import ClassVar, Sequence
+from typing import ClassVar, Iterator, Sequence
 
 from arlearn.errors import ArlearnError, did_you_mean
 from arlearn.vocab import EOS, Vocab
@@ -98,21 +98,23 @@ class Task:
     def split_of(self, x) -> str:
         return hash_split(self.input_index(x), self.split_salt, self.test_fraction)
 
-    def sample(self, split: str, n: int, seed: int) -> list[Example]:
+    def iter_sample(self, split: str, n: int, seed: int) -> Iterator[Example]:
         """`n` examples drawn i.i.d. (with replacement) from `split`, deterministic in `seed`."""
         if split not in SPLITS:
             raise ArlearnError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
         rng = random.Random(f"{self.name}:{split}:{seed}")
-        out = []
-        tries = 0
-        while len(out) < n:
+        made = tries = 0
+        while made < n:
             x = self.sample_input(rng)
             tries += 1
             if self.split_of(x) == split:
-                out.append(self.make_example(x))
-            elif tries > 1000 and not out:
+                made += 1
+                yield self.make_example(x)
+            elif tries > 1000 and not made:
                 raise ArlearnError(f"task {self.name!r} has no inputs in split {split!r}")
-        return out
+
+    def sample(self, split: str, n: int, seed: int) -> list[Example]:
+        return list(self.iter_sample(split, n, seed))
 
     def sequence(self, ex: Example) -> tuple[str, ...]:
         return ex.prompt + ex.target + ((EOS,) if self.eos else ())

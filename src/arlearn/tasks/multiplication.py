@@ -23,6 +23,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Sequence
 
 from arlearn.errors import ArlearnError
@@ -73,7 +74,7 @@ class Multiplication(Task):
         return (a - lo_a) * (hi_b - lo_b + 1) + (b - lo_b)
 
     # -- vocabulary and sequences -------------------------------------------------------
-    @property
+    @cached_property
     def vocab(self) -> Vocab:
         syms = [BOS, *DIGITS, "x", "+", "=", "(", ")", ";"]
         if self.cot == "paper":
@@ -82,7 +83,7 @@ class Multiplication(Task):
             syms.append(EOS)
         return Vocab(syms)
 
-    @property
+    @cached_property
     def seq_len(self) -> int:
         return len(self.sequence(self.make_example(self.sample_input(random.Random(0)))))
 

@@ -251,3 +251,59 @@ def test_learning_curve_script_runs_and_resumes(tmp_path, capsys):
     assert main_fn(args) == 0  # finished cells are skipped
     assert (tmp_path / "linear-none-k8" / "results.json").stat().st_mtime == mtime
     assert main_fn(["-o", str(tmp_path), "--cots", "tableau"]) == 2
+
+
+# -- property tests ----------------------------------------------------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@st.composite
+def random_machines(draw):
+    """Small random machines over {0, 1, _} with binary input; some never halt."""
+    states = ["a", "b", "c"][: draw(st.integers(1, 3))] + ["h"]
+    rows = {}
+    for q in states[:-1]:
+        rows[q] = {s: [draw(st.sampled_from("01_")), draw(st.sampled_from("LRS")), draw(st.sampled_from(states))]
+                   for s in "01_"}
+    rows["h"] = {}
+    return parse_machine({"alphabet": ["0", "1", "_"], "blank": "_", "states": states, "start": "a",
+                          "halt": ["h"], "origin": draw(st.integers(0, 2)), "transitions": rows,
+                          "input": {"kind": "strings", "symbols": ["0", "1"], "length": 3}})
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_machines(), st.integers(0, 7))
+def test_unrolling_agrees_with_simulator_on_random_machines(tm, steps):
+    """After `steps` steps (halted or not) the circuit's tape equals the simulator's, on every
+    input whose head stays on the tape."""
+    tape = tm.origin + 5
+    u = unroll(tm, 3, steps, tape)
+    for v in range(8):
+        x = tuple(format(v, "03b"))
+        try:
+            run = simulate(tm, x, max_steps=steps, tape=tape, strict=False)
+        except ArlearnError:
+            continue  # the head left the tape: outside the unrolled circuit's contract
+        assert u.decode_output(u.circuit.evaluate(u.input_bits(x))) == run.final.tape
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=3),
+                    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=6), kids, max_size=4),
+                    max_leaves=12))
+def test_spec_parser_rejects_garbage_with_arlearn_error(data):
+    try:
+        parse_machine(data)
+    except ArlearnError:
+        pass
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from([p for p, _, _ in BAD_SPECS]),
+       st.none() | st.integers(-2, 2) | st.text(max_size=3) | st.lists(st.text(max_size=2), max_size=3))
+def test_spec_parser_survives_mutations(path, value):
+    try:
+        parse_machine(mutate(path, value))
+    except ArlearnError:
+        pass

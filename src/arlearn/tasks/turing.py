@@ -657,6 +657,14 @@ class TuringTask(Task):
         cot = steps * (tape + 2) + 1 if self.cot == "trace" else 0
         return 1 + self.length + 1 + cot + n_ans + 1
 
+    def describe(self) -> str:
+        steps, tape = self.bounds
+        out = f"{super().describe()}; machine {self.tm.name!r}: n={self.length}, {input_count(self.tm, self.length)} inputs, bounds steps={steps} tape={tape}"
+        if self.cot == "threshold":
+            c = self.unrolled.circuit
+            out += f"; circuit: {len(c.inputs)} inputs, {len(c.gates)} gates, {len(c.outputs)} outputs"
+        return out
+
     def run(self, x) -> RunResult:
         steps, tape = self.bounds
         return simulate(self.tm, x, steps, tape)

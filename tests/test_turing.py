@@ -77,6 +77,9 @@ def test_simulator_errors_name_the_problem():
 def test_auto_bounds():
     # 1111: 5 steps right (onto the blank), 4 carries, 1 write into cell 0; cells 0..5
     assert auto_bounds(load_machine("binary-increment"), 4) == (10, 6)
+    no_margin = parse_machine(mutate(("origin",), 0))  # 1111 + 1 carries into cell -1
+    with pytest.raises(ArlearnError, match="on input '1 1 1 1' moves left of cell 0; raise 'origin'"):
+        auto_bounds(no_margin, 4)
 
 
 # -- spec validation -----------------------------------------------------------------------

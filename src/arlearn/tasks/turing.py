@@ -351,6 +351,7 @@ class Config:
 class RunResult:
     configs: list[Config]  # configs[0] is the start, configs[k] the configuration after step k
     halted: bool
+    offset: int = 0  # the cell index of the window's first cell (negative: the head went left of 0)
 
     @property
     def steps(self) -> int:
@@ -395,7 +396,7 @@ def simulate(tm: TuringMachine, x: Sequence[str] = (), max_steps: int = 100_000,
         lo, hi = min(lo, head), max(hi, head)
         snaps.append((q, head, dict(cells)))
     configs = [Config(s, h - lo, tuple(c.get(i, tm.blank) for i in range(lo, hi + 1))) for s, h, c in snaps]
-    return RunResult(configs, q in tm.halt)
+    return RunResult(configs, q in tm.halt, lo)
 
 
 # -- bounds -------------------------------------------------------------------------------------
@@ -408,14 +409,11 @@ def auto_bounds(tm: TuringMachine, n: int, max_steps: int = 100_000) -> tuple[in
     steps, width = 0, tm.origin + n
     for i in range(count):
         x = input_from_index(tm, n, i)
-        cells = {tm.origin + k for k in range(len(x))}
-        run = simulate(tm, x, max_steps)
-        # recover absolute positions: the unbounded window starts at min(0, leftmost visit)
-        left = min(0, *(tm.origin + c.head - run.configs[0].head for c in run.configs))
-        if left < 0:
+        run = simulate(tm, x, max_steps)  # unbounded tape
+        if run.offset < 0:
             raise ArlearnError(f"machine {tm.name!r} on input {' '.join(x)!r} moves left of cell 0; "
                                f"raise 'origin' in its spec")
-        right = max([tm.origin + c.head - run.configs[0].head for c in run.configs] + [max(cells, default=0)])
+        right = max(run.offset + c.head for c in run.configs)
         steps, width = max(steps, run.steps), max(width, right + 1)
     return steps, width
 

@@ -100,3 +100,13 @@ def test_unwritable_run_dir_fails_before_training(tmp_path):
     blocker.write_text("x")
     with pytest.raises(ArlearnError, match="cannot write run directory"):
         train(resolve("quick"), blocker / "run", progress=False)
+
+
+def test_pool_is_the_same_built_serially_or_in_parallel():
+    cfg = resolve("quick", overrides=["task.n=2", "task.m=2", "train.train_examples=20000"]).train
+    task = make_task("multiplication", {"n": 2, "m": 2})
+    a, b = train_source(task, cfg, workers=0), train_source(task, cfg, workers=2)
+    assert torch.equal(a.ids, b.ids) and torch.equal(a.first, b.first) and torch.equal(a.end, b.end)
+    x, m = a.batch(0)
+    ids, mask = encode_examples(task, task.sample("train", 3, seed="0/0"), cfg.loss_on)
+    assert torch.equal(a.ids[:3].long(), ids)  # chunk 0 is drawn with seed "<seed>/0"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 import torch
 
 from arlearn.errors import ArlearnError
@@ -18,10 +19,8 @@ from arlearn.tasks.base import Example, Task
 LOSS_ON = ("all", "cot_answer")
 
 
-def encode_examples(task: Task, examples: Sequence[Example], loss_on: str = "cot_answer"):
-    """Returns (ids [N, seq_len] long, mask [N, seq_len-1] bool) with mask over targets."""
-    if loss_on not in LOSS_ON:
-        raise ArlearnError(f"train: loss_on must be one of {', '.join(LOSS_ON)}, got {loss_on!r}")
+def _encode_rows(task: Task, examples: Sequence[Example], loss_on: str):
+    """numpy (ids [N, seq_len], first [N], end [N]): the loss covers targets [first, end)."""
     vocab, L = task.vocab, task.seq_len
     rows, first, end = [], [], []
     for ex in examples:
@@ -31,10 +30,20 @@ def encode_examples(task: Task, examples: Sequence[Example], loss_on: str = "cot
         rows.append(seq + [vocab.pad_id] * (L - len(seq)))
         first.append(0 if loss_on == "all" else len(ex.prompt) - 1)  # target index of the first CoT token
         end.append(len(seq) - 1)
-    ids = torch.tensor(rows, dtype=torch.long).view(len(examples), L)
+    return np.array(rows, dtype=np.int64).reshape(len(examples), L), np.array(first), np.array(end)
+
+
+def _range_mask(first, end, L: int) -> torch.Tensor:
     pos = torch.arange(L - 1)
-    mask = (pos >= torch.tensor(first)[:, None]) & (pos < torch.tensor(end)[:, None])
-    return ids, mask
+    return (pos >= torch.as_tensor(first)[:, None]) & (pos < torch.as_tensor(end)[:, None])
+
+
+def encode_examples(task: Task, examples: Sequence[Example], loss_on: str = "cot_answer"):
+    """Returns (ids [N, seq_len] long, mask [N, seq_len-1] bool) with mask over targets."""
+    if loss_on not in LOSS_ON:
+        raise ArlearnError(f"train: loss_on must be one of {', '.join(LOSS_ON)}, got {loss_on!r}")
+    ids, first, end = _encode_rows(task, examples, loss_on)
+    return torch.from_numpy(ids), _range_mask(first, end, task.seq_len)
 
 
 def prompt_batches(task: Task, examples: Sequence[Example], batch_size: int):
@@ -78,33 +87,60 @@ class ExamplePool:
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         idx = batch_indices(step, len(self.ids), self.batch_size, self.seed)
-        pos = torch.arange(self.ids.shape[1] - 1)
-        mask = (pos >= self.first[idx, None]) & (pos < self.end[idx, None])
-        return self.ids[idx].long(), mask
+        return self.ids[idx].long(), _range_mask(self.first[idx], self.end[idx], self.ids.shape[1])
 
 
-def compact_dtype(vocab_size: int) -> torch.dtype:
-    return torch.uint8 if vocab_size <= 256 else torch.int16 if vocab_size <= 32768 else torch.int32
+def compact_dtype(vocab_size: int) -> np.dtype:
+    return np.dtype(np.uint8 if vocab_size <= 256 else np.int16 if vocab_size <= 32768 else np.int32)
 
 
-def train_source(task: Task, train_cfg, progress: bool = False) -> ExamplePool:
-    """The training data of a run: `train_examples` examples drawn from the task's train split."""
+CHUNK = 8192  # examples per generation chunk; chunk k is drawn with seed "<seed>/<k>"
+
+
+def _make_chunk(task: Task, k: int, size: int, seed: int, loss_on: str):
+    ids, first, end = _encode_rows(task, task.sample("train", size, seed=f"{seed}/{k}"), loss_on)
+    return k, ids.astype(compact_dtype(len(task.vocab))), first, end
+
+
+def train_source(task: Task, train_cfg, progress: bool = False, workers: int | None = None) -> ExamplePool:
+    """The training data of a run: `train_examples` examples drawn from the task's train split.
+
+    Generated in fixed chunks, each from its own seed, so the pool is the same whether it is
+    built in one process or in parallel (large pools use every CPU core).
+    """
+    import os
+    import sys
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
     from tqdm.auto import tqdm
 
-    n, chunk = train_cfg.train_examples, 8192
-    if train_cfg.loss_on not in LOSS_ON:
-        raise ArlearnError(f"train: loss_on must be one of {', '.join(LOSS_ON)}, got {train_cfg.loss_on!r}")
-    ids = torch.empty((n, task.seq_len), dtype=compact_dtype(len(task.vocab)))
-    first = torch.empty(n, dtype=torch.int32)
-    end = torch.empty(n, dtype=torch.int32)
-    examples = task.iter_sample("train", n, train_cfg.seed)
+    n, loss_on = train_cfg.train_examples, train_cfg.loss_on
+    if loss_on not in LOSS_ON:
+        raise ArlearnError(f"train: loss_on must be one of {', '.join(LOSS_ON)}, got {loss_on!r}")
+    ids = np.empty((n, task.seq_len), dtype=compact_dtype(len(task.vocab)))
+    first = np.empty(n, dtype=np.int32)
+    end = np.empty(n, dtype=np.int32)
+    jobs = [(task, k, min(CHUNK, n - k * CHUNK), train_cfg.seed, loss_on) for k in range(-(-n // CHUNK))]
+    if workers is None:
+        big = len(jobs) >= 16 and sys.platform == "linux"
+        workers = min(os.cpu_count() or 1, len(jobs)) if big else 0
     with tqdm(total=n, disable=not progress or n < 50_000, desc="generating data", unit="ex") as bar:
-        for k in range(0, n, chunk):
-            batch = [next(examples) for _ in range(min(chunk, n - k))]
-            block, mask = encode_examples(task, batch, train_cfg.loss_on)
-            rows = slice(k, k + len(batch))
-            ids[rows] = block.to(ids.dtype)
-            first[rows] = mask.int().argmax(1)  # masks are one contiguous [first, end) range
-            end[rows] = first[rows] + mask.sum(1)
-            bar.update(len(batch))
-    return ExamplePool(ids, first, end, train_cfg.batch_size, train_cfg.seed)
+        if workers > 1:  # forked workers run pure Python/numpy (no torch ops, so no OpenMP in the child)
+            with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as ex:
+                results = ex.map(_make_chunk, *zip(*jobs))
+                for k, *arrays in results:
+                    _store(ids, first, end, k, arrays)
+                    bar.update(len(arrays[0]))
+        else:
+            for job in jobs:
+                k, *arrays = _make_chunk(*job)
+                _store(ids, first, end, k, arrays)
+                bar.update(len(arrays[0]))
+    return ExamplePool(torch.from_numpy(ids), torch.from_numpy(first), torch.from_numpy(end),
+                       train_cfg.batch_size, train_cfg.seed)
+
+
+def _store(ids, first, end, k, arrays) -> None:
+    rows = slice(k * CHUNK, k * CHUNK + len(arrays[0]))
+    ids[rows], first[rows], end[rows] = arrays

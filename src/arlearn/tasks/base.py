@@ -98,7 +98,7 @@ class Task:
     def split_of(self, x) -> str:
         return hash_split(self.input_index(x), self.split_salt, self.test_fraction)
 
-    def iter_sample(self, split: str, n: int, seed: int) -> Iterator[Example]:
+    def iter_sample(self, split: str, n: int, seed: int | str) -> Iterator[Example]:
         """`n` examples drawn i.i.d. (with replacement) from `split`, deterministic in `seed`."""
         if split not in SPLITS:
             raise ArlearnError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
@@ -113,7 +113,7 @@ class Task:
             elif tries > 1000 and not made:
                 raise ArlearnError(f"task {self.name!r} has no inputs in split {split!r}")
 
-    def sample(self, split: str, n: int, seed: int) -> list[Example]:
+    def sample(self, split: str, n: int, seed: int | str) -> list[Example]:
         return list(self.iter_sample(split, n, seed))
 
     def sequence(self, ex: Example) -> tuple[str, ...]:

@@ -69,11 +69,12 @@ def test_generation_stops_at_eos_and_pads():
 
 
 def test_parameter_counts_match_the_paper():
-    lin = BlockCausalNet(50258, 64, 256)
+    with torch.device("meta"):  # shapes only: no 3 GB allocation
+        lin = BlockCausalNet(50258, 64, 256)
+        mlp = BlockCausalNet(117, 307, 128, mlp=True)
     expected = 64 * 65 // 2 * 256 * 256 + 2 * 50258 * 256 + 64 * 256 + 50258
     assert lin.live_parameters() == expected
     assert round(lin.live_parameters() / 1e6, 1) == 162.1
-    mlp = BlockCausalNet(117, 307, 128, mlp=True)
     expected = 307 * 308 // 2 * 128**2 + 307 * 128 + 117 * 128 + (128 * 128 + 128) + (128 * 117 + 117)
     assert mlp.live_parameters() == expected
     assert round(mlp.live_parameters() / 1e6, 1) == 774.7
@@ -97,3 +98,18 @@ def test_context_checks():
         ModelConfig(name="lstm")
     with pytest.raises(ArlearnError, match="divisible"):
         ModelConfig(name="transformer", d=10, heads=3)
+
+
+def test_every_preset_resolves_and_the_paper_preset_has_the_papers_shape():
+    from arlearn.config import preset_names, resolve
+    from arlearn.models import context_for
+    from arlearn.tasks import make_task
+
+    for name in preset_names():
+        resolve(name)  # valid keys and types
+    cfg = resolve("paper-mult-mlp")
+    task = make_task(cfg.task_name, cfg.task_options)
+    with torch.device("meta"):
+        model = make_model(cfg.model, len(task.vocab), context_for(cfg.model, task.seq_len))
+    assert (task.seq_len, len(task.vocab), model.T) == (307, 117, 307)
+    assert round(model.live_parameters() / 1e6, 1) == 774.7

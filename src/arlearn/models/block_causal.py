@@ -7,10 +7,19 @@ The paper (and its authors' code) writes this as one dense (T·d_in)×(T·d_out)
 block-lower-triangular mask, so half of the weights, gradients, optimizer state and FLOPs are
 dead. Here the output positions are cut into chunks of `chunk` consecutive positions; chunk k
 (positions [a, e)) stores only the rows it can read, W_k of shape (e·d_in, (e−a)·d_out), and
-computes y[a:e] = x[:e].flatten() @ W_k. The only stored-but-dead weights are the upper
-triangle inside each diagonal chunk (zero at init, masked in the forward pass so they get no
-gradient); with chunk=1 nothing dead is stored at all. Larger chunks mean fewer, larger matrix
-products (faster), at (chunk−1)/(T+1) extra work relative to the exact triangle.
+computes y[a:e] = x[:e].flatten() @ W_k — one GEMM per chunk, no mask on the hot path.
+
+The only stored-but-dead weights are the upper triangle inside each diagonal chunk. They are
+held at exactly zero: zero at init, `load_dense`/`load_state_dict` zero them, and the backward
+pass masks their gradient (so AdamW, whose update of a zero-gradient zero weight is zero, never
+moves them). The forward pass can therefore multiply by W_k as is. With chunk=1 nothing dead is
+stored at all; larger chunks mean fewer, larger matrix products at (chunk−1)/(T+1) extra work
+relative to the exact triangle (see docs/benchmarks.md for the measured trade-off).
+
+The forward and backward are one autograd Function: forward is one GEMM per chunk; backward is
+two GEMMs per chunk (dW_k = x[:e]ᵀ·dy_k, dx[:e] += dy_k·W_kᵀ accumulated in place), so the
+backward is also a few large GEMMs. Under autocast (CPU or CUDA) the GEMMs run in the autocast
+dtype (bf16) and the weight gradients come back in the parameters' dtype.
 
 `parameter count` (`live_parameters`) counts only weights that can be non-zero:
 T(T+1)/2·d_in·d_out + T·d_out (bias).
@@ -22,6 +31,66 @@ import math
 
 import torch
 from torch import nn
+
+
+def _compute_dtype(x: torch.Tensor, param_dtype: torch.dtype) -> torch.dtype:
+    dev = x.device.type
+    if dev in ("cpu", "cuda") and torch.is_autocast_enabled(dev):
+        return torch.get_autocast_dtype(dev)
+    return torch.promote_types(x.dtype, param_dtype)
+
+
+class _BlockCausalMatmul(torch.autograd.Function):
+    """y[:, pieces] = x[:, :hi·d_in] @ W_k[:hi·d_in, cols] for every piece (k, lo, hi, cols).
+
+    Relies on the dead (upper-triangle) entries of every W_k being zero; masks their gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, flat, layer, pieces, *weights):
+        dtype = _compute_dtype(flat, weights[0].dtype)
+        xc = flat.to(dtype)
+        outs = []
+        wcs = []
+        for (k, a, lo, hi), w in zip(pieces, weights):
+            cols = slice((lo - a) * layer.d_out, (hi - a) * layer.d_out)
+            wc = w[: hi * layer.d_in, cols].to(dtype)
+            wcs.append(wc)
+            outs.append(xc[:, : hi * layer.d_in] @ wc)
+        ctx.layer, ctx.pieces, ctx.flat_dtype = layer, pieces, flat.dtype
+        ctx.w_shapes = [(w.shape, w.dtype) for w in weights]
+        ctx.save_for_backward(xc, *wcs)
+        return outs[0] if len(outs) == 1 else torch.cat(outs, 1)
+
+    @staticmethod
+    def backward(ctx, gy):
+        layer, pieces = ctx.layer, ctx.pieces
+        xc, *wcs = ctx.saved_tensors
+        gy = gy.to(xc.dtype)
+        need_x, need_w = ctx.needs_input_grad[0], any(ctx.needs_input_grad[3:])
+        gx = torch.zeros_like(xc) if need_x else None
+        gws = []
+        off = 0
+        for (k, a, lo, hi), wc, (shape, wdtype) in zip(pieces, wcs, ctx.w_shapes):
+            n = (hi - lo) * layer.d_out
+            g = gy[:, off : off + n]
+            off += n
+            rows = hi * layer.d_in
+            if need_x:
+                gx[:, :rows].addmm_(g, wc.T)
+            if need_w:
+                gw = xc[:, :rows].T @ g
+                diag = gw[a * layer.d_in :]
+                cols = slice((lo - a) * layer.d_out, (hi - a) * layer.d_out)
+                diag.mul_(layer._mask(k)[: rows - a * layer.d_in, cols].to(gw.dtype))
+                if gw.shape != shape:  # a partial chunk (prefix/incremental calls)
+                    full = torch.zeros(shape, dtype=gw.dtype, device=gw.device)
+                    full[:rows, cols] = gw
+                    gw = full
+                gws.append(gw.to(wdtype))
+            else:
+                gws.append(None)
+        return (gx.to(ctx.flat_dtype) if need_x else None), None, None, *gws
 
 
 class BlockCausalLinear(nn.Module):
@@ -41,6 +110,7 @@ class BlockCausalLinear(nn.Module):
             tri = torch.ones(c, c).tril().T  # [s, t] = 1 iff s ≤ t
             mask = tri.repeat_interleave(d_in, 0).repeat_interleave(d_out, 1)
             self.register_buffer(f"diag_mask_{k}", mask, persistent=False)
+        self.register_load_state_dict_post_hook(lambda module, keys: module.zero_dead())
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -50,8 +120,14 @@ class BlockCausalLinear(nn.Module):
                 w = self.weights[k]
                 w.normal_()
                 fan_in = torch.arange(a + 1, e + 1, dtype=torch.float32) * self.d_in
-                w.mul_(fan_in.rsqrt().repeat_interleave(self.d_out))
-                w[a * self.d_in :].mul_(self._mask(k))
+                w.mul_(fan_in.rsqrt().repeat_interleave(self.d_out).to(w.device, w.dtype))
+        self.zero_dead()
+
+    @torch.no_grad()
+    def zero_dead(self) -> None:
+        """Set the stored-but-dead upper triangle of every diagonal chunk to zero."""
+        for k, (a, e) in enumerate(self.bounds):
+            self.weights[k][a * self.d_in :].mul_(self._mask(k).to(self.weights[k].dtype))
 
     def _mask(self, k: int) -> torch.Tensor:
         return getattr(self, f"diag_mask_{k}")
@@ -71,23 +147,18 @@ class BlockCausalLinear(nn.Module):
         B, L, _ = x.shape
         if L > self.T:
             raise ValueError(f"sequence length {L} exceeds the context T={self.T}")
-        flat = x.reshape(B, L * self.d_in)
-        outs = []
+        pieces, weights = [], []
         for k, (a, e) in enumerate(self.bounds):
             if a >= L or e <= start:
                 continue
-            lo, hi = max(a, start), min(e, L)  # output positions wanted from this chunk
-            w = self.weights[k]
-            cols = slice((lo - a) * self.d_out, (hi - a) * self.d_out)
-            ad, hd = a * self.d_in, hi * self.d_in
-            # diagonal chunk: masked so input s never reaches output t < s
-            y = flat[:, ad:hd] @ (w[ad:hd, cols] * self._mask(k)[: hd - ad, cols])
-            if a:  # all earlier positions: dense, no mask needed
-                y = torch.addmm(y, flat[:, :ad], w[:ad, cols])
-            outs.append(y)
-        y = torch.cat(outs, 1).view(B, L - start, self.d_out)
+            pieces.append((k, a, max(a, start), min(e, L)))  # output positions [lo, hi) of chunk k
+            weights.append(self.weights[k])
+        if not pieces:  # nothing asked for (start == L)
+            return x.new_zeros(B, 0, self.d_out)
+        y = _BlockCausalMatmul.apply(x.reshape(B, L * self.d_in), self, tuple(pieces), *weights)
+        y = y.view(B, L - start, self.d_out)
         if self.bias is not None:
-            y = y + self.bias[start:L]
+            y = y + self.bias[start:L].to(y.dtype)
         return y
 
     # -- block access (compiler, pictures, reference checks) -------------------------
@@ -115,14 +186,15 @@ class BlockCausalLinear(nn.Module):
         """[T, T] Frobenius norm of every block (zero above the diagonal)."""
         out = torch.zeros(self.T, self.T)
         for k, (a, e) in enumerate(self.bounds):
-            w = self._chunk_weight(k).float().view(e, self.d_in, e - a, self.d_out)
+            w = self._chunk_weight(k).float().cpu().view(e, self.d_in, e - a, self.d_out)
             out[a:e, :e] = w.pow(2).sum((1, 3)).sqrt().T
         return out
 
     @torch.no_grad()
     def to_dense(self) -> torch.Tensor:
         """The equivalent dense (T·d_in)×(T·d_out) matrix of the authors' formulation."""
-        W = torch.zeros(self.T * self.d_in, self.T * self.d_out, dtype=self.weights[0].dtype)
+        w0 = self.weights[0]
+        W = torch.zeros(self.T * self.d_in, self.T * self.d_out, dtype=w0.dtype, device=w0.device)
         for k, (a, e) in enumerate(self.bounds):
             W[: e * self.d_in, a * self.d_out : e * self.d_out] = self._chunk_weight(k)
         return W
@@ -132,7 +204,14 @@ class BlockCausalLinear(nn.Module):
         """Copy the causal part of a dense matrix in (the upper half is ignored)."""
         for k, (a, e) in enumerate(self.bounds):
             self.weights[k].copy_(W[: e * self.d_in, a * self.d_out : e * self.d_out])
-            self.weights[k][a * self.d_in :].mul_(self._mask(k))
+        self.zero_dead()
+
+    @torch.no_grad()
+    def load_from_dense_masked(self, ref: "DenseMaskedBlockCausal") -> None:
+        """Take the weights and bias of a reference layer (for equivalence checks)."""
+        self.load_dense(ref.weight)
+        if self.bias is not None and ref.bias is not None:
+            self.bias.copy_(ref.bias)
 
 
 class DenseMaskedBlockCausal(nn.Module):

@@ -40,9 +40,13 @@ class TrainConfig:
     eval_every: int = 0  #: steps between held-out exact-match checks (0: only at the end)
     log_every: int = 10
     target_exact_match: float = 0.0  #: stop early once a periodic eval reaches this (0: never)
+    micro_batches: int = 1  #: gradient-accumulation micro-steps per step (batch_size is the global batch)
+    checkpoint_every: int = 0  #: steps between resumable checkpoints (0: only by checkpoint_minutes)
+    checkpoint_minutes: float = 10.0  #: training minutes between resumable checkpoints (0: only by steps)
+    keep_checkpoints: int = 2  #: newest checkpoints kept in <run_dir>/checkpoints
 
     def __post_init__(self):
-        positive = ("steps", "batch_size", "train_examples", "log_every")
+        positive = ("steps", "batch_size", "train_examples", "log_every", "micro_batches")
         for k in positive:
             if getattr(self, k) < 1:
                 raise ArlearnError(f"train: '{k}' must be ≥ 1, got {getattr(self, k)}")
@@ -50,6 +54,8 @@ class TrainConfig:
             raise ArlearnError("train: lr must be > 0; weight_decay, grad_clip, warmup ≥ 0")
         if self.loss_on not in ("all", "cot_answer"):
             raise ArlearnError(f"train: loss_on must be 'all' or 'cot_answer', got {self.loss_on!r}")
+        if self.checkpoint_every < 0 or self.checkpoint_minutes < 0 or self.keep_checkpoints < 1:
+            raise ArlearnError("train: checkpoint_every, checkpoint_minutes ≥ 0 and keep_checkpoints ≥ 1")
         if self.dtype not in ("auto", "bf16", "fp32"):
             raise ArlearnError(f"train: dtype must be auto, bf16 or fp32, got {self.dtype!r}")
 

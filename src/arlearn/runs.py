@@ -68,13 +68,19 @@ def load_model_state(model: ARModel, path: Path) -> None:
     model.load_state_dict(state)
 
 
-def load_run(run_dir: str | Path) -> tuple[RunConfig, Task, ARModel]:
+def load_run_config(run_dir: str | Path) -> RunConfig:
+    """The resolved config a run directory was trained with."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ArlearnError(f"run directory not found: {run_dir}")
     if not (run_dir / CONFIG).is_file():
         raise ArlearnError(f"{run_dir} is not a run directory (no {CONFIG})")
-    cfg = from_dict(load_toml(run_dir / CONFIG))
+    return from_dict(load_toml(run_dir / CONFIG))
+
+
+def load_run(run_dir: str | Path) -> tuple[RunConfig, Task, ARModel]:
+    run_dir = Path(run_dir)
+    cfg = load_run_config(run_dir)
     task, model = build(cfg)
     load_model_state(model, run_dir / MODEL)
     return cfg, task, model

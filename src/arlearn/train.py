@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from arlearn.data import train_source
 from arlearn.device import autocast, resolve_device, use_bf16
 from arlearn.evaluate import evaluate
 from arlearn.runs import METRICS, MetricsLog, build, prepare_run_dir, save_model, write_results
+from arlearn import checkpoint
+from arlearn.errors import ArlearnError
 
 
 def seed_everything(seed: int) -> None:
@@ -59,7 +62,7 @@ def masked_loss(logits, targets, mask):
 
 
 class Trainer:
-    def __init__(self, cfg: RunConfig, run_dir: str | Path, progress: bool = True):
+    def __init__(self, cfg: RunConfig, run_dir: str | Path, progress: bool = True, resume: bool = False):
         self.cfg, self.progress = cfg, progress
         tc = cfg.train
         if tc.threads:
@@ -73,9 +76,50 @@ class Trainer:
         self.opt = make_optimizer(self.model, tc)
         self.step = 0
         self.train_seconds = 0.0
-        self.log = MetricsLog(self.run_dir / METRICS)
+        self.log = MetricsLog(self.run_dir / METRICS, fresh=not resume)
         self.data = train_source(self.task, tc, progress)
         self.eval_examples = self.task.sample("test", cfg.eval.examples, cfg.eval.seed)
+        self.last_checkpoint = (0, 0.0)  # (step, train_seconds) of the newest checkpoint
+        if tc.checkpoint_every or tc.checkpoint_minutes:
+            checkpoint.check_space(self.run_dir, self.model, tc.keep_checkpoints)
+        if resume:
+            self.resume()
+
+    def resume(self) -> None:
+        """Continue from the newest checkpoint: weights, optimizer, RNGs, step, metrics log."""
+        path = checkpoint.latest_checkpoint(self.run_dir)
+        if path is None:
+            raise ArlearnError(f"nothing to resume in {self.run_dir}: no checkpoints/step-* directory "
+                               "(checkpoints are written every train.checkpoint_every steps)")
+        ckpt = checkpoint.read_checkpoint(path)
+        if ckpt.state.get("config") != self.cfg.to_dict():
+            raise ArlearnError(f"checkpoint {path} was written by a different config than {self.run_dir}/config.toml")
+        checkpoint.restore(ckpt, self.model, self.opt)
+        self.step, self.train_seconds = ckpt.step, float(ckpt.state.get("train_seconds", 0.0))
+        self.last_checkpoint = (self.step, self.train_seconds)
+        self.log.truncate_after(self.step)  # rows logged after the checkpoint are logged again
+
+    def save_checkpoint(self) -> Path:
+        tc = self.cfg.train
+        path = checkpoint.save_checkpoint(self.run_dir, self.step, self.model, self.opt,
+                                          {"train_seconds": self.train_seconds, "config": self.cfg.to_dict()},
+                                          tc.keep_checkpoints)
+        self.last_checkpoint = (self.step, self.train_seconds)
+        return path
+
+    def maybe_checkpoint(self, stop: checkpoint.StopFlag | None = None) -> float:
+        """Checkpoint when due (or when a signal asked to stop); returns the seconds it took."""
+        tc = self.cfg.train
+        t = time.perf_counter()
+        due = (tc.checkpoint_every and self.step % tc.checkpoint_every == 0) or (
+            tc.checkpoint_minutes and self.train_seconds - self.last_checkpoint[1] >= 60 * tc.checkpoint_minutes)
+        if ((due and self.step < tc.steps) or (stop and stop.signal)) and self.last_checkpoint[0] != self.step:
+            self.save_checkpoint()
+        if stop and stop.signal:
+            print(f"arlearn: {stop.name} at step {self.step}: checkpoint saved; continue with "
+                  f"`arlearn train --resume {self.run_dir}`", file=sys.stderr, flush=True)
+            raise KeyboardInterrupt
+        return time.perf_counter() - t
 
     def train_step(self) -> tuple[float, float, float]:
         tc = self.cfg.train
@@ -92,7 +136,14 @@ class Trainer:
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if tc.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)
+            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)
+        else:
+            norm = torch.nn.utils.get_total_norm([p.grad for p in self.model.parameters() if p.grad is not None])
+        if not bool(torch.isfinite(loss.detach()) & torch.isfinite(norm)):  # guard: never step on NaN/inf
+            what = "loss" if not torch.isfinite(loss.detach()) else "gradient norm"
+            last = checkpoint.latest_checkpoint(self.run_dir)
+            raise ArlearnError(f"step {self.step + 1}: {what} is {float(loss.detach() if what == 'loss' else norm)}; "
+                               f"training stopped, weights not updated; last good checkpoint: {last or 'none'}")
         self.opt.step()
         self.step += 1
         return loss.item(), acc.item(), lr
@@ -103,6 +154,11 @@ class Trainer:
                         self.device, self.bf16)
 
     def fit(self) -> dict:
+        with checkpoint.StopFlag() as stop:  # SIGINT/SIGTERM: finish the step, checkpoint, exit
+            self.stop = stop
+            return self._fit()
+
+    def _fit(self) -> dict:
         tc = self.cfg.train
         bar = tqdm(total=tc.steps, initial=self.step, disable=not self.progress, desc="train",
                    unit="step", dynamic_ncols=True)
@@ -134,6 +190,7 @@ class Trainer:
             if tc.max_minutes and self.train_seconds >= 60 * tc.max_minutes:
                 stopped = "time"
                 break
+            t0 += self.maybe_checkpoint(self.stop)  # checkpoint time is not training time
         bar.close()
         save_model(self.run_dir, self.model)
         return self.finish(stopped)
@@ -160,6 +217,7 @@ class Trainer:
         return results
 
 
-def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True) -> dict:
-    """Train a model as configured, write the run directory, return the final results."""
-    return Trainer(cfg, run_dir, progress).fit()
+def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, resume: bool = False) -> dict:
+    """Train a model as configured, write the run directory, return the final results.
+    With `resume`, continue from the run directory's newest checkpoint (bit-exact)."""
+    return Trainer(cfg, run_dir, progress, resume).fit()

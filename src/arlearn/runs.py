@@ -104,6 +104,11 @@ class MetricsLog:
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
 
+    def truncate_after(self, step: int) -> None:
+        """Drop rows logged after `step` (a resumed run logs them again) and any cut last line."""
+        keep = [r for r in read_metrics(self.path) if isinstance(r, dict) and r.get("step", 0) <= step]
+        write_text(self.path, "".join(json.dumps(r) + "\n" for r in keep))
+
 
 def read_metrics(path: Path) -> list[dict]:
     rows = []

@@ -238,24 +238,6 @@ def test_cli_run_tm(capsys):
     assert "did not halt within 10 steps" in capsys.readouterr().err
 
 
-def test_learning_curve_script_runs_and_resumes(tmp_path, capsys):
-    import runpy
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parents[1] / "scripts" / "tm_learning_curve.py"
-    main_fn = runpy.run_path(str(script))["main"]
-    args = ["-o", str(tmp_path), "--models", "linear", "--cots", "none", "--examples", "8,16", "--steps", "3",
-            "--set", "eval.examples=20", "--set", "train.warmup=1"]
-    assert main_fn(args) == 0
-    curve = json.loads((tmp_path / "curve.json").read_text())
-    assert [r["train_examples"] for r in curve["rows"]] == [8, 16]
-    assert (tmp_path / "curve.png").stat().st_size > 0 and "k=16" in (tmp_path / "curve.md").read_text()
-    mtime = (tmp_path / "linear-none-k8" / "results.json").stat().st_mtime
-    assert main_fn(args) == 0  # finished cells are skipped
-    assert (tmp_path / "linear-none-k8" / "results.json").stat().st_mtime == mtime
-    assert main_fn(["-o", str(tmp_path), "--cots", "tableau"]) == 2
-
-
 # -- property tests ----------------------------------------------------------------------------
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402

@@ -10,6 +10,8 @@ Every sequence starts with `<bos> a x b =` (digits most significant first) and e
 
 - `none`: nothing between the prompt and the answer.
 - `partial-products`: the m place-value partial products a·b_j·10^j, then the running sums.
+- `long-nocarry`: the same long multiplication digits with the carry tokens left out (a
+  coarser granularity: each digit now depends on an implicit carry chain).
 - `long`: digit-level long multiplication, least significant digit first, every digit
   followed by its carry, so each CoT token depends on three earlier tokens at fixed offsets.
 - `paper`: the authors' format (Malach 2024), 307 tokens for 4×4 with a 117-symbol vocab:
@@ -32,7 +34,7 @@ from arlearn.vocab import BOS, EOS, Vocab
 
 DIGITS = tuple("0123456789")
 PAIRS = tuple(f"{i}x{j}" for i in range(10) for j in range(10))
-COT_FORMATS = ("none", "partial-products", "long", "paper")
+COT_FORMATS = ("none", "partial-products", "long-nocarry", "long", "paper")
 
 
 def digits_msb(x: int, width: int) -> tuple[str, ...]:
@@ -112,7 +114,10 @@ class Multiplication(Task):
             out += [*digits_msb(running, w), "="]
         return tuple(out)
 
-    def _cot_long(self, a: int, b: int) -> tuple[str, ...]:
+    def _cot_long_nocarry(self, a: int, b: int) -> tuple[str, ...]:
+        return self._cot_long(a, b, carries=False)
+
+    def _cot_long(self, a: int, b: int, carries: bool = True) -> tuple[str, ...]:
         n, m = self.n, self.m
         ad = [int(c) for c in reversed(str(a).zfill(n))]
         bd = [int(c) for c in reversed(str(b).zfill(m))]
@@ -125,7 +130,7 @@ class Multiplication(Task):
                 t = ad[i] * bd[j] + c
                 row.append(t % 10)
                 c = t // 10
-                out += [str(t % 10), str(c)]
+                out += [str(t % 10)] + ([str(c)] if carries else [])
             row.append(c)
             out += [str(c), ";"]
             if j == 0:
@@ -140,7 +145,7 @@ class Multiplication(Task):
                     acc[k] = d
                 else:
                     acc.append(d)
-                out += [str(d)] + ([str(c)] if k < j + n else [])
+                out += [str(d)] + ([str(c)] if carries and k < j + n else [])
             assert c == 0
             out.append(";")
         out.append("=")

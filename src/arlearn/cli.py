@@ -92,7 +92,12 @@ def cmd_train(args):
 
     cfg = _resolve(args)
     run_dir = args.out or _default_run_dir(cfg)
-    res = train(cfg, run_dir, progress=not args.no_progress)
+    from arlearn.distributed import session
+
+    with session(args.distributed, cfg.train.device) as world:  # torchrun: one process per device
+        res = train(cfg, run_dir, progress=not args.no_progress and world.is_main)
+    if not world.is_main:  # rank 0 reports
+        return
     res["run_dir"] = run_dir
     print(results_table([{**res, "cot": cfg.task.get("cot", "")}]), file=sys.stderr)
     _emit(res)
@@ -211,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
             _add_config_args(p)
             p.add_argument("-o", "--out", help="run directory (default: runs/<task>-<model>-<time>)")
             p.add_argument("--no-progress", action="store_true", help="no progress bar")
+            p.add_argument("--distributed", action="store_true",
+                           help="data-parallel over the processes torchrun starts (DDP; see README)")
         elif name == "demo":
             p.add_argument("-o", "--out", default="runs/demo", help="run directory (default: runs/demo)")
             p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")

@@ -192,8 +192,11 @@ class Trainer:
                 break
             t0 += self.maybe_checkpoint(self.stop)  # checkpoint time is not training time
         bar.close()
-        save_model(self.run_dir, self.model)
+        self.save_final_model()
         return self.finish(stopped)
+
+    def save_final_model(self) -> None:
+        save_model(self.run_dir, self.model)
 
     def finish(self, stopped: str) -> dict:
         summary, records = self.evaluate()
@@ -220,4 +223,13 @@ class Trainer:
 def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, resume: bool = False) -> dict:
     """Train a model as configured, write the run directory, return the final results.
     With `resume`, continue from the run directory's newest checkpoint (bit-exact)."""
-    return Trainer(cfg, run_dir, progress, resume).fit()
+    from arlearn.distributed import DistributedTrainer, needs_distributed_trainer
+
+    cls = DistributedTrainer if needs_distributed_trainer(cfg) else Trainer  # DDP / grad accumulation
+    return cls(cfg, run_dir, progress, resume).fit()
+
+
+if __name__ == "__main__":  # `torchrun --nproc_per_node=N -m arlearn.train <arlearn train options>`
+    from arlearn.cli import main
+
+    sys.exit(main(["train", "--distributed", *sys.argv[1:]]))

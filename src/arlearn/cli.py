@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from arlearn.errors import ArlearnError
 
@@ -193,6 +194,46 @@ def cmd_run_tm(args):
     _emit(out)
 
 
+@command("compile", "compile a circuit (.bench file or generator, e.g. adder4, mult16) into an exact linear model run")
+def cmd_compile(args):
+    from arlearn.compile import compile_bench, compile_generator
+
+    if args.kind != "circuit":
+        raise ArlearnError(f"unknown compile target {args.kind!r}; known: circuit")
+    src = args.source
+    kw = {"chunk": args.chunk, "max_dense_bytes": int(args.max_dense_mb * 2**20)}
+    if src.endswith(".bench") or Path(src).exists():
+        report = compile_bench(src, args.out, **kw)
+    else:
+        report = compile_generator(src, args.out, **kw)
+    r = report.as_dict()
+    print(f"compiled {r['circuit']}: {r['inputs']} inputs, {r['gates']} gates -> {r['threshold_gates']} threshold "
+          f"gates (CoT length {r['threshold_gates'] + 1}), linear model T={r['T']} d={r['d']}, {r['nonzeros']:,} "
+          f"non-zero weights; run directory {r['run_dir']}", file=sys.stderr)
+    _emit(r)
+
+
+@command("verify", "check a compiled (or trained) circuit run against direct circuit evaluation")
+def cmd_verify(args):
+    from arlearn.compile import verify_run
+
+    rep = verify_run(args.run_dir, examples=args.examples, seed=args.seed, dense_check=args.dense_check,
+                     progress=not args.no_progress)
+    how = "all" if rep["exhaustive"] else "random"
+    print(f"{rep['circuit']}: {rep['mismatches']} mismatches on {rep['checked']:,} {how} inputs "
+          f"({', '.join(rep['engines'])}; dense model on {rep['dense_checked']:,})", file=sys.stderr)
+    _emit(rep)
+    if not rep["ok"]:
+        sys.exit(1)
+
+
+@command("heatmap", "PNG heatmap of the norm of every (t, s) block of a linear/mlp run's model")
+def cmd_heatmap(args):
+    from arlearn.pictures import run_heatmap
+
+    _emit(run_heatmap(args.run_dir, args.out, args.layer))
+
+
 @command("list", "list tasks, models and presets")
 def cmd_list(args):
     from arlearn.config import preset_names
@@ -240,6 +281,26 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--max-steps", type=int, default=100_000, help="step bound (default 100000)")
             p.add_argument("--tape", type=int, default=None, help="tape bound in cells (default: unbounded)")
             p.add_argument("--trace", action="store_true", help="print every configuration to stderr")
+        elif name == "compile":
+            p.add_argument("kind", help="what to compile: circuit")
+            p.add_argument("source", help="a .bench file, or a generator: adderN, multN, multNxM, parityN")
+            p.add_argument("-o", "--out", required=True, help="run directory to write")
+            p.add_argument("--chunk", type=int, default=8, help="block-causal storage chunk (default 8)")
+            p.add_argument("--max-dense-mb", type=float, default=2048.0,
+                           help="write the dense model.safetensors only up to this size (default 2048 MB); "
+                                "the packed compiled.safetensors is always written")
+        elif name == "verify":
+            p.add_argument("run_dir")
+            p.add_argument("--examples", type=int, default=10_000,
+                           help="random inputs when the circuit has more than 20 inputs (default 10000)")
+            p.add_argument("--seed", type=int, default=0)
+            p.add_argument("--dense-check", type=int, default=1000,
+                           help="inputs also decoded with the dense model (default 1000)")
+            p.add_argument("--no-progress", action="store_true")
+        elif name == "heatmap":
+            p.add_argument("run_dir")
+            p.add_argument("-o", "--out", required=True, help="PNG file to write")
+            p.add_argument("--layer", type=int, default=0, help="block-causal map to draw (mlp: 0 = first)")
         elif name == "generate":
             p.add_argument("run_dir")
             p.add_argument("--prompt", required=True)

@@ -318,7 +318,7 @@ def compile_bench(path, run_dir, **kw) -> CompileReport:
     circuit = load_bench(path)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    copy = run_dir / "circuit.bench"
+    copy = run_dir / Path(path).name
     if Path(path).resolve() != copy.resolve():
         shutil.copyfile(path, copy)
     task = {"name": "circuit", "file": str(copy), "sha256": bench_sha256(copy), "cot": "threshold"}

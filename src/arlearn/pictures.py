@@ -1,0 +1,83 @@
+"""Pictures of block-causal models: which earlier positions each position reads.
+
+`block_norm_heatmap` draws the Frobenius norm of every (t, s) block W[t,s] of a `linear` or
+`mlp` model's (first) block-causal map as a T×T image: row t = the output position (it predicts
+token t+1), column s = the input position it reads. For a compiled circuit the non-zero cells
+are exactly the wires: row pos(g)−1 has a cell at the position of each input of gate g.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from arlearn.errors import ArlearnError
+
+
+def block_norms(model, layer: int = 0) -> torch.Tensor:
+    """[T, T] norms of the blocks of block-causal map `layer` of a linear/mlp model."""
+    mix = getattr(model, "mix", None)
+    if mix is None:
+        raise ArlearnError(f"{type(model).__name__} has no block-causal map (heatmaps are for linear and mlp models)")
+    if not 0 <= layer < len(mix):
+        raise ArlearnError(f"layer {layer} does not exist; the model has {len(mix)} block-causal map(s)")
+    return mix[layer].block_norms()
+
+
+def block_norm_heatmap(model, path, title: str = "", layer: int = 0, marks=(), log: bool = True) -> Path:
+    """Save the block-norm heatmap of `model` as a PNG at `path`; returns the path.
+
+    `marks`: positions where a new part of the sequence starts (e.g. the first CoT and answer
+    tokens), drawn as thin lines. `log`: colour by log10 of the norm (zeros stay blank).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    norms = block_norms(model, layer).numpy()
+    T = norms.shape[0]
+    shown = np.where(norms > 0, np.log10(np.maximum(norms, 1e-30)) if log else norms, np.nan)
+    size = min(12.0, 4.0 + T / 60)
+    fig, ax = plt.subplots(figsize=(size + 1.5, size), dpi=max(100, min(300, T // 6)))
+    im = ax.imshow(shown, cmap="viridis", interpolation="nearest", origin="upper")
+    cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    cb.set_label("log10 ‖W[t,s]‖" if log else "‖W[t,s]‖")
+    for m in marks:
+        ax.axhline(m - 1.5, color="0.6", lw=0.5)  # row m−1 is the first to predict token m
+        ax.axvline(m - 0.5, color="0.6", lw=0.5)
+    ax.set_xlabel("input position s (read)")
+    ax.set_ylabel("output position t (predicts token t+1)")
+    ax.set_title(title or f"block norms, T={T}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from arlearn.fileio import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def run_heatmap(run_dir, out, layer: int = 0) -> dict:
+    """`arlearn heatmap RUN_DIR -o file.png`: the heatmap of a run's model, with the prompt /
+    CoT / answer boundaries marked for circuit-layout tasks."""
+    from arlearn.runs import load_run
+
+    cfg, task, model = load_run(run_dir)
+    marks = []
+    try:
+        from arlearn.compile import layout, reference_circuit
+
+        lay = layout(reference_circuit(task))
+        if task.seq_len == lay.seq_len:
+            marks = [lay.prompt_len, lay.prompt_len + lay.k + 1]
+    except ArlearnError:
+        pass
+    title = f"{Path(run_dir).name}: {cfg.model.name} on {cfg.task_name} — block norms (layer {layer})"
+    path = block_norm_heatmap(model, out, title, layer, marks)
+    norms = block_norms(model, layer)
+    return {"run_dir": str(run_dir), "png": str(path), "T": int(norms.shape[0]),
+            "nonzero_blocks": int((norms > 0).sum())}

@@ -292,3 +292,27 @@ def test_spec_parser_survives_mutations(path, value):
         parse_machine(mutate(path, value))
     except ArlearnError:
         pass
+
+
+# -- compiled machines -----------------------------------------------------------------------
+def test_compiled_tm_is_exact_on_every_input(tmp_path):
+    """TM → circuit → linear-model weights: greedy decoding reproduces the threshold CoT and
+    answer on every input, and decodes to the simulator's final tape."""
+    compile_ = pytest.importorskip("arlearn.compile")
+    from arlearn.evaluate import generate_texts
+    from arlearn.runs import load_run
+
+    options = {"machine": "binary-increment", "n": 3, "cot": "threshold"}
+    task = make_task("tm", options)
+    report = compile_.compile_circuit(task.unrolled.circuit, tmp_path, {"name": "tm", **options})
+    assert report.threshold_gates == len(task.threshold_circuit.gates)
+    check = compile_.verify_run(tmp_path)
+    assert check["ok"] and check["exhaustive"] and check["checked"] == 8
+    _, loaded, model = load_run(tmp_path)  # the run directory `arlearn eval` reads
+    examples = [loaded.make_example(x) for x in loaded.all_inputs()]
+    for ex, gen in zip(examples, generate_texts(model, loaded, examples)):
+        answer = loaded.parse_answer(ex.prompt + tuple(gen))
+        assert tuple(gen) == ex.target
+        plain = make_task("tm", {**options, "cot": "none"})
+        x = tuple("01"[int(b)] for b in ex.prompt[1:-1])
+        assert loaded.decode_answer(answer) == plain.answer_of(plain.run(x))

@@ -60,7 +60,7 @@ from typing import Sequence
 
 from arlearn.errors import ArlearnError, did_you_mean
 from arlearn.tasks.base import Example, Task, check_choice, register_task
-from arlearn.tasks.circuits import Circuit, CircuitBuilder
+from arlearn.tasks.circuits import Circuit, CircuitBuilder, normalize
 from arlearn.vocab import BOS, EOS, Vocab
 
 MOVES = {"L": -1, "R": 1, "S": 0}
@@ -623,6 +623,12 @@ class TuringTask(Task):
         steps, tape = self.bounds
         return unroll(self.tm, self.length, steps, tape)
 
+    @cached_property
+    def threshold_circuit(self) -> Circuit:
+        """The unrolled circuit in threshold normal form: what the `threshold` CoT lists (the
+        unroller only uses AND/OR/NOT, so this is gate for gate the same circuit)."""
+        return normalize(self.unrolled.circuit)
+
     # -- inputs and split
     def sample_input(self, rng: random.Random):
         return input_from_index(self.tm, self.length, rng.randrange(input_count(self.tm, self.length)))
@@ -649,7 +655,7 @@ class TuringTask(Task):
     def seq_len(self) -> int:
         steps, tape = self.bounds
         if self.cot == "threshold":
-            c = self.unrolled.circuit
+            c = self.threshold_circuit
             return 1 + len(c.inputs) + 1 + len(c.gates) + 1 + len(c.outputs) + 1
         n_ans = 1 if self.tm.output == "accept" else tape
         cot = steps * (tape + 2) + 1 if self.cot == "trace" else 0
@@ -683,9 +689,9 @@ class TuringTask(Task):
         return Example((BOS, *x, "="), cot, self.answer_of(run))
 
     def _threshold_example(self, x) -> Example:
-        u = self.unrolled
-        c = u.circuit
-        vals = c.evaluate_all(u.input_bits(x))
+        """The `circuit` task's layout: `<bos> bits = g1 … gk = o1 … om` (see compile.layout)."""
+        c = self.threshold_circuit
+        vals = c.evaluate_all(self.unrolled.input_bits(x))
         prompt = (BOS, *(str(vals[i]) for i in c.inputs), "=")
         cot = (*(str(vals[g.name]) for g in c.gates), "=")
         return Example(prompt, cot, tuple(str(vals[o]) for o in c.outputs))

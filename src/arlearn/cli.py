@@ -100,7 +100,11 @@ def cmd_train(args):
     if not world.is_main:  # rank 0 reports
         return
     res["run_dir"] = run_dir
-    print(results_table([{**res, "cot": cfg.task.get("cot", "")}]), file=sys.stderr)
+    if "val_perplexity" in res:  # a text run: no exact match
+        print(f"{res['model']}: validation perplexity {res['val_perplexity']:.2f} (loss {res['val_loss']:.4f}) "
+              f"after {res['tokens_seen']:,} tokens, {res['tokens_per_second']:,.0f} tokens/s", file=sys.stderr)
+    else:
+        print(results_table([{**res, "cot": cfg.task.get("cot", "")}]), file=sys.stderr)
     _emit(res)
 
 
@@ -130,6 +134,13 @@ def cmd_eval(args):
     cfg, task, model = load_run(args.run_dir)
     device = resolve_device(cfg.train.device if args.device is None else args.device)
     model.to(device)
+    if hasattr(task, "encode_text"):  # a text run: validation loss and perplexity on the whole valid file
+        from arlearn.evaluate import evaluate_text
+
+        summary = evaluate_text(model, task, cfg.eval.batch_size, device, use_bf16(cfg.train.dtype, device),
+                                args.examples)
+        _emit({"run_dir": str(args.run_dir), "split": "valid", **summary})
+        return
     n = args.examples or cfg.eval.examples
     examples = task.sample(args.split, n, cfg.eval.seed if args.seed is None else args.seed)
     summary, records = evaluate(model, task, examples, cfg.eval.batch_size, device,
@@ -192,6 +203,22 @@ def cmd_run_tm(args):
     if tm.accept:
         out["accept"] = run.final.state in tm.accept
     _emit(out)
+
+
+@command("sample", "sample text from a trained text run, sliding its context window")
+def cmd_sample(args):
+    from arlearn.device import resolve_device, use_bf16
+    from arlearn.evaluate import sample_text
+    from arlearn.runs import load_run
+
+    cfg, task, model = load_run(args.run_dir)
+    if not hasattr(task, "encode_text"):
+        raise ArlearnError(f"{args.run_dir} is a '{cfg.task_name}' run; `sample` needs a text run (use generate)")
+    device = resolve_device(cfg.train.device if args.device is None else args.device)
+    model.to(device)
+    text = sample_text(model, task, args.prompt, args.max_tokens, args.temperature, args.top_k, args.seed,
+                       device, use_bf16(cfg.train.dtype, device))
+    print(args.prompt + text)
 
 
 @command("compile", "compile a circuit (.bench file or generator, e.g. adder4, mult16) into an exact linear model run")
@@ -304,6 +331,14 @@ def build_parser() -> argparse.ArgumentParser:
         elif name == "generate":
             p.add_argument("run_dir")
             p.add_argument("--prompt", required=True)
+        elif name == "sample":
+            p.add_argument("run_dir")
+            p.add_argument("--prompt", required=True, help="text to continue (at most the model's context in tokens)")
+            p.add_argument("--max-tokens", type=int, default=200, help="tokens to generate (stops at end-of-text)")
+            p.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
+            p.add_argument("--top-k", type=int, default=0, help="sample among the k most likely tokens (0: all)")
+            p.add_argument("--seed", type=int, default=0)
+            p.add_argument("--device", default=None)
     return parser
 
 

@@ -15,6 +15,7 @@ import torch
 
 from arlearn.errors import ArlearnError
 from arlearn.tasks.base import Example, Task
+from arlearn.tasks.text import TextTask
 
 LOSS_ON = ("all", "cot_answer")
 
@@ -106,8 +107,11 @@ def train_source(task: Task, train_cfg, progress: bool = False, workers: int | N
     """The training data of a run: `train_examples` examples drawn from the task's train split.
 
     Generated in fixed chunks, each from its own seed, so the pool is the same whether it is
-    built in one process or in parallel (large pools use every CPU core).
+    built in one process or in parallel (large pools use every CPU core). A text task's data
+    is instead its memmapped token stream, cut into windows (`TokenWindows`).
     """
+    if isinstance(task, TextTask):
+        return TokenWindows(task.tokens("train", progress), task.seq_len, train_cfg.batch_size, train_cfg.seed)
     import os
     import sys
     from concurrent.futures import ProcessPoolExecutor
@@ -144,3 +148,31 @@ def train_source(task: Task, train_cfg, progress: bool = False, workers: int | N
 def _store(ids, first, end, k, arrays) -> None:
     rows = slice(k * CHUNK, k * CHUNK + len(arrays[0]))
     ids[rows], first[rows], end[rows] = arrays
+
+
+class TokenWindows:
+    """A token stream (e.g. a uint16 memmap) cut into non-overlapping windows of `L` tokens.
+
+    Window k is stream[k·(L−1) : k·(L−1) + L]: consecutive windows share one token, so every
+    token after the first is a target exactly once per epoch. The batch at `step` is a pure
+    function of (seed, step) — epochs are permutations of the windows, as for `ExamplePool` —
+    and every target counts (the mask is all true).
+    """
+
+    def __init__(self, tokens: np.ndarray, L: int, batch_size: int, seed: int):
+        self.tokens, self.L, self.batch_size, self.seed = tokens, L, batch_size, seed
+        self.n = (len(tokens) - 1) // (L - 1) if L > 1 else 0
+        if self.n < 1:
+            raise ArlearnError(f"token stream of {len(tokens)} tokens has no complete window of {L} tokens")
+
+    def __len__(self) -> int:
+        return self.n
+
+    def windows(self, idx) -> torch.Tensor:
+        starts = np.asarray(idx, dtype=np.int64) * (self.L - 1)
+        rows = self.tokens[starts[:, None] + np.arange(self.L)]
+        return torch.from_numpy(rows.astype(np.int64))
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        ids = self.windows(batch_indices(step, self.n, self.batch_size, self.seed).numpy())
+        return ids, torch.ones(len(ids), self.L - 1, dtype=torch.bool)

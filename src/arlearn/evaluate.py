@@ -96,3 +96,96 @@ def evaluate(model: ARModel, task: Task, examples: Sequence[Example], batch_size
         "cot_length": len(examples[0].cot) if examples else 0,
     }
     return summary, records
+
+
+# -- text: held-out perplexity and sampling ---------------------------------------------------
+@torch.no_grad()
+def evaluate_text(model: ARModel, task, batch_size: int = 64, device=torch.device("cpu"), bf16: bool = False,
+                  max_windows: int = 0) -> dict:
+    """Mean next-token cross-entropy (nats) and perplexity on the task's validation stream.
+
+    The stream is cut into the same non-overlapping windows as training (`TokenWindows`): each
+    window of T+1 tokens scores its T targets, the first with one token of context and the last
+    with T — the same targets, in the same way, for every model (the n-gram baseline included,
+    see `ngram.NGramLM.window_nll`).
+    """
+    from arlearn.data import TokenWindows
+
+    src = TokenWindows(task.tokens("valid"), task.seq_len, batch_size, 0)
+    batch_size = max(1, min(batch_size, (1 << 27) // (task.seq_len * len(task.vocab))))  # fp32 logits ≤ 512 MB
+    n = min(len(src), max_windows) if max_windows else len(src)
+    total, count = 0.0, 0
+    model.eval()
+    for k in range(0, n, batch_size):
+        x = src.windows(range(k, min(k + batch_size, n))).to(device)
+        with autocast(device, bf16):
+            logits = model(x[:, :-1])
+        total += float(torch.nn.functional.cross_entropy(
+            logits.float().flatten(0, 1), x[:, 1:].flatten(), reduction="sum"))
+        count += x[:, 1:].numel()
+    loss = total / max(count, 1)
+    return {"val_loss": loss, "val_perplexity": float(torch.tensor(loss).exp()), "val_tokens": count,
+            "val_windows": n}
+
+
+@torch.no_grad()
+def sample_tokens(model: ARModel, prompt: Sequence[int], max_new: int, temperature: float = 1.0, top_k: int = 0,
+                  seed: int = 0, stop_id: int | None = None, banned: Sequence[int] = (),
+                  device=torch.device("cpu"), bf16: bool = False) -> list[int]:
+    """Sample up to `max_new` tokens after `prompt`, the context sliding over the last T tokens.
+
+    temperature 0 is greedy; top_k > 0 keeps the k most likely tokens. Deterministic for a
+    fixed seed (its own generator; the global RNG is untouched). Stops after `stop_id`
+    (not returned). `banned` ids (e.g. PAD) are never sampled.
+    """
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    ids = list(prompt)
+    out: list[int] = []
+    model.eval()
+    for _ in range(max_new):
+        x = torch.tensor([ids[-model.T:]], dtype=torch.long, device=device)
+        with autocast(device, bf16):
+            logits = model(x)[0, -1].float().cpu()
+        if banned:
+            logits[list(banned)] = float("-inf")
+        if temperature == 0:
+            tok = int(logits.argmax())
+        else:
+            logits = logits / temperature
+            if top_k and top_k < len(logits):
+                kth = torch.topk(logits, top_k).values[-1]
+                logits[logits < kth] = float("-inf")
+            tok = int(torch.multinomial(torch.softmax(logits, -1), 1, generator=g))
+        if tok == stop_id:
+            break
+        ids.append(tok)
+        out.append(tok)
+    return out
+
+
+MAX_SAMPLE_TOKENS = 10_000
+
+
+def sample_text(model: ARModel, task, prompt: str, max_tokens: int = 200, temperature: float = 1.0,
+                top_k: int = 0, seed: int = 0, device=torch.device("cpu"), bf16: bool = False) -> str:
+    """Continue `prompt` (text) with a text task's model; returns the generated text only.
+
+    The prompt must fit the context (≤ T tokens); generation then slides the T-token window
+    and stops at end-of-text or after `max_tokens`.
+    """
+    from arlearn.errors import ArlearnError
+
+    if not 1 <= max_tokens <= MAX_SAMPLE_TOKENS:
+        raise ArlearnError(f"max-tokens must be in [1, {MAX_SAMPLE_TOKENS}], got {max_tokens}")
+    if not temperature >= 0:
+        raise ArlearnError(f"temperature must be ≥ 0, got {temperature}")
+    if top_k < 0:
+        raise ArlearnError(f"top-k must be ≥ 0, got {top_k}")
+    ids = task.encode_text(prompt) if prompt.strip() else []
+    if not ids:
+        raise ArlearnError("prompt is empty (or only whitespace)")
+    if len(ids) > model.T:
+        raise ArlearnError(f"prompt is {len(ids)} tokens; the model's context is {model.T}")
+    out = sample_tokens(model, ids, max_tokens, temperature, top_k, seed, stop_id=task.eot_id,
+                        banned=[task.vocab.pad_id], device=device, bf16=bf16)
+    return task.decode_ids(out)

@@ -20,10 +20,11 @@ from tqdm.auto import tqdm
 from arlearn.config import RunConfig
 from arlearn.data import train_source
 from arlearn.device import autocast, resolve_device, use_bf16
-from arlearn.evaluate import evaluate
-from arlearn.runs import METRICS, MetricsLog, build, prepare_run_dir, save_model, write_results
+from arlearn.evaluate import evaluate, evaluate_text
+from arlearn.tasks.text import TextTask
 from arlearn import checkpoint
 from arlearn.errors import ArlearnError
+from arlearn.runs import METRICS, MetricsLog, build, prepare_run_dir, save_model, write_results
 
 
 def seed_everything(seed: int) -> None:
@@ -78,7 +79,8 @@ class Trainer:
         self.train_seconds = 0.0
         self.log = MetricsLog(self.run_dir / METRICS, fresh=not resume)
         self.data = train_source(self.task, tc, progress)
-        self.eval_examples = self.task.sample("test", cfg.eval.examples, cfg.eval.seed)
+        self.is_text = isinstance(self.task, TextTask)  # evaluated by validation perplexity, not exact match
+        self.eval_examples = [] if self.is_text else self.task.sample("test", cfg.eval.examples, cfg.eval.seed)
         self.last_checkpoint = (0, 0.0)  # (step, train_seconds) of the newest checkpoint
         if tc.checkpoint_every or tc.checkpoint_minutes:
             checkpoint.check_space(self.run_dir, self.model, tc.keep_checkpoints)
@@ -175,7 +177,13 @@ class Trainer:
                 bar.set_postfix(loss=f"{run_loss:.4f}", acc=f"{run_acc:.3f}")
                 self.log.write(step=self.step, loss=loss, token_acc=acc, lr=lr,
                                seconds=round(self.train_seconds, 3))
-            if tc.eval_every and self.step % tc.eval_every == 0 and self.step < tc.steps:
+            if tc.eval_every and self.step % tc.eval_every == 0 and self.step < tc.steps and self.is_text:
+                ev = self.evaluate_text(self.cfg.eval.examples)  # eval.examples = validation windows
+                self.log.write(step=self.step, val_loss=ev["val_loss"], val_perplexity=ev["val_perplexity"],
+                               seconds=round(self.train_seconds, 3))
+                bar.write(f"step {self.step}: validation perplexity {ev['val_perplexity']:.2f}")
+                t0 = time.perf_counter() - self.train_seconds
+            elif tc.eval_every and self.step % tc.eval_every == 0 and self.step < tc.steps:
                 # a quarter of the held-out set for monitoring; all of it when it can stop the run
                 n = len(self.eval_examples) if tc.target_exact_match else max(len(self.eval_examples) // 4, 1)
                 quick, _ = self.evaluate(self.eval_examples[:n])
@@ -198,7 +206,29 @@ class Trainer:
     def save_final_model(self) -> None:
         save_model(self.run_dir, self.model)
 
+    def evaluate_text(self, max_windows: int = 0) -> dict:
+        return evaluate_text(self.model, self.task, self.cfg.eval.batch_size, self.device, self.bf16, max_windows)
+
+    def finish_text(self, stopped: str) -> dict:
+        """A text run's results: validation loss/perplexity on the whole valid stream."""
+        tc = self.cfg.train
+        summary = self.evaluate_text()
+        tokens = self.step * tc.batch_size * (self.task.seq_len - 1)
+        results = {"task": self.task.describe(), "model": self.cfg.model.name,
+                   "parameters": self.model.live_parameters(), **summary, "steps": self.step,
+                   "stopped_by": stopped, "tokens_seen": tokens,
+                   "epochs": round(self.step * tc.batch_size / len(self.data), 3),
+                   "train_seconds": round(self.train_seconds, 1),
+                   "tokens_per_second": round(tokens / max(self.train_seconds, 1e-9), 1),
+                   "device": str(self.device), "dtype": "bf16" if self.bf16 else "fp32"}
+        self.log.write(step=self.step, val_loss=summary["val_loss"], val_perplexity=summary["val_perplexity"],
+                       final=True)
+        write_results(self.run_dir, results)
+        return results
+
     def finish(self, stopped: str) -> dict:
+        if self.is_text:
+            return self.finish_text(stopped)
         summary, records = self.evaluate()
         tc = self.cfg.train
         results = {

@@ -5,5 +5,6 @@ from arlearn.tasks import multiplication  # noqa: F401
 from arlearn.tasks import parity  # noqa: F401
 from arlearn.tasks import turing  # noqa: F401
 from arlearn.tasks import circuits  # noqa: F401
+from arlearn.tasks import text  # noqa: F401
 
 __all__ = ["TASKS", "Example", "Task", "make_task", "register_task"]

@@ -83,12 +83,12 @@ def test_auto_bounds():
 
 
 # -- spec validation -----------------------------------------------------------------------
-def spec():
+def spec_dict():
     return json.loads((resources.files("arlearn") / "machines" / "binary-increment.json").read_text())
 
 
 def mutate(path, value):
-    d = spec()
+    d = spec_dict()
     *keys, last = path
     node = d
     for k in keys:
@@ -137,7 +137,7 @@ def test_spec_files(tmp_path):
     with pytest.raises(ArlearnError, match="spec file not found"):
         load_machine(tmp_path / "none.json")
     good = tmp_path / "inc.json"
-    good.write_text(json.dumps(spec()))
+    good.write_text(json.dumps(spec_dict()))
     assert load_machine(good).states == ("right", "carry", "done")
 
 
@@ -316,3 +316,19 @@ def test_compiled_tm_is_exact_on_every_input(tmp_path):
         plain = make_task("tm", {**options, "cot": "none"})
         x = tuple("01"[int(b)] for b in ex.prompt[1:-1])
         assert loaded.decode_answer(answer) == plain.answer_of(plain.run(x))
+
+
+def test_cli_compile_tm_then_verify(tmp_path, capsys):
+    pytest.importorskip("arlearn.compile")
+    spec = tmp_path / "inc.json"
+    spec.write_text(json.dumps(spec_dict()))
+    out = tmp_path / "run"
+    assert main(["compile", "tm", str(spec), "--n", "3", "--steps", "8", "--tape", "5", "-o", str(out)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["inputs"] == 3 and (out / "machine.json").is_file()  # the run keeps its own copy
+    assert main(["verify", str(out), "--no-progress"]) == 0
+    assert json.loads(capsys.readouterr().out)["mismatches"] == 0
+    # bounds too small: one clear error, nothing written
+    assert main(["compile", "tm", "binary-increment", "--steps", "5", "-o", str(tmp_path / "bad")]) == 2
+    assert "steps=5 is too small" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+    assert main(["compile", "circuit", "adder2", "--steps", "3", "-o", str(tmp_path / "c")]) == 2

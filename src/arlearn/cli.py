@@ -223,13 +223,18 @@ def cmd_sample(args):
 
 @command("compile", "compile a circuit (.bench file or generator, e.g. adder4, mult16) into an exact linear model run")
 def cmd_compile(args):
-    from arlearn.compile import compile_bench, compile_generator
+    from arlearn.compile import compile_bench, compile_generator, compile_tm
 
-    if args.kind != "circuit":
-        raise ArlearnError(f"unknown compile target {args.kind!r}; known: circuit")
+    if args.kind not in ("circuit", "tm"):
+        raise ArlearnError(f"unknown compile target {args.kind!r}; known: circuit, tm")
     src = args.source
     kw = {"chunk": args.chunk, "max_dense_bytes": int(args.max_dense_mb * 2**20)}
-    if src.endswith(".bench") or Path(src).exists():
+    bounds = {"steps": args.steps, "tape": args.tape, "n": args.n}
+    if args.kind == "circuit" and any(bounds.values()):
+        raise ArlearnError("--steps, --tape and --n are for `arlearn compile tm`")
+    if args.kind == "tm":
+        report = compile_tm(src, args.out, **bounds, **kw)
+    elif src.endswith(".bench") or Path(src).exists():
         report = compile_bench(src, args.out, **kw)
     else:
         report = compile_generator(src, args.out, **kw)
@@ -309,8 +314,12 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--tape", type=int, default=None, help="tape bound in cells (default: unbounded)")
             p.add_argument("--trace", action="store_true", help="print every configuration to stderr")
         elif name == "compile":
-            p.add_argument("kind", help="what to compile: circuit")
-            p.add_argument("source", help="a .bench file, or a generator: adderN, multN, multNxM, parityN")
+            p.add_argument("kind", help="what to compile: circuit or tm")
+            p.add_argument("source", help="circuit: a .bench file, or a generator: adderN, multN, multNxM, "
+                                          "parityN; tm: a machine spec (JSON) or a shipped machine name")
+            p.add_argument("--steps", type=int, default=0, help="tm: time bound (default: the most any input needs)")
+            p.add_argument("--tape", type=int, default=0, help="tm: tape cells (default: the most any input needs)")
+            p.add_argument("--n", type=int, default=0, help="tm: input length (default: the spec's)")
             p.add_argument("-o", "--out", required=True, help="run directory to write")
             p.add_argument("--chunk", type=int, default=8, help="block-causal storage chunk (default 8)")
             p.add_argument("--max-dense-mb", type=float, default=2048.0,

@@ -331,6 +331,27 @@ def compile_generator(spec: str, run_dir, **kw) -> CompileReport:
     return compile_circuit(generate(spec), run_dir, {"name": "circuit", "generator": spec, "cot": "threshold"}, **kw)
 
 
+def compile_tm(spec: str, run_dir, steps: int = 0, tape: int = 0, n: int = 0, **kw) -> CompileReport:
+    """`arlearn compile tm SPEC --steps N --tape M -o RUN_DIR`: unroll the machine into a circuit
+    (`arlearn.tasks.turing.unroll`) and compile that. The run's task is `tm` with the `threshold`
+    CoT, so `arlearn eval` and `arlearn verify` work on it; bounds left at 0 are the smallest that
+    every input needs. A spec file (not a shipped name) is copied into the run directory."""
+    from arlearn.tasks.base import make_task
+    from arlearn.tasks.turing import machine_names
+
+    options = {"machine": spec, "cot": "threshold",
+               **{k: v for k, v in (("n", n), ("steps", steps), ("tape", tape)) if v}}
+    task = make_task("tm", options)  # bad specs and bounds fail here, before anything is written
+    run_dir = Path(run_dir)
+    if spec not in machine_names():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        copy = run_dir / "machine.json"
+        if Path(spec).resolve() != copy.resolve():
+            shutil.copyfile(spec, copy)
+        options["machine"] = str(copy)
+    return compile_circuit(task.unrolled.circuit, run_dir, {"name": "tm", **options}, **kw)
+
+
 # -- stage 5: verify ------------------------------------------------------------------------------
 def reference_circuit(task) -> Circuit:
     """The threshold circuit a task's sequences lay out (circuit task, or tm with threshold CoT)."""

@@ -1,0 +1,190 @@
+"""The sweep engine (arlearn.complexity) and `arlearn sweep`: tiny grids that run in seconds."""
+
+import json
+import random
+
+import pytest
+
+import arlearn.train
+from arlearn import complexity
+from arlearn.cli import main
+from arlearn.complexity import Cell, SweepSpec, aggregate, length_complexity, length_sweep, sample_sweep
+from arlearn.config import resolve
+from arlearn.errors import ArlearnError
+from arlearn.tasks import make_task
+
+TINY = ["task.name=parity", "task.n=6", "task.k=2", "model.d=8", "train.steps=6", "train.warmup=1",
+        "train.batch_size=16", "train.train_examples=64", "train.threads=1", "eval.examples=40",
+        "eval.batch_size=40"]
+
+
+def tiny_spec(**kw):
+    base = resolve(None, None, TINY + kw.pop("overrides", []))
+    kw.setdefault("models", ["linear", "mlp"])
+    kw.setdefault("cots", ["none", "running"])
+    return SweepSpec(base, **kw)
+
+
+def count_trainings(monkeypatch):
+    calls = []
+    real = arlearn.train.train
+
+    def counting(cfg, run_dir, progress=True):
+        calls.append(str(run_dir))
+        return real(cfg, run_dir, progress)
+
+    monkeypatch.setattr(arlearn.train, "train", counting)
+    return calls
+
+
+def test_length_sweep_end_to_end_writes_table_plots_and_resumes(tmp_path, monkeypatch):
+    calls = count_trainings(monkeypatch)
+    spec = tiny_spec(seeds=[0, 1], train_examples=[16, 64])
+    rep = length_sweep(spec, tmp_path, progress=False)
+    # 2 models × 2 CoTs × 2 seeds at 64 examples, then each model's focus CoT at 16 × 2 seeds
+    assert len(calls) == 8 + 4 and rep["cells_done"] == rep["cells_total"] == 12
+    for f in ("sweep.json", "table.md", "length.png", "samples.png"):
+        assert (tmp_path / f).is_file() and (tmp_path / f).stat().st_size > 0
+    assert (tmp_path / "length.png").read_bytes()[:4] == b"\x89PNG"
+    saved = json.loads((tmp_path / "sweep.json").read_text())
+    assert set(saved["length_complexity"]) == {"linear", "mlp"}
+    assert saved["budget"]["steps"] == 6 and saved["budget"]["examples_seen"] == 96
+    lens = {g["cot"]: g["cot_length"] for g in saved["groups"]}
+    assert lens == {"none": 0, "running": 1}
+    table = (tmp_path / "table.md").read_text()
+    assert "| linear | running | 1 | 64 | 2 |" in table and "6 steps × batch 16" in table
+    # every cell is a normal run directory
+    cell = tmp_path / "cells" / "mlp-running-n64-s1"
+    assert {"config.toml", "model.safetensors", "results.json", "cell.json"} <= {p.name for p in cell.iterdir()}
+
+    # rerun: nothing is retrained, same report
+    calls.clear()
+    again = length_sweep(spec, tmp_path, progress=False)
+    assert calls == [] and again["groups"] == rep["groups"]
+    # a lost cell (e.g. killed mid-training) is the only one redone
+    (cell / "cell.json").unlink()
+    length_sweep(spec, tmp_path, progress=False)
+    assert [c.split("/")[-1] for c in calls] == ["mlp-running-n64-s1"]
+
+
+def test_killed_sweep_loses_at_most_the_cell_in_progress(tmp_path, monkeypatch):
+    real = arlearn.train.train
+    done = []
+
+    def dies_on_third(cfg, run_dir, progress=True):
+        if len(done) == 2:
+            raise KeyboardInterrupt
+        done.append(run_dir)
+        return real(cfg, run_dir, progress)
+
+    monkeypatch.setattr(arlearn.train, "train", dies_on_third)
+    spec = tiny_spec(models=["linear"], cots=["none", "running"], seeds=[0, 1])
+    with pytest.raises(KeyboardInterrupt):
+        length_sweep(spec, tmp_path, progress=False)
+    finished = sorted(p.parent.name for p in tmp_path.glob("cells/*/cell.json"))
+    assert finished == ["linear-none-n64-s0", "linear-none-n64-s1"]
+    partial = json.loads((tmp_path / "sweep.json").read_text())
+    assert partial["cells_done"] == 2  # the report is readable after every cell
+
+    monkeypatch.setattr(arlearn.train, "train", real)
+    calls = count_trainings(monkeypatch)
+    rep = length_sweep(spec, tmp_path, progress=False)
+    assert [c.split("/")[-1] for c in calls] == ["linear-running-n64-s0", "linear-running-n64-s1"]
+    assert rep["cells_done"] == 4
+
+
+def test_sample_sweep_grid_over_training_set_sizes(tmp_path, monkeypatch):
+    calls = count_trainings(monkeypatch)
+    spec = tiny_spec(models=["linear"], cots=["running"], train_examples=[8, 32, 64])
+    rep = sample_sweep(spec, tmp_path, progress=False)
+    assert len(calls) == 3 and rep["plots"] == ["samples.png"]
+    assert sorted(g["train_examples"] for g in rep["groups"]) == [8, 32, 64]
+    assert "linear / running" in rep["sample_complexity"]
+    # a length sweep cannot reuse a samples sweep directory
+    with pytest.raises(ArlearnError, match="different sweep"):
+        length_sweep(spec, tmp_path, progress=False)
+
+
+def test_length_and_sample_complexity_from_synthetic_results():
+    def row(model, cot, length, n, seed, em):
+        return {"variant": "", "model": model, "cot": cot, "cot_length": length, "train_examples": n,
+                "seed": seed, "exact_match": em, "token_accuracy": em, "parameters": 1, "train_seconds": 1.0}
+
+    rows = [row("linear", "none", 0, 100, s, 0.5) for s in (0, 1)]
+    rows += [row("linear", "threshold", 8, 100, 0, 1.0), row("linear", "threshold", 8, 100, 1, 0.985)]
+    rows += [row("linear", "running", 3, 100, 0, 1.0), row("linear", "running", 3, 100, 1, 0.9)]
+    rows += [row("mlp", "none", 0, 100, s, 0.5) for s in (0, 1)]
+    rows += [row("linear", "threshold", 8, 10, s, 0.6) for s in (0, 1)]
+    groups = aggregate(rows)
+    g = next(g for g in groups if g["cot"] == "running")
+    assert g["exact_match_mean"] == pytest.approx(0.95) and g["exact_match_min"] == 0.9
+    lc = length_complexity(groups, 100, 0.01)
+    # running's mean is 0.95 < 0.99; threshold's mean 0.9925 ≥ 0.99
+    assert lc["linear"]["cot"] == "threshold" and lc["linear"]["cot_length"] == 8
+    assert lc["mlp"]["cot"] is None
+    assert length_complexity(groups, 100, 0.1)["linear"]["cot"] == "running"
+    sc = complexity.sample_complexity(groups, 0.01)
+    assert sc["linear / threshold"]["train_examples"] == 100 and sc["linear / none"]["train_examples"] is None
+
+
+@pytest.mark.parametrize("kw,msg", [
+    ({"models": []}, "empty sweep"),
+    ({"seeds": []}, "empty sweep"),
+    ({"cots": ["none", "none"]}, "duplicates"),
+    ({"overrides": ["train.steps=5", "train.warmup=5"]}, "budget too small"),
+    ({"train_examples": [0, 10]}, "≥ 1"),
+])
+def test_bad_sweeps_are_rejected(kw, msg):
+    with pytest.raises(ArlearnError, match=msg):
+        tiny_spec(**kw)
+
+
+def test_unknown_cot_fails_before_any_training(tmp_path, monkeypatch):
+    calls = count_trainings(monkeypatch)
+    with pytest.raises(ArlearnError, match="unknown cot format 'chunked'"):
+        length_sweep(tiny_spec(cots=["none", "chunked"]), tmp_path, progress=False)
+    assert calls == [] and not (tmp_path / "cells").exists()
+
+
+def test_cli_sweep_and_its_errors(tmp_path, capsys):
+    def argv(cot="none,chunked-2", seeds="0", extra=()):
+        return (["sweep", "length", "--models", "linear", "--cot", cot, "--seeds", seeds,
+                 "-o", str(tmp_path / "sw"), "--no-progress"]
+                + [a for t in TINY for a in ("--set", t)] + list(extra))
+
+    assert main(argv()) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["cells"] == 2 and "linear" in out["length_complexity"]
+    assert (tmp_path / "sw" / "table.md").is_file()
+    for bad, msg in [(argv(cot="none,bogus"), "unknown cot format 'bogus'"),
+                     (argv(cot=","), "empty sweep"),
+                     (argv(seeds="a"), "--seeds: 'a' is not a valid int"),
+                     (argv(extra=["--set", "train.steps=1"]), "budget too small")]:
+        assert main(bad) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("arlearn: error:") and msg in err[0], err
+
+
+def test_cell_ids_are_stable_and_distinct():
+    cells = {Cell(m, c, n, s).id for m in ("linear", "mlp") for c in ("none", "chunked-2")
+             for n in (10, 100) for s in (0, 1)}
+    assert len(cells) == 16 and Cell("mlp", "running", 10, 2, "k4").id == "k4-mlp-running-n10-s2"
+
+
+def test_multiplication_long_nocarry_is_long_without_carry_tokens():
+    """The intermediate granularity: same digits as `long`, carries dropped; lengths ordered."""
+    for n, m in [(2, 2), (3, 2), (4, 4)]:
+        long_ = make_task("multiplication", {"n": n, "m": m, "cot": "long"})
+        nc = make_task("multiplication", {"n": n, "m": m, "cot": "long-nocarry"})
+        for x in [long_.sample_input(random.Random(i)) for i in range(30)]:
+            a, b = x
+            el, en = long_.make_example(x), nc.make_example(x)
+            assert en.answer == el.answer == tuple(str(a * b).zfill(n + m))
+            assert len(en.cot) == len(el.cot) - (m * n + (m - 1) * n)
+            # every row (";"-separated) of long-nocarry is the digits of the matching long row
+            rows_l = " ".join(el.cot).split(";")[:-1]
+            rows_n = " ".join(en.cot).split(";")[:-1]
+            for rl, rn in zip(rows_l, rows_n):
+                dl, dn = rl.split(), rn.split()
+                assert dn == dl[0:-1:2] + [dl[-1]]
+        assert nc.parse_answer(nc.sequence(en)[:-1]) == en.answer

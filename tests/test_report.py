@@ -1,0 +1,132 @@
+"""`arlearn report`: content of the HTML/Markdown page, errors, and a render in headless Chromium."""
+
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from arlearn.cli import main
+from arlearn.config import resolve
+from arlearn.errors import ArlearnError
+from arlearn.report import build_report
+from arlearn.train import Trainer, train
+
+TINY = ["task.n=2", "task.m=2", "model.d=8", "train.steps=30", "train.batch_size=16", "train.train_examples=200",
+        "train.warmup=3", "train.log_every=5", "train.eval_every=15", "eval.examples=24", 'train.device="cpu"']
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    import torch
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("runs")
+    train(resolve("quick", None, TINY), root / "mlp-run", progress=False)
+    # an unfinished run: config, a few metrics and a checkpoint, no results
+    t = Trainer(resolve("quick", None, TINY), root / "unfinished", progress=False)
+    for _ in range(3):
+        t.train_step()
+    t.log.write(step=3, loss=2.5, token_acc=0.2, lr=0.001)
+    t.save_checkpoint()
+    # a sweep directory as `arlearn sweep` leaves it
+    sweep = root / "sweep-demo"
+    sweep.mkdir()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([0, 4, 8], [0.5, 0.8, 1.0])
+    fig.savefig(sweep / "length.png")
+    plt.close(fig)
+    (sweep / "sweep.json").write_text(json.dumps({"kind": "length", "task": "parity n=8", "cells_done": 2,
+                                                  "cells_total": 2, "plots": ["length.png"]}))
+    (sweep / "table.md").write_text("| model | CoT | exact match |\n|---|---|---|\n| mlp | none | 0.5 |\n"
+                                    "| mlp | threshold | 1.0 |\n\n- mlp: 8 tokens\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def report(runs):
+    out = build_report([runs / "mlp-run", runs / "unfinished", runs / "sweep-demo"], runs / "report" / "r.html")
+    return out
+
+
+def test_report_has_every_section_and_embeds_figures(report):
+    out, tmp_path = report, report["html"].parent
+    page = (tmp_path / "r.html").read_text()
+    assert out["runs"] == 3
+    for text in ("Configuration", "Results", "Training curves", "What each position reads",
+                 "Example chains of thought", "held-out wrong", "length complexity", "threshold",
+                 "No results.json: training has not finished", "newest checkpoint at step 3"):
+        assert text in page, text
+    imgs = re.findall(r"<img [^>]*src='([^']*)'", page)
+    assert len(imgs) >= 4 and all(s.startswith("data:image/png;base64,") for s in imgs)
+    assert "<script" not in page and not re.search(r"(src|href)=['\"]?(https?:)?//", page)  # nothing from the network
+    assert "class='wrong'" in page  # the first wrong token of a wrong CoT is highlighted
+    md = (tmp_path / "r.md").read_text()
+    assert "## mlp-run (run)" in md and "**~~" in md
+    for name in re.findall(r"\]\((r_files/[^)]+)\)", md):
+        assert (tmp_path / name).is_file()
+
+
+def test_report_errors(runs, tmp_path, capsys):
+    with pytest.raises(ArlearnError, match="run directory not found"):
+        build_report([tmp_path / "nope"], tmp_path / "r.html")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ArlearnError, match="neither a run directory"):
+        build_report([tmp_path / "empty"], tmp_path / "r.html")
+    with pytest.raises(ArlearnError, match="must end in .html"):
+        build_report([runs / "mlp-run"], tmp_path / "r.pdf")
+    bad = tmp_path / "bad"
+    shutil.copytree(runs / "unfinished", bad)
+    (bad / "results.json").write_text("{oops")
+    assert main(["report", str(bad), "-o", str(tmp_path / "x.html")]) == 2
+    assert "results.json is not valid JSON" in capsys.readouterr().err
+
+
+# -- headless Chromium -------------------------------------------------------------------------------
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--enable-logging=stderr", "--v=0", "--window-size=1100,1400", "--hide-scrollbars"]
+
+
+def chromium() -> str | None:
+    return next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+
+
+def render(page: Path, png: Path) -> list[str]:
+    """Screenshot `page` with headless Chromium; returns the console messages it logged."""
+    with tempfile.TemporaryDirectory() as profile:
+        proc = subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={png}",
+                               page.resolve().as_uri()], capture_output=True, text=True, timeout=90)
+    if not png.is_file():
+        pytest.skip(f"chromium ran but wrote no screenshot (rc {proc.returncode}): {proc.stderr[-300:]}")
+    return [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
+
+
+def test_report_renders_in_headless_chromium(report, tmp_path):
+    if chromium() is None:
+        pytest.skip("chromium not installed (`apt-get install chromium`; .ci/run installs it when it can)")
+    # control: a page that does log a console error must be caught, or the check below means nothing
+    control = tmp_path / "control.html"
+    control.write_text("<html><body>x<script>console.error('arlearn-control')</script></body></html>")
+    if not any("arlearn-control" in m for m in render(control, tmp_path / "control.png")):
+        pytest.skip("this chromium does not log console messages to stderr; cannot check the page for errors")
+
+    console = render(report["html"], tmp_path / "shot.png")
+    assert console == [], console
+
+    import matplotlib.image as mpimg
+    import numpy as np
+
+    img = mpimg.imread(tmp_path / "shot.png")[..., :3]
+    assert img.shape[0] >= 1000 and img.shape[1] >= 1000
+    ink = (img.mean(-1) < 0.9).mean()  # fraction of non-white pixels
+    assert ink > 0.01 and img.std() > 0.05, f"screenshot looks blank (ink {ink:.4f}, std {img.std():.4f})"
+    assert len(np.unique((img * 255).astype(np.uint8).reshape(-1, 3), axis=0)) > 50  # text and figures, not one colour

@@ -34,7 +34,8 @@ def main() -> int:
 
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
-        counts_file = Path(tmp) / "counts.json"
+        # with --json, counts so far are also kept in JSON.partial (updated after every test)
+        counts_file = Path(f"{args.json}.partial") if args.json else Path(tmp) / "counts.json"
         os.environ["ARLEARN_FUZZ_EXAMPLES"] = str(args.examples)
         os.environ["ARLEARN_FUZZ_COUNTS"] = str(counts_file)
         t0 = time.perf_counter()

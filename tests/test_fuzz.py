@@ -44,12 +44,18 @@ def check(target: str, fn, *args):
     return out
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(autouse=True)
 def _write_counts():
-    yield
+    yield  # after every test, so a long run that is stopped still reports what it tried
     path = os.environ.get("ARLEARN_FUZZ_COUNTS")
     if path:
         Path(path).write_text(json.dumps({k: dict(v) for k, v in COUNTS.items()}, indent=1))
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory):
+    """One folder for the files fuzz inputs are written to (each example overwrites its file)."""
+    return tmp_path_factory.mktemp("fuzz")
 
 
 # strings with the characters parsers trip over: separators, brackets, quotes, controls, unicode,
@@ -113,10 +119,10 @@ toml_scalar = st.one_of(st.booleans(), st.integers(-10**6, 10**12), st.floats(al
 
 @FUZZ
 @given(st.data())
-def test_fuzz_config_toml_text(tmp_path_factory, data):
+def test_fuzz_config_toml_text(scratch, data):
     text = dumps_toml(PRESET)
     text = mutate_text(data, text) if data.draw(st.booleans()) else data.draw(any_text)
-    f = tmp_path_factory.mktemp("cfg") / "c.toml"
+    f = scratch / "c.toml"
     f.write_text(text, encoding="utf-8", errors="surrogatepass")
     check("config (TOML text)", resolve, None, str(f))
 
@@ -232,11 +238,11 @@ def test_fuzz_tm_spec(data):
 
 @FUZZ
 @given(st.data())
-def test_fuzz_tm_spec_file(tmp_path_factory, data):
+def test_fuzz_tm_spec_file(scratch, data):
     turing = pytest.importorskip("arlearn.tasks.turing")
     raw = json.dumps(SPEC, indent=1)
     text = mutate_text(data, raw) if data.draw(st.booleans()) else data.draw(any_text)
-    f = tmp_path_factory.mktemp("tm") / "m.json"
+    f = scratch / "m.json"
     f.write_bytes(text.encode("utf-8", errors="surrogatepass"))
     check("TM spec (file)", turing.load_machine, str(f))
 

@@ -313,7 +313,7 @@ def plot_samples(groups: Sequence[dict], path: Path, title: str,
         ax.fill_between(x, [g["exact_match_min"] for g in line], [g["exact_match_max"] for g in line],
                         color=h.get_color(), alpha=0.15)
     ax.set_xscale("log")
-    ax.set_xlabel("training examples (distinct draws from the train split)")
+    ax.set_xlabel("training examples (train.train_examples: the pool drawn from the train split)")
     ax.set_ylabel("held-out exact match")
     ax.set_ylim(-0.03, 1.03)
     ax.set_title(title, fontsize=9)
@@ -341,7 +341,11 @@ def _check_dir(spec: SweepSpec, out: Path, kind: str) -> None:
         old = json.loads(prev.read_text(encoding="utf-8"))
     except json.JSONDecodeError:
         return
-    if old.get("kind") != kind or old.get("spec", {}).get("base") != spec.base.to_dict():
+    try:  # compare through from_dict so config fields added since then take their defaults
+        same_base = from_dict(old.get("spec", {}).get("base", {})).to_dict() == spec.base.to_dict()
+    except ArlearnError:
+        same_base = False
+    if old.get("kind") != kind or not same_base:
         raise ArlearnError(
             f"{out} holds a different sweep (other kind or base config); choose another --out "
             "or delete it"

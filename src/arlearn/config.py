@@ -97,10 +97,15 @@ SECTIONS = {"model": ModelConfig, "train": TrainConfig, "eval": EvalConfig}
 
 
 def from_dict(d: dict) -> RunConfig:
+    if not isinstance(d, dict):
+        raise ArlearnError(f"config: expected a table of sections, got {type(d).__name__}")
     unknown = set(d) - {"task", *SECTIONS}
     if unknown:
-        k = sorted(unknown)[0]
-        raise ArlearnError(f"config: unknown section [{k}]{did_you_mean(k, ['task', *SECTIONS])}")
+        k = str(sorted(unknown, key=str)[0])
+        shown = k if k.isprintable() else repr(k)
+        raise ArlearnError(f"config: unknown section [{shown}]{did_you_mean(k, ['task', *SECTIONS])}")
+    if not isinstance(d.get("task", {}), dict):
+        raise ArlearnError("config: [task] must be a table")
     task = dict(d.get("task", {}))
     if not isinstance(task.get("name"), str):
         raise ArlearnError("config: [task] needs a 'name' (e.g. name = \"multiplication\")")

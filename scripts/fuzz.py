@@ -1,62 +1,298 @@
 #!/usr/bin/env python
-"""Long fuzzing run: the property-based tests of tests/test_fuzz.py with many more examples.
+"""Long fuzzing run: ≥ 10,000 malformed inputs per parser, with counts.
 
-    python scripts/fuzz.py                 # ≥ 10,000 generated inputs per parser (tens of minutes)
-    python scripts/fuzz.py --examples 500  # a quick pass
+    python scripts/fuzz.py                  # 10,000 inputs per parser
+    python scripts/fuzz.py -n 1000 --seed 3
 
-Every input must either work or raise ArlearnError with a one-line message. Prints, per parser,
-how many inputs were tried, how many worked and how many were rejected with a clear error, and
-exits non-zero if any test found an uncaught exception (pytest prints the minimal failing input).
+The property-based tests (tests/test_fuzz.py, hypothesis) explore each parser's input space with
+shrinking but cost ~15 ms per example; this script is the fast, high-volume companion: a seeded
+mutation fuzzer (deletions, duplications, insertions of nasty characters, truncations, byte flips
+and JSON-structure edits of valid inputs, plus random text) over the same parsers. Every input
+must either work or raise ArlearnError with a one-line message; anything else is printed with the
+input that caused it and makes the exit status 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
-import os
+import random
+import shutil
 import sys
 import tempfile
 import time
+import traceback
+from collections import Counter
+from importlib import resources
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+NASTY = list(" \t\n\r=,.()[]{}#\"'\\:;-+x*_|<>0123456789") + ["\x00", "\ufeff", "é", "∑", "\ud800", "\U0001F600",
+                                                              "INPUT(", "OUTPUT(", "NAND", "[task]", "nan", "inf",
+                                                              "1e999", "-1", "\"\"", "true", "<bos>", "<eos>"]
+
+
+def rand_text(rng: random.Random, n: int = 40) -> str:
+    kind = rng.random()
+    if kind < 0.4:
+        return "".join(rng.choice(NASTY) for _ in range(rng.randint(0, n)))
+    if kind < 0.7:
+        return "".join(chr(rng.randint(0, 0x2FFF)) for _ in range(rng.randint(0, n)))
+    return "".join(chr(rng.randint(32, 126)) for _ in range(rng.randint(0, n)))
+
+
+def mutate_text(rng: random.Random, text: str) -> str:
+    for _ in range(rng.randint(1, 4)):
+        n = len(text)
+        i = rng.randint(0, n)
+        j = rng.randint(i, min(n, i + 20))
+        op = rng.choice(["delete", "dup", "insert", "replace", "truncate", "swap"])
+        if op == "delete":
+            text = text[:i] + text[j:]
+        elif op == "dup":
+            text = text[:j] + text[i:j] + text[i:]
+        elif op == "truncate":
+            text = text[:i]
+        elif op == "swap" and n > 1:
+            k = rng.randrange(n)
+            text = text[:i] + text[k:k + (j - i)] + text[j:]
+        else:
+            ins = rand_text(rng, 8)
+            text = text[:i] + ins + (text[j:] if op == "replace" else text[i:])
+    return text
+
+
+def rand_json(rng: random.Random, depth: int = 0):
+    r = rng.random()
+    if depth < 2 and r < 0.15:
+        return [rand_json(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    if depth < 2 and r < 0.3:
+        return {rand_text(rng, 6): rand_json(rng, depth + 1) for _ in range(rng.randint(0, 3))}
+    return rng.choice([None, True, False, 0, -1, 1, 2**70, 1.5, float("nan"), float("inf"), "", "L", "R", "S",
+                       "_", "0", "1", rand_text(rng, 6)])
+
+
+def mutate_json(rng: random.Random, obj):
+    obj = copy.deepcopy(obj)
+    for _ in range(rng.randint(1, 3)):
+        node, path = obj, []
+        while isinstance(node, (dict, list)) and node and rng.random() < 0.7:
+            key = rng.choice(sorted(node) if isinstance(node, dict) else range(len(node)))
+            path.append((node, key))
+            node = node[key]
+        if not path:
+            return rand_json(rng)
+        parent, key = path[-1]
+        op = rng.choice(["replace", "delete", "add"])
+        if op == "delete":
+            del parent[key]
+        elif op == "add" and isinstance(parent, dict):
+            parent[rand_text(rng, 6)] = rand_json(rng)
+        else:
+            parent[key] = rand_json(rng)
+    return obj
+
+
+class Fuzzer:
+    def __init__(self, n: int, seed: int):
+        from arlearn.errors import ArlearnError
+
+        self.n, self.seed, self.error_type = n, seed, ArlearnError
+        self.counts: dict[str, Counter] = {}
+        self.failures: list[str] = []
+
+    def run(self, name: str, make_input, call) -> None:
+        """Try `n` inputs from make_input(rng) on call(input)."""
+        rng = random.Random(f"{self.seed}:{name}")
+        c = self.counts.setdefault(name, Counter())
+        t0 = time.perf_counter()
+        for _ in range(self.n):
+            x = make_input(rng)
+            try:
+                call(x)
+                c["ok"] += 1
+            except self.error_type as e:
+                msg = str(e)
+                if not msg or "\n" in msg:
+                    c["unclear"] += 1
+                    self.failures.append(f"{name}: unclear message {msg!r} for input {x!r:.300}")
+                else:
+                    c["error"] += 1
+            except Exception as e:  # noqa: BLE001 — the point: anything else is a bug
+                c["crash"] += 1
+                if c["crash"] <= 3:
+                    tb = traceback.format_exception_only(type(e), e)[-1].strip()
+                    self.failures.append(f"{name}: {tb} for input {x!r:.300}")
+        c["seconds"] = round(time.perf_counter() - t0, 1)
+        print(f"{name:34s} {self.n:>7,} inputs  {c['ok']:>6,} ok  {c['error']:>7,} ArlearnError  "
+              f"{c['crash']:>3} crashes  ({c['seconds']} s)", flush=True)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--examples", type=int, default=10_000, help="hypothesis examples per test (default 10000)")
-    ap.add_argument("-k", default="fuzz", help="pytest -k expression selecting the fuzz tests")
-    ap.add_argument("--json", help="also write the counts to this JSON file")
+    ap.add_argument("-n", type=int, default=10_000, help="inputs per parser (default 10000)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", default="", help="comma-separated substrings of parser names to run")
+    ap.add_argument("--json", help="also write the counts here")
     args = ap.parse_args()
 
-    import pytest
     import torch
 
     torch.set_num_threads(1)
-    with tempfile.TemporaryDirectory() as tmp:
-        # with --json, counts so far are also kept in JSON.partial (updated after every test)
-        counts_file = Path(f"{args.json}.partial") if args.json else Path(tmp) / "counts.json"
-        os.environ["ARLEARN_FUZZ_EXAMPLES"] = str(args.examples)
-        os.environ["ARLEARN_FUZZ_COUNTS"] = str(counts_file)
-        t0 = time.perf_counter()
-        rc = pytest.main([str(REPO / "tests" / "test_fuzz.py"), "-q", "-k", args.k, "-p", "no:cacheprovider",
-                          "--hypothesis-seed=0", "-W", "ignore::pytest.PytestUnraisableExceptionWarning"])
-        seconds = time.perf_counter() - t0
-        counts = json.loads(counts_file.read_text()) if counts_file.exists() else {}
-    rows = [(name, c.get("ok", 0) + c.get("error", 0), c.get("ok", 0), c.get("error", 0))
-            for name, c in sorted(counts.items())]
-    width = max([len(r[0]) for r in rows] + [6])
-    print(f"\n| {'parser':<{width}} | inputs tried | worked | clear ArlearnError |")
-    print(f"|{'-' * (width + 2)}|-------------:|-------:|-------------------:|")
-    for name, total, ok, err in rows:
-        print(f"| {name:<{width}} | {total:>12,} | {ok:>6,} | {err:>18,} |")
-    total = sum(r[1] for r in rows)
-    print(f"\n{total:,} inputs in {seconds:.0f} s; pytest exit status {int(rc)} "
-          f"({'no uncaught exceptions' if rc == 0 else 'FAILURES: see above'})")
+    from arlearn import checkpoint
+    from arlearn.config import dumps_toml, from_dict, resolve
+    from arlearn.tasks import make_task
+    from arlearn.tasks.circuits import parse_bench
+    from arlearn.tasks.turing import load_machine, parse_machine, simulate
+
+    fz = Fuzzer(args.n, args.seed)
+    tmp = Path(tempfile.mkdtemp(prefix="arlearn-fuzz-"))
+    targets = []
+
+    # TOML configs: text files, structured values (+ building the task), --set overrides
+    preset = resolve("quick").to_dict()
+    toml_text = dumps_toml(preset)
+
+    def config_file(text):
+        f = tmp / "c.toml"
+        f.write_bytes(text.encode("utf-8", "surrogatepass"))
+        resolve(None, str(f))
+
+    targets.append(("config (TOML text)", lambda r: mutate_text(r, toml_text) if r.random() < 0.8 else rand_text(r),
+                    config_file))
+
+    def build_cfg(d):
+        cfg = from_dict(d)
+        task = make_task(cfg.task_name, cfg.task_options)
+        task.vocab, task.seq_len  # noqa: B018
+
+    small_tasks = [{"name": "multiplication", "n": 2, "m": 2}, {"name": "parity", "n": 8},
+                   {"name": "tm", "machine": "binary-increment"}, {"name": "circuit", "generator": "adder2"}]
+    targets.append(("config (values, task options)",
+                    lambda r: mutate_json(r, {**preset, "task": dict(r.choice(small_tasks))}), build_cfg))
+    targets.append(("config (--set overrides)",
+                    lambda r: [mutate_text(r, r.choice(["train.steps=5", "model.d=8", 'task.cot="long"', "eval.seed=1"]))
+                               for _ in range(r.randint(1, 3))],
+                    lambda ov: resolve("quick", None, ov)))
+
+    # prompts of every task
+    tasks = {"multiplication": make_task("multiplication", {"n": 4, "m": 4, "cot": "long"}),
+             "multiplication paper": make_task("multiplication", {"n": 4, "m": 4, "cot": "paper"}),
+             "tm": make_task("tm", {"machine": "binary-increment", "cot": "trace"}),
+             "parity": make_task("parity", {}), "circuit": make_task("circuit", {"generator": "adder3"})}
+    shared = REPO.parent / "shared" / "data"
+    if (shared / "gpt2-tokenizer").is_dir():
+        tasks["text (tokenizer)"] = make_task("text", {"train_path": str(shared / "tinystories" / "valid.txt"),
+                                                       "valid_path": str(shared / "tinystories" / "valid.txt"),
+                                                       "tokenizer_dir": str(shared / "gpt2-tokenizer")})
+    else:
+        print(f"(no shared data at {shared}: tokenizer input not fuzzed)")
+    for name, task in tasks.items():
+        good = {"multiplication": "1234 x 5678", "multiplication paper": "1234 x 5678", "tm": "0 1 1 0",
+                "parity": " ".join("0110" * 8)[: 2 * task.n - 1] if hasattr(task, "n") else "0 1",
+                "circuit": "0 1 1 0 1 0", "text (tokenizer)": "Once upon a time, there was a dog."}[name]
+        symbols = list(task.vocab.symbols)[:200]
+
+        def make(r, good=good, symbols=symbols):
+            k = r.random()
+            if k < 0.5:
+                return mutate_text(r, good)
+            if k < 0.8:
+                return " ".join(r.choice(symbols) for _ in range(r.randint(0, 12)))
+            return rand_text(r)
+
+        targets.append((f"prompt ({name})", make, task.parse_prompt))
+
+    # .bench circuits
+    bench = "# c17\nINPUT(1)\nINPUT(2)\nINPUT(3)\nINPUT(6)\nOUTPUT(22)\nOUTPUT(23)\n10 = NAND(1, 3)\n" \
+            "11 = NAND(3, 6)\n16 = NAND(2, 11)\n22 = XOR(10, 16)\n23 = NOT(16)\n"
+
+    def bench_call(text):
+        c = parse_bench(text, "fuzz")
+        c.evaluate([0] * len(c.inputs))
+
+    targets.append((".bench circuit", lambda r: mutate_text(r, bench) if r.random() < 0.85 else rand_text(r), bench_call))
+
+    # Turing-machine specs: JSON structure and files
+    spec = json.loads((resources.files("arlearn") / "machines" / "binary-increment.json").read_text())
+
+    def tm_call(d):
+        tm = parse_machine(d, "fuzz")
+        simulate(tm, (), 50, 20)
+
+    targets.append(("TM spec (JSON structure)", lambda r: mutate_json(r, spec), tm_call))
+    spec_text = json.dumps(spec, indent=1)
+
+    def tm_file(text):
+        f = tmp / "m.json"
+        f.write_bytes(text.encode("utf-8", "surrogatepass"))
+        load_machine(str(f))
+
+    targets.append(("TM spec (file)", lambda r: mutate_text(r, spec_text), tm_file))
+
+    # checkpoint directories
+    from arlearn.train import Trainer
+
+    cfg = resolve("quick", None, ["task.n=2", "task.m=2", "model.d=8", "train.train_examples=64",
+                                  "train.batch_size=8", "eval.examples=4", 'train.device="cpu"'])
+    trainer = Trainer(cfg, tmp / "run", progress=False)
+    trainer.train_step()
+    good = trainer.save_checkpoint()
+    state = json.loads((good / checkpoint.STATE).read_text())
+    originals = {n: (good / n).read_bytes() for n in (checkpoint.MODEL, checkpoint.OPTIM, checkpoint.STATE)}
+    work = tmp / "ck" / "step-00000001"
+    shutil.copytree(good, work)
+
+    def make_ck(r):
+        name = r.choice(sorted(originals))
+        raw = originals[name]
+        op = r.choice(["truncate", "flip", "delete", "state", "garbage"])
+        if op == "truncate":
+            return name, raw[: r.randint(0, len(raw))]
+        if op == "flip":
+            b = bytearray(raw)
+            for _ in range(r.randint(1, 4)):
+                b[r.randrange(len(b))] ^= r.randint(1, 255)
+            return name, bytes(b)
+        if op == "delete":
+            return name, None
+        if op == "state":
+            return checkpoint.STATE, json.dumps(mutate_json(r, state)).encode()
+        return name, bytes(r.getrandbits(8) for _ in range(r.randint(0, 200)))
+
+    def ck_call(x):
+        name, data = x
+        for n, raw in originals.items():  # restore the intact copy, then damage one file
+            (work / n).write_bytes(raw)
+        if data is None:
+            (work / name).unlink()
+        else:
+            (work / name).write_bytes(data)
+        ck = checkpoint.read_checkpoint(work)
+        checkpoint.restore(ck, trainer.model, trainer.opt)
+
+    targets.append(("checkpoint directory", make_ck, ck_call))
+
+    t0 = time.perf_counter()
+    only = [s for s in args.only.split(",") if s]
+    for name, make, call in targets:
+        if not only or any(s in name for s in only):
+            fz.run(name, make, call)
+    shutil.rmtree(tmp, ignore_errors=True)
+    total = sum(c["ok"] + c["error"] + c["crash"] + c["unclear"] for c in fz.counts.values())
+    print(f"\n| parser | inputs tried | worked | clear ArlearnError | uncaught / unclear |\n|---|--:|--:|--:|--:|")
+    for name, c in fz.counts.items():
+        tried = c["ok"] + c["error"] + c["crash"] + c["unclear"]
+        print(f"| {name} | {tried:,} | {c['ok']:,} | {c['error']:,} | {c['crash'] + c['unclear']} |")
+    print(f"\n{total:,} inputs in {time.perf_counter() - t0:.0f} s (seed {args.seed}); "
+          f"{'no uncaught exceptions' if not fz.failures else f'{len(fz.failures)} FAILURES:'}")
+    for f in fz.failures:
+        print("  " + f)
     if args.json:
-        Path(args.json).write_text(json.dumps({"examples": args.examples, "counts": counts, "seconds": seconds,
-                                               "pytest_rc": int(rc)}, indent=1))
-    return int(rc)
+        Path(args.json).write_text(json.dumps({"n": args.n, "seed": args.seed, "failures": fz.failures,
+                                               "counts": {k: dict(v) for k, v in fz.counts.items()}}, indent=1))
+    return 1 if fz.failures else 0
 
 
 if __name__ == "__main__":

@@ -209,6 +209,8 @@ def test_sample_text_rejects_bad_prompts_and_limits(tmp_path):
         sample_text(model, task, "Tom", max_tokens=0)
     with pytest.raises(ArlearnError, match="temperature"):
         sample_text(model, task, "Tom", temperature=-1)
+    with pytest.raises(ArlearnError, match="not valid Unicode"):
+        sample_text(model, task, "a \udcff b")  # what Python makes of the byte 0xff in argv
 
 
 def test_cli_sample_and_eval_on_a_text_run(tiny_run, capsys):

@@ -163,6 +163,7 @@ class NGramModel(ARModel):
     def __init__(self, lm: NGramLM, T: int):
         super().__init__()
         self.lm, self.T, self.vocab_size = lm, T, lm.V
+        self._memo: dict[tuple, np.ndarray] = {}  # context → distribution (sliding windows repeat them)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         B, L = ids.shape
@@ -173,5 +174,10 @@ class NGramModel(ARModel):
         for t in range(L):  # context of position t: ids[t−k+1 .. t]
             ctx = pad[:, t + 1 : t + 1 + k]
             for b in range(B):
-                out[b, t] = self.lm.prob(np.broadcast_to(ctx[b], (V, k)), np.arange(V))
+                key = tuple(ctx[b])
+                if key not in self._memo:
+                    if len(self._memo) > 4096:
+                        self._memo.clear()
+                    self._memo[key] = self.lm.prob(np.broadcast_to(ctx[b], (V, k)), np.arange(V))
+                out[b, t] = self._memo[key]
         return torch.from_numpy(np.log(out)).float()

@@ -289,6 +289,10 @@ class TextTask(Task):
 
     # text in and out ----------------------------------------------------------------------
     def encode_text(self, text: str) -> list[int]:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:  # lone surrogates (invalid UTF-8 bytes from argv)
+            raise ArlearnError(f"text is not valid Unicode: {e.reason} at position {e.start}") from None
         return self.tok.encode(text, add_special_tokens=False).ids
 
     def decode_ids(self, ids) -> str:

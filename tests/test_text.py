@@ -236,3 +236,19 @@ def test_train_source_and_eval_use_the_same_windows(tmp_path):
     model = make_model(cfg.model, len(task.vocab), 16)
     ev = evaluate_text(model, task, batch_size=7)
     assert ev["val_windows"] == len(src) and ev["val_tokens"] == len(src) * 16
+
+
+def test_presets_resolve_and_the_paper_preset_has_the_papers_shapes(shared_data, tmp_path):
+    from arlearn.config import resolve
+    from arlearn.models import context_for
+
+    tok = shared_data / "gpt2-tokenizer"
+    cfg = resolve("paper-tinystories-linear", overrides=[f'task.tokenizer_dir="{tok}"', f'task.cache_dir="{tmp_path}"'])
+    task = make_task(cfg.task_name, cfg.task_options)
+    assert (len(task.vocab), context_for(cfg.model, task.seq_len), cfg.model.d) == (50_258, 64, 256)
+    assert (cfg.train.lr, cfg.train.weight_decay, cfg.train.batch_size, cfg.train.grad_clip) == (5e-4, 0.1, 1024, 1.0)
+    with torch.device("meta"):  # shapes only: nothing is allocated
+        model = make_model(cfg.model, len(task.vocab), 64)
+    assert model.live_parameters() == 162_113_618  # the paper's 162M non-zero weights
+    cpu = resolve("cpu-tinystories-linear")
+    assert cpu.task["tokenizer"] == "bpe" and cpu.model.name == "linear" and cpu.train.max_minutes <= 30

@@ -99,7 +99,7 @@ def test_sample_sweep_grid_over_training_set_sizes(tmp_path, monkeypatch):
     rep = sample_sweep(spec, tmp_path, progress=False)
     assert len(calls) == 3 and rep["plots"] == ["samples.png"]
     assert sorted(g["train_examples"] for g in rep["groups"]) == [8, 32, 64]
-    assert "linear / running" in rep["sample_complexity"]
+    assert rep["sample_complexity"]["linear / running"]["sizes_tried"] == [8, 32, 64]
     # a length sweep cannot reuse a samples sweep directory
     with pytest.raises(ArlearnError, match="different sweep"):
         length_sweep(spec, tmp_path, progress=False)
@@ -124,7 +124,7 @@ def test_length_and_sample_complexity_from_synthetic_results():
     assert lc["mlp"]["cot"] is None
     assert length_complexity(groups, 100, 0.1)["linear"]["cot"] == "running"
     sc = complexity.sample_complexity(groups, 0.01)
-    assert sc["linear / threshold"]["train_examples"] == 100 and sc["linear / none"]["train_examples"] is None
+    assert sc == {"linear / threshold": {"train_examples": 100, "sizes_tried": [10, 100]}}  # only lines with ≥ 2 sizes
 
 
 @pytest.mark.parametrize("kw,msg", [

@@ -203,15 +203,21 @@ def sample_focus(groups: Sequence[dict], size: int, epsilon: float) -> dict[str,
 
 
 def sample_complexity(groups: Sequence[dict], epsilon: float) -> dict[str, dict]:
-    """Per (variant/)model and CoT: the fewest training examples reaching mean ≥ 1 − ε."""
+    """Per (variant/)model and CoT tried at two or more sizes: the fewest training examples
+    reaching mean ≥ 1 − ε (None: not reached), and the sizes tried."""
     out: dict[str, dict] = {}
+    sizes: dict[str, list[int]] = {}
+    for g in groups:
+        sizes.setdefault(f"{_line_key(g)} / {g['cot']}", []).append(g["train_examples"])
     for g in groups:
         key = f"{_line_key(g)} / {g['cot']}"
-        out.setdefault(key, {"train_examples": None})
+        if len(sizes[key]) < 2:
+            continue
+        out.setdefault(key, {"train_examples": None, "sizes_tried": sorted(sizes[key])})
         if g["exact_match_mean"] >= 1 - epsilon - 1e-12:
             cur = out[key]["train_examples"]
             if cur is None or g["train_examples"] < cur:
-                out[key] = {"train_examples": g["train_examples"]}
+                out[key]["train_examples"] = g["train_examples"]
     return out
 
 
@@ -244,15 +250,16 @@ def markdown_table(report: dict) -> str:
                   f"at {report['main_size']} training examples):", ""]
         for key, lc in report["length_complexity"].items():
             best = report.get("sample_focus", {}).get(key, {}).get("cot")
-            verdict = (f"{lc['cot_length']} tokens (`{lc['cot']}`)" if lc["cot"] is not None
+            verdict = (f"{lc['cot_length']} CoT tokens (`{lc['cot']}`)" if lc["cot"] is not None
                        else f"not reached (best: `{best}`)")
             lines.append(f"- {key}: {verdict}")
-    if report.get("sample_complexity") and len(report["spec"]["train_examples"]) > 1:
+    if report.get("sample_complexity"):
         lines += ["", f"Sample complexity (fewest training examples in the grid with mean exact match "
                   f"≥ {1 - eps:g}):", ""]
         for key, sc in report["sample_complexity"].items():
             n = sc["train_examples"]
-            lines.append(f"- {key}: {n if n is not None else 'not reached'}")
+            tried = ", ".join(map(str, sc["sizes_tried"]))
+            lines.append(f"- {key}: {n if n is not None else 'not reached'} (sizes tried: {tried})")
     return "\n".join(lines) + "\n"
 
 

@@ -292,6 +292,27 @@ def cmd_sweep(args):
            "sample_complexity": report["sample_complexity"], "plots": report["plots"]})
 
 
+@command("bench", "benchmark block-causal layers and training steps vs the dense-masked formulation and the peak")
+def cmd_bench(args):
+    from arlearn.bench import BenchConfig, format_report, run_bench
+    from arlearn.config import parse_value
+    from arlearn.tasks.base import build_dataclass
+
+    opts = {}
+    for k, v in _kv_options(args.options).items():
+        opts[k] = tuple(str(v).split(",")) if k in ("dtypes", "models", "impls") else v
+    if "peak_size" in opts:
+        opts["peak_size"] = tuple(int(parse_value(x)) for x in str(opts["peak_size"]).split("x"))
+    cfg = build_dataclass(BenchConfig, opts, "bench")
+    report = run_bench(cfg, progress=not args.no_progress, log=lambda line: print(line, file=sys.stderr))
+    print(format_report(report), file=sys.stderr)
+    if args.out:
+        from arlearn.fileio import write_json
+
+        write_json(args.out, report)
+    _emit(report["ratios"])
+
+
 @command("list", "list tasks, models and presets")
 def cmd_list(args):
     from arlearn.config import preset_names
@@ -384,6 +405,11 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("-o", "--out", help="sweep directory (default: runs/sweep-<kind>-<task>); "
                                                "rerunning the same command there skips finished cells")
             p.add_argument("--no-progress", action="store_true", help="no progress bars")
+        elif name == "bench":
+            p.add_argument("options", nargs="*", metavar="KEY=VALUE",
+                           help="e.g. dtypes=bf16 models=linear linear_batch=32 chunk=16 threads=1 (see arlearn.bench.BenchConfig)")
+            p.add_argument("-o", "--out", help="also write the full report as JSON")
+            p.add_argument("--no-progress", action="store_true")
         elif name == "generate":
             p.add_argument("run_dir")
             p.add_argument("--prompt", required=True)

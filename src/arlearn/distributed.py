@@ -225,5 +225,5 @@ class DistributedTrainer(Trainer):
     def finish(self, stopped: str) -> dict:
         if self.world.is_main:
             return super().finish(stopped)
-        self.evaluate_text() if self.is_text else self.evaluate()  # the matching collective
+        self.evaluate_text() if getattr(self, "is_text", False) else self.evaluate()  # the matching collective
         return {}

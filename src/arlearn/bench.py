@@ -1,0 +1,364 @@
+"""`arlearn bench`: how fast arlearn's block-causal models run, side by side in one run.
+
+Three measurements, each reported as ratios so that numbers from a shared machine still mean
+something:
+
+(a) peak     the machine's dense matmul throughput (fp32 and bf16) at sizes comparable to the
+             models' GEMMs: the denominator of every MFU below.
+(b) layer    one block-causal layer, forward + backward: arlearn's packed layer vs the authors'
+             dense-masked formulation (a dense (T·d)² weight times a block mask every step).
+(c) step     one full training step (forward, cross-entropy, backward, AdamW) of the paper's
+             TinyStories linear model (T=64, d=256, V=50,258) and multiplication MLP (T=307,
+             d=128, V=117), arlearn vs dense-masked: time per step, tokens/s, useful FLOP/s
+             (only the FLOPs of the causal triangle, head and FFN count), MFU, peak memory.
+
+On CPU each case runs in a fresh subprocess so its peak memory (RSS high-water mark above the
+process's baseline) is its own; on CUDA peak memory is `torch.cuda.max_memory_allocated`.
+Cases whose estimated memory exceeds what the machine has free are skipped, with the reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import resource
+import time
+from dataclasses import dataclass
+
+import torch
+from torch.nn import functional as F
+
+from arlearn.errors import ArlearnError
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+@dataclass
+class BenchConfig:
+    device: str = "auto"
+    dtypes: tuple = ("fp32", "bf16")
+    threads: int = 0  #: CPU threads (0: torch default)
+    reps: int = 3  #: timed repetitions (median reported) after one warm-up
+    peak_size: tuple = (2048, 4096, 1024)  #: m, k, n of the peak matmul
+    layer_T: int = 64
+    layer_d: int = 256
+    layer_batch: int = 64
+    chunk: int = 4  #: arlearn's chunk size (output positions per GEMM; 4 measured fastest here)
+    linear_T: int = 64
+    linear_d: int = 256
+    linear_V: int = 50258
+    linear_batch: int = 16
+    mlp_T: int = 307
+    mlp_d: int = 128
+    mlp_V: int = 117
+    mlp_batch: int = 32
+    models: tuple = ("linear", "mlp")
+    impls: tuple = ("arlearn", "dense")
+    memory_limit_gb: float = 0.0  #: skip cases estimated above this (0: 80% of free memory)
+    isolate: bool = True  #: CPU: each case in a fresh process (clean peak-RSS figures)
+
+
+# -- helpers ----------------------------------------------------------------------------
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _time(fn, device, reps: int) -> float:
+    """Median seconds of `reps` calls after one warm-up call."""
+    fn()
+    _sync(device)
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
+
+
+def free_memory_gb() -> float:
+    try:
+        with open("/proc/meminfo") as f:
+            info = dict(line.split(":", 1) for line in f)
+        return int(info["MemAvailable"].split()[0]) / 2**20
+    except (OSError, KeyError, ValueError):
+        return float("inf")
+
+
+def _autocast(device, dtype):
+    import contextlib
+
+    if dtype == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+# -- (a) peak ----------------------------------------------------------------------------
+def peak_matmul(device, dtype: str, size, reps: int) -> dict:
+    m, k, n = size
+    dt = DTYPES[dtype]
+    a = torch.randn(m, k, device=device).to(dt)
+    b = torch.randn(k, n, device=device).to(dt)
+    t = _time(lambda: a @ b, device, reps)
+    return {"what": "peak", "dtype": dtype, "size": [m, k, n], "seconds": t, "flops": 2 * m * k * n / t}
+
+
+# -- (b) layer ---------------------------------------------------------------------------
+def triangle_macs(T: int, d_in: int, d_out: int) -> int:
+    """Multiply-adds of the useful (causal) part of one block-causal map per sequence."""
+    return T * (T + 1) // 2 * d_in * d_out
+
+
+def _make_layer(impl: str, T: int, d: int, chunk: int, device):
+    from arlearn.models import BlockCausalLinear, DenseMaskedBlockCausal
+
+    layer = BlockCausalLinear(T, d, d, chunk=chunk) if impl == "arlearn" else DenseMaskedBlockCausal(T, d, d)
+    return layer.to(device)
+
+
+def bench_layer(cfg: BenchConfig, device, impl: str, dtype: str) -> dict:
+    T, d, B = cfg.layer_T, cfg.layer_d, cfg.layer_batch
+    torch.manual_seed(0)
+    layer = _make_layer(impl, T, d, cfg.chunk, device)
+    x = torch.randn(B, T, d, device=device, requires_grad=True)
+    g = torch.randn(B, T, d, device=device)
+
+    def step():
+        layer.zero_grad(set_to_none=True)
+        x.grad = None
+        with _autocast(device, dtype):
+            y = layer(x)
+        y.backward(g.to(y.dtype))
+
+    t = _time(step, device, cfg.reps)
+    useful = 3 * 2 * B * triangle_macs(T, d, d)  # forward + two backward GEMMs
+    return {"what": "layer", "impl": impl, "dtype": dtype, "T": T, "d": d, "batch": B, "seconds": t,
+            "flops": useful / t, "weight_bytes": _param_bytes(layer), "buffer_bytes": _buffer_bytes(layer)}
+
+
+def _param_bytes(m) -> int:
+    return sum(p.numel() * p.element_size() for p in m.parameters())
+
+
+def _buffer_bytes(m) -> int:
+    return sum(b.numel() * b.element_size() for b in m.buffers())
+
+
+# -- (c) training step -------------------------------------------------------------------
+def model_shape(cfg: BenchConfig, name: str) -> dict:
+    if name == "linear":
+        return {"T": cfg.linear_T, "d": cfg.linear_d, "V": cfg.linear_V, "batch": cfg.linear_batch, "mlp": False}
+    return {"T": cfg.mlp_T, "d": cfg.mlp_d, "V": cfg.mlp_V, "batch": cfg.mlp_batch, "mlp": True}
+
+
+def step_useful_flops(shape: dict) -> int:
+    """Forward+backward FLOPs of one step that a dense-masked model also needs (×6 per MAC)."""
+    T, d, V, B = shape["T"], shape["d"], shape["V"], shape["batch"]
+    macs = triangle_macs(T, d, d) + T * d * V + (T * d * d if shape["mlp"] else 0)
+    return 6 * B * macs
+
+
+def estimate_step_gb(shape: dict, impl: str, chunk: int) -> float:
+    """Rough peak memory of a training step: weights, grads, AdamW state, masks, temporaries."""
+    T, d, V = shape["T"], shape["d"], shape["V"]
+    if impl == "dense":
+        mix = (T * d) ** 2 * 4 * 4 + 2 * (T * d) ** 2 * 4  # w, grad, 2 Adam + mask + w*mask
+    else:
+        c = min(chunk, T)
+        mix = triangle_macs(T, d, d) * (1 + (c - 1) / (T + 1)) * 4 * 4
+    other = 2 * V * d * 4 * 4 + 3 * shape["batch"] * T * V * 4
+    return (mix + other) / 2**30 * 1.15
+
+
+def build_bench_model(shape: dict, impl: str, chunk: int, device):
+    from arlearn.models import BlockCausalNet, DenseMaskedBlockCausal
+
+    torch.manual_seed(0)
+    net = BlockCausalNet(shape["V"], shape["T"], shape["d"], mlp=shape["mlp"], chunk=chunk)
+    if impl == "dense":
+        net.mix[0] = DenseMaskedBlockCausal(shape["T"], shape["d"], shape["d"])
+    return net.to(device)
+
+
+def bench_step(cfg: BenchConfig, device, model: str, impl: str, dtype: str) -> dict:
+    from arlearn.train import make_optimizer
+
+    shape = model_shape(cfg, model)
+    base_rss = _rss_mb()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    net = build_bench_model(shape, impl, cfg.chunk, device)
+    opt = make_optimizer(net, _OptCfg())
+    T, V, B = shape["T"], shape["V"], shape["batch"]
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, V, (B, T + 1), generator=g).to(device)
+
+    def step():
+        with _autocast(device, dtype):
+            logits = net(ids[:, :-1])
+        loss = F.cross_entropy(logits.float().reshape(-1, V), ids[:, 1:].reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    t = _time(step, device, cfg.reps)
+    if device.type == "cuda":
+        peak_mb = torch.cuda.max_memory_allocated(device) / 2**20
+    else:
+        peak_mb = _peak_rss_mb() - base_rss
+    flops = step_useful_flops(shape)
+    return {"what": "step", "model": model, "impl": impl, "dtype": dtype, **shape, "seconds": t,
+            "tokens_per_s": B * T / t, "flops": flops / t, "peak_memory_mb": round(peak_mb, 1),
+            "weight_bytes": _param_bytes(net), "parameters": sum(p.numel() for p in net.parameters())}
+
+
+@dataclass
+class _OptCfg:
+    lr: float = 1e-4
+    weight_decay: float = 0.1
+
+
+# -- driver ------------------------------------------------------------------------------
+def _run_case(cfg_dict: dict, kind: str, args: tuple) -> dict:
+    cfg = BenchConfig(**cfg_dict)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    from arlearn.device import resolve_device
+
+    device = resolve_device(cfg.device)
+    fn = {"peak": peak_matmul, "layer": bench_layer, "step": bench_step}[kind]
+    if kind == "peak":
+        return fn(device, *args, cfg.peak_size, cfg.reps)
+    return fn(cfg, device, *args)
+
+
+def _isolated(cfg: BenchConfig, kind: str, args: tuple) -> dict:
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as ex:
+        return ex.submit(_run_case, dataclasses.asdict(cfg), kind, args).result()
+
+
+def cases(cfg: BenchConfig) -> list[tuple[str, tuple]]:
+    out = [("peak", (dt,)) for dt in cfg.dtypes]
+    out += [("layer", (impl, dt)) for dt in cfg.dtypes for impl in cfg.impls]
+    out += [("step", (m, impl, dt)) for m in cfg.models for dt in cfg.dtypes for impl in cfg.impls]
+    return out
+
+
+def run_bench(cfg: BenchConfig, progress: bool = True, log=None) -> dict:
+    """Run every case; return {"config", "environment", "results", "ratios"}."""
+    from tqdm.auto import tqdm
+
+    from arlearn.device import resolve_device
+
+    for dt in cfg.dtypes:
+        if dt not in DTYPES:
+            raise ArlearnError(f"bench: unknown dtype {dt!r} (use fp32 or bf16)")
+    for m in cfg.models:
+        if m not in ("linear", "mlp"):
+            raise ArlearnError(f"bench: unknown model {m!r} (use linear or mlp)")
+    for impl in cfg.impls:
+        if impl not in ("arlearn", "dense"):
+            raise ArlearnError(f"bench: unknown implementation {impl!r} (use arlearn or dense)")
+    device = resolve_device(cfg.device)
+    limit = cfg.memory_limit_gb or (0.8 * free_memory_gb() if device.type == "cpu" else
+                                    0.9 * torch.cuda.get_device_properties(device).total_memory / 2**30)
+    isolate = cfg.isolate and device.type == "cpu"
+    results = []
+    todo = cases(cfg)
+    for kind, args in tqdm(todo, desc="bench", disable=not progress, dynamic_ncols=True):
+        if kind == "step":
+            need = estimate_step_gb(model_shape(cfg, args[0]), args[1], cfg.chunk)
+            if need > limit:
+                r = {"what": "step", "model": args[0], "impl": args[1], "dtype": args[2],
+                     "skipped": f"needs ~{need:.1f} GB, limit {limit:.1f} GB"}
+                results.append(r)
+                if log:
+                    log(json.dumps(r))
+                continue
+        r = _isolated(cfg, kind, args) if isolate else _run_case(dataclasses.asdict(cfg), kind, args)
+        results.append(r)
+        if log:
+            log(json.dumps(r))
+    env = {"device": str(device), "torch": torch.__version__,
+           "threads": cfg.threads or torch.get_num_threads(),
+           "cpu": _cpu_name() if device.type == "cpu" else torch.cuda.get_device_name(device),
+           "load_average": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    return {"config": dataclasses.asdict(cfg), "environment": env, "results": results,
+            "ratios": ratios(results)}
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "cpu"
+
+
+def ratios(results: list[dict]) -> dict:
+    """The figures the targets are about, each a ratio of two cases of the same run."""
+    peak = {r["dtype"]: r["flops"] for r in results if r["what"] == "peak"}
+    find = {}
+    for r in results:
+        if "skipped" not in r and r["what"] != "peak":
+            find[(r["what"], r.get("model"), r["impl"], r["dtype"])] = r
+    out = {}
+    if "fp32" in peak and "bf16" in peak:
+        out["peak bf16 / fp32"] = peak["bf16"] / peak["fp32"]
+    for (what, model, impl, dt), r in sorted(find.items(), key=str):
+        name = f"{what}{'/' + model if model else ''} {dt}"
+        if impl == "arlearn" and dt in peak:
+            out[f"{name}: arlearn MFU"] = r["flops"] / peak[dt]
+        if impl == "dense" and dt in peak:
+            out[f"{name}: dense-masked MFU"] = r["flops"] / peak[dt]
+        ref = find.get((what, model, "dense", dt))
+        if impl == "arlearn" and ref:
+            out[f"{name}: speed-up vs dense-masked"] = ref["seconds"] / r["seconds"]
+            out[f"{name}: weight memory / dense-masked"] = r["weight_bytes"] / ref["weight_bytes"]
+            if "peak_memory_mb" in r and ref["peak_memory_mb"] > 0:
+                out[f"{name}: peak memory / dense-masked"] = r["peak_memory_mb"] / ref["peak_memory_mb"]
+    return out
+
+
+def format_report(report: dict) -> str:
+    lines = [f"arlearn bench on {report['environment']['cpu']} ({report['environment']['device']}, "
+             f"{report['environment']['threads']} threads, load {report['environment']['load_average'][0]:.2f})"]
+    lines.append("")
+    lines.append("| case | impl | dtype | ms | tokens/s | TFLOP/s (useful) | peak mem MB | weights MB |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for r in report["results"]:
+        case = r["what"] + (f" {r['model']}" if r.get("model") else "")
+        if "skipped" in r:
+            lines.append(f"| {case} | {r['impl']} | {r['dtype']} | skipped: {r['skipped']} | | | | |")
+            continue
+        lines.append(
+            f"| {case} | {r.get('impl', '-')} | {r['dtype']} | {1e3 * r['seconds']:.1f} | "
+            f"{r['tokens_per_s']:.0f} | " if "tokens_per_s" in r else
+            f"| {case} | {r.get('impl', '-')} | {r['dtype']} | {1e3 * r['seconds']:.1f} | - | ")
+        lines[-1] += (f"{r['flops'] / 1e12:.3f} | {r.get('peak_memory_mb', '-')} | "
+                      f"{r['weight_bytes'] / 2**20:.0f} |" if "weight_bytes" in r else
+                      f"{r['flops'] / 1e12:.3f} | - | - |")
+    lines.append("")
+    lines.append("| ratio | value |")
+    lines.append("|---|---|")
+    for k, v in report["ratios"].items():
+        lines.append(f"| {k} | {v:.3f} |")
+    return "\n".join(lines)

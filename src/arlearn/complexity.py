@@ -122,13 +122,15 @@ class SweepSpec:
 
 
 def check_cells(spec: SweepSpec) -> None:
-    """Build every distinct (variant, cot) task and model config up front, so a bad CoT name or
-    option fails before any training."""
-    from arlearn.runs import build
+    """Validate every (variant, model, cot) config and task up front (without allocating the
+    models), so a bad CoT name or option fails before any training."""
+    from arlearn.models import context_for
+    from arlearn.tasks import make_task
 
     variants = list(spec.variants) or [""]
     for v, model, cot in itertools.product(variants, spec.models, spec.cots):
-        build(spec.config_for(Cell(model, cot, spec.main_size, spec.seeds[0], v)))
+        cfg = spec.config_for(Cell(model, cot, spec.main_size, spec.seeds[0], v))
+        context_for(cfg.model, make_task(cfg.task_name, cfg.task_options).seq_len)
 
 
 def run_cell(spec: SweepSpec, cell: Cell, out: Path, progress: bool = False) -> dict:

@@ -70,7 +70,7 @@ def test_simulator_errors_name_the_problem():
         simulate(bb4, max_steps=50)
     with pytest.raises(ArlearnError, match=r"tape overflow at step \d+: .*outside the tape bound 0..10"):
         simulate(bb4, tape=11)
-    with pytest.raises(ArlearnError, match="does not fit the tape bound 4"):
+    with pytest.raises(ArlearnError, match="tape bound 4 is too small: the head starts at cell 1"):
         simulate(load_machine("binary-increment"), tuple("0101"), tape=4)
 
 

@@ -376,8 +376,8 @@ def simulate(tm: TuringMachine, x: Sequence[str] = (), max_steps: int = 100_000,
     where = f"machine {tm.name!r}" + (f" on input {' '.join(x)!r}" if x else "")
     cells = {tm.origin + i: s for i, s in enumerate(x)}
     if tape is not None and tm.origin + len(x) > tape:
-        raise ArlearnError(f"{where}: the input does not fit the tape bound {tape} "
-                           f"(origin {tm.origin} + {len(x)} input cells)")
+        raise ArlearnError(f"{where}: tape bound {tape} is too small: the head starts at cell {tm.origin} "
+                           f"and the input fills {len(x)} cells from there")
     head, q = tm.origin, tm.start
     snaps = [(q, head, dict(cells))]
     lo, hi = (0, tape - 1) if tape is not None else (min(0, head), max(head, tm.origin + len(x) - 1, 0))

@@ -188,3 +188,24 @@ def test_multiplication_long_nocarry_is_long_without_carry_tokens():
                 dl, dn = rl.split(), rn.split()
                 assert dn == dl[0:-1:2] + [dl[-1]]
         assert nc.parse_answer(nc.sequence(en)[:-1]) == en.answer
+
+
+def test_multiplication_pairs_steps_are_pair_tokens_or_lookups():
+    """Every `pairs` CoT/answer token is a pair token of two earlier positions or a function of one
+    earlier position (the same positions for every example), so a linear model can represent it."""
+    task = make_task("multiplication", {"n": 2, "m": 2, "cot": "pairs"})
+    seqs = [task.sequence(task.make_example(task.sample_input(random.Random(i)))) for i in range(300)]
+    assert all(task.make_example(task.sample_input(random.Random(i))).answer
+               == tuple(str(a * b).zfill(4) for a, b in [task.sample_input(random.Random(i))])[0]
+               for i in range(50))
+    L, first = len(seqs[0]), 7  # "<bos> a1 a0 x b1 b0 =" is the prompt
+    assert all(len(q) == L for q in seqs)
+
+    def is_lookup(t, s):
+        f = {}
+        return all(f.setdefault(q[s], q[t]) == q[t] for q in seqs)
+
+    for t in range(first, L):
+        pair = any(all(q[t] in (f"{q[s1]}x{q[s2]}", f"{q[s1]}+{q[s2]}") for q in seqs)
+                   for s1 in range(t) for s2 in range(t))
+        assert pair or any(is_lookup(t, s) for s in range(t)), f"token {t} is neither a pair nor a lookup"

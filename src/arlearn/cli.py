@@ -91,12 +91,22 @@ def _default_run_dir(cfg) -> str:
 def cmd_train(args):
     from arlearn.train import train
 
-    cfg = _resolve(args)
-    run_dir = args.out or _default_run_dir(cfg)
+    if args.resume:  # continue a run exactly as its config.toml says
+        from arlearn.runs import load_run_config
+
+        given = [f for f, v in (("--preset", args.preset), ("--config", args.config), ("--task", args.task),
+                                ("--model", args.model), ("--cot", args.cot), ("--steps", args.steps),
+                                ("--set", args.overrides), ("-o", args.out)) if v]
+        if given:
+            raise ArlearnError(f"--resume continues RUN_DIR as configured in its config.toml; drop {', '.join(given)}")
+        cfg, run_dir = load_run_config(args.resume), args.resume
+    else:
+        cfg = _resolve(args)
+        run_dir = args.out or _default_run_dir(cfg)
     from arlearn.distributed import session
 
     with session(args.distributed, cfg.train.device) as world:  # torchrun: one process per device
-        res = train(cfg, run_dir, progress=not args.no_progress and world.is_main)
+        res = train(cfg, run_dir, progress=not args.no_progress and world.is_main, resume=bool(args.resume))
     if not world.is_main:  # rank 0 reports
         return
     res["run_dir"] = run_dir
@@ -205,6 +215,32 @@ def cmd_run_tm(args):
     _emit(out)
 
 
+@command("sweep", "train a grid of runs: exact match vs CoT length (`length`) or vs training examples (`samples`)")
+def cmd_sweep(args):
+    from arlearn.complexity import SweepSpec, length_sweep, parse_list, sample_sweep
+    from arlearn.config import resolve
+
+    ov = [f"task.name={args.task}"] if args.task else []
+    if args.steps is not None:
+        ov.append(f"train.steps={args.steps}")
+    base = resolve(args.preset, args.config, ov + args.overrides)
+    spec = SweepSpec(
+        base,
+        models=parse_list(args.models, "models"),
+        cots=parse_list(args.cot, "cot"),
+        seeds=parse_list(args.seeds, "seeds", int),
+        train_examples=parse_list(args.train_examples, "train-examples", int) if args.train_examples else (),
+        epsilon=args.epsilon,
+    )
+    out = args.out or f"runs/sweep-{args.kind}-{base.task_name}"
+    run = length_sweep if args.kind == "length" else sample_sweep
+    report = run(spec, out, progress=not args.no_progress, log=lambda s: print(s, file=sys.stderr))
+    print((Path(out) / "table.md").read_text(encoding="utf-8"), file=sys.stderr)
+    _emit({"out": out, "cells": report["cells_done"], "budget": report["budget"],
+           "length_complexity": report["length_complexity"],
+           "sample_complexity": report["sample_complexity"], "plots": report["plots"]})
+
+
 @command("sample", "sample text from a trained text run, sliding its context window")
 def cmd_sample(args):
     from arlearn.device import resolve_device, use_bf16
@@ -266,32 +302,6 @@ def cmd_heatmap(args):
     _emit(run_heatmap(args.run_dir, args.out, args.layer))
 
 
-@command("sweep", "train a grid of runs: exact match vs CoT length (`length`) or vs training examples (`samples`)")
-def cmd_sweep(args):
-    from arlearn.complexity import SweepSpec, length_sweep, parse_list, sample_sweep
-    from arlearn.config import resolve
-
-    ov = [f"task.name={args.task}"] if args.task else []
-    if args.steps is not None:
-        ov.append(f"train.steps={args.steps}")
-    base = resolve(args.preset, args.config, ov + args.overrides)
-    spec = SweepSpec(
-        base,
-        models=parse_list(args.models, "models"),
-        cots=parse_list(args.cot, "cot"),
-        seeds=parse_list(args.seeds, "seeds", int),
-        train_examples=parse_list(args.train_examples, "train-examples", int) if args.train_examples else (),
-        epsilon=args.epsilon,
-    )
-    out = args.out or f"runs/sweep-{args.kind}-{base.task_name}"
-    run = length_sweep if args.kind == "length" else sample_sweep
-    report = run(spec, out, progress=not args.no_progress, log=lambda s: print(s, file=sys.stderr))
-    print((Path(out) / "table.md").read_text(encoding="utf-8"), file=sys.stderr)
-    _emit({"out": out, "cells": report["cells_done"], "budget": report["budget"],
-           "length_complexity": report["length_complexity"],
-           "sample_complexity": report["sample_complexity"], "plots": report["plots"]})
-
-
 @command("bench", "benchmark block-causal layers and training steps vs the dense-masked formulation and the peak")
 def cmd_bench(args):
     from arlearn.bench import BenchConfig, format_report, run_bench
@@ -326,6 +336,14 @@ def cmd_list(args):
     print("presets:", ", ".join(preset_names()))
 
 
+@command("report", "one static HTML page (and Markdown) from run and sweep directories")
+def cmd_report(args):
+    from arlearn.report import build_report
+
+    out = build_report(args.run_dirs, args.out, title=args.title)
+    _emit({"html": str(out["html"]), "markdown": str(out["markdown"]), "runs": out["runs"]})
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="arlearn", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -336,6 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
             _add_config_args(p)
             p.add_argument("-o", "--out", help="run directory (default: runs/<task>-<model>-<time>)")
             p.add_argument("--no-progress", action="store_true", help="no progress bar")
+            p.add_argument("--resume", metavar="RUN_DIR",
+                           help="continue RUN_DIR from its newest checkpoint (bit-exact; see train.checkpoint_every)")
             p.add_argument("--distributed", action="store_true",
                            help="data-parallel over the processes torchrun starts (DDP; see README)")
         elif name == "demo":
@@ -360,6 +380,31 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--max-steps", type=int, default=100_000, help="step bound (default 100000)")
             p.add_argument("--tape", type=int, default=None, help="tape bound in cells (default: unbounded)")
             p.add_argument("--trace", action="store_true", help="print every configuration to stderr")
+        elif name == "sweep":
+            p.add_argument("kind", choices=["length", "samples"],
+                           help="length: every CoT format, then the shortest successful one at fewer "
+                                "examples; samples: every CoT format at every training-set size")
+            p.add_argument("--preset", help="a preset name (see `arlearn list`)")
+            p.add_argument("--config", help="a TOML config file (merged over the preset)")
+            p.add_argument("--task", help="task name (shortcut for --set task.name=…)")
+            p.add_argument("--models", default="linear,mlp,transformer", help="comma-separated model classes")
+            p.add_argument("--cot", required=True, help="comma-separated CoT formats, e.g. none,running,threshold")
+            p.add_argument("--seeds", default="0", help="comma-separated seeds or a range like 0..2")
+            p.add_argument("--train-examples", default="",
+                           help="comma-separated training-set sizes (default: the config's "
+                                "train.train_examples; the largest is where length complexity is judged)")
+            p.add_argument("--epsilon", type=float, default=0.01,
+                           help="success means mean exact match ≥ 1 − epsilon (default 0.01)")
+            p.add_argument("--steps", type=int, help="training steps per cell (the shared budget)")
+            p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                           help="override any base config value, e.g. --set task.n=16 (repeatable)")
+            p.add_argument("-o", "--out", help="sweep directory (default: runs/sweep-<kind>-<task>); "
+                                               "rerunning the same command there skips finished cells")
+            p.add_argument("--no-progress", action="store_true", help="no progress bars")
+        elif name == "report":
+            p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run or sweep directories")
+            p.add_argument("-o", "--out", default="report.html", help="HTML file (the .md is written beside it)")
+            p.add_argument("--title", default="arlearn report")
         elif name == "compile":
             p.add_argument("kind", help="what to compile: circuit or tm")
             p.add_argument("source", help="circuit: a .bench file, or a generator: adderN, multN, multNxM, "
@@ -384,27 +429,6 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("run_dir")
             p.add_argument("-o", "--out", required=True, help="PNG file to write")
             p.add_argument("--layer", type=int, default=0, help="block-causal map to draw (mlp: 0 = first)")
-        elif name == "sweep":
-            p.add_argument("kind", choices=["length", "samples"],
-                           help="length: every CoT format, then the shortest successful one at fewer "
-                                "examples; samples: every CoT format at every training-set size")
-            p.add_argument("--preset", help="a preset name (see `arlearn list`)")
-            p.add_argument("--config", help="a TOML config file (merged over the preset)")
-            p.add_argument("--task", help="task name (shortcut for --set task.name=…)")
-            p.add_argument("--models", default="linear,mlp,transformer", help="comma-separated model classes")
-            p.add_argument("--cot", required=True, help="comma-separated CoT formats, e.g. none,running,threshold")
-            p.add_argument("--seeds", default="0", help="comma-separated seeds or a range like 0..2")
-            p.add_argument("--train-examples", default="",
-                           help="comma-separated training-set sizes (default: the config's "
-                                "train.train_examples; the largest is where length complexity is judged)")
-            p.add_argument("--epsilon", type=float, default=0.01,
-                           help="success means mean exact match ≥ 1 − epsilon (default 0.01)")
-            p.add_argument("--steps", type=int, help="training steps per cell (the shared budget)")
-            p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                           help="override any base config value, e.g. --set task.n=16 (repeatable)")
-            p.add_argument("-o", "--out", help="sweep directory (default: runs/sweep-<kind>-<task>); "
-                                               "rerunning the same command there skips finished cells")
-            p.add_argument("--no-progress", action="store_true", help="no progress bars")
         elif name == "bench":
             p.add_argument("options", nargs="*", metavar="KEY=VALUE",
                            help="e.g. dtypes=bf16 models=linear linear_batch=32 chunk=16 threads=1 (see arlearn.bench.BenchConfig)")

@@ -41,7 +41,6 @@ class TrainConfig:
     log_every: int = 10
     target_exact_match: float = 0.0  #: stop early once a periodic eval reaches this (0: never)
     micro_batches: int = 1  #: gradient-accumulation micro-steps per step (batch_size is the global batch)
-    micro_batches: int = 1  #: gradient-accumulation micro-steps per step (batch_size is the global batch)
     checkpoint_every: int = 0  #: steps between resumable checkpoints (0: only by checkpoint_minutes)
     checkpoint_minutes: float = 10.0  #: training minutes between resumable checkpoints (0: only by steps)
     keep_checkpoints: int = 2  #: newest checkpoints kept in <run_dir>/checkpoints

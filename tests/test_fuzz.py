@@ -25,7 +25,7 @@ from arlearn.config import dumps_toml, from_dict, resolve
 from arlearn.errors import ArlearnError
 from arlearn.tasks import make_task
 
-EXAMPLES = int(os.environ.get("ARLEARN_FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("ARLEARN_FUZZ_EXAMPLES", "100"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 1000,
                 suppress_health_check=list(HealthCheck), database=None)
 COUNTS: dict[str, Counter] = defaultdict(Counter)

@@ -26,7 +26,7 @@ from arlearn.errors import ArlearnError
 from arlearn.runs import read_metrics
 from arlearn.train import Trainer, train
 
-STEPS = 60
+STEPS = 40
 OVERRIDES = [
     "task.name=multiplication", "task.n=2", "task.m=2", 'task.cot="long"',
     'model.name="mlp"', "model.d=16", f"train.steps={STEPS}", "train.batch_size=32",
@@ -40,7 +40,7 @@ import sys, time
 from arlearn import train as T
 step = T.Trainer.train_step
 def slow(self):
-    time.sleep(0.03)
+    time.sleep(0.02)
     return step(self)
 T.Trainer.train_step = slow
 from arlearn.cli import main

@@ -149,7 +149,6 @@ def check_space(run_dir: Path, model: torch.nn.Module, keep: int) -> None:
     """Fail before training when the run directory cannot hold `keep`+1 checkpoints and the model."""
     need = estimate_bytes(model) * (keep + 1) + estimate_bytes(model) // 3
     try:
-        checkpoint_root(run_dir).mkdir(parents=True, exist_ok=True)
         free = shutil.disk_usage(run_dir).free
     except OSError as e:
         raise ArlearnError(f"cannot write checkpoints in {run_dir}: {e.strerror}") from None

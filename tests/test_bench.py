@@ -1,0 +1,50 @@
+"""`arlearn bench` runs end to end at toy sizes and reports consistent ratios (no timing asserted)."""
+
+import json
+
+import pytest
+
+from arlearn.bench import BenchConfig, estimate_step_gb, model_shape, run_bench, step_useful_flops
+from arlearn.cli import main
+from arlearn.errors import ArlearnError
+
+TOY = dict(reps=1, threads=1, peak_size=(64, 64, 64), layer_T=6, layer_d=4, layer_batch=3, chunk=2,
+           linear_T=6, linear_d=4, linear_V=30, linear_batch=2, mlp_T=7, mlp_d=4, mlp_batch=2, isolate=False)
+
+
+def test_bench_reports_every_case_and_its_ratios():
+    report = run_bench(BenchConfig(**TOY), progress=False)
+    kinds = [(r["what"], r.get("model"), r.get("impl"), r["dtype"]) for r in report["results"]]
+    assert len(kinds) == 2 + 4 + 8 + 2 and all("skipped" not in r for r in report["results"])
+    r = report["ratios"]
+    assert "peak bf16 / fp32" in r and r["step/linear fp32: speed-up vs dense-masked"] > 0
+    # packed weights at T=6, chunk=2: 3 chunks of (2, 4, 6 rows)×2 cols of 4×4 blocks vs 36 blocks
+    assert r["layer fp32: weight memory / dense-masked"] == pytest.approx((24 * 16 + 6 * 4) / (36 * 16 + 6 * 4))
+    step = next(x for x in report["results"] if x["what"] == "step" and x["model"] == "mlp")
+    assert step["tokens_per_s"] == pytest.approx(2 * 7 / step["seconds"])
+
+
+def test_useful_flops_count_the_triangle_head_and_ffn():
+    shape = model_shape(BenchConfig(), "linear")
+    assert step_useful_flops(shape) == 6 * 16 * (64 * 65 // 2 * 256**2 + 64 * 256 * 50258)
+    assert estimate_step_gb(model_shape(BenchConfig(), "mlp"), "dense", 4) > 2 * estimate_step_gb(
+        model_shape(BenchConfig(), "mlp"), "arlearn", 4)
+
+
+def test_memory_limit_skips_with_a_reason():
+    report = run_bench(BenchConfig(**{**TOY, "memory_limit_gb": 1e-9, "dtypes": ("fp32",)}), progress=False)
+    assert all("skipped" in r for r in report["results"] if r["what"] == "step")
+
+
+def test_cli_bench_rejects_bad_options(capsys):
+    assert main(["bench", "dtypes=fp16", "--no-progress"]) == 2
+    assert "fp16" in capsys.readouterr().err
+    assert main(["bench", "nonsense=1"]) == 2
+
+
+def test_cli_bench_prints_ratios_as_json(tmp_path, capsys):
+    opts = [f"{k}={'x'.join(map(str, v)) if isinstance(v, tuple) else str(v).lower()}" for k, v in TOY.items()]
+    assert main(["bench", *opts, "dtypes=fp32", "models=linear", "--no-progress", "-o", str(tmp_path / "r.json")]) == 0
+    ratios = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert "step/linear fp32: speed-up vs dense-masked" in ratios
+    assert json.loads((tmp_path / "r.json").read_text())["ratios"] == ratios

@@ -310,7 +310,7 @@ def cmd_bench(args):
 
     opts = {}
     for k, v in _kv_options(args.options).items():
-        opts[k] = tuple(str(v).split(",")) if k in ("dtypes", "models", "impls") else v
+        opts[k] = (() if v == "none" else tuple(str(v).split(","))) if k in ("dtypes", "models", "impls") else v
     if "peak_size" in opts:
         opts["peak_size"] = tuple(int(parse_value(x)) for x in str(opts["peak_size"]).split("x"))
     cfg = build_dataclass(BenchConfig, opts, "bench")

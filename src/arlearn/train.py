@@ -6,6 +6,7 @@ seed+e — so a run is reproducible from its config alone and can resume from an
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import sys
@@ -94,7 +95,7 @@ class Trainer:
             raise ArlearnError(f"nothing to resume in {self.run_dir}: no checkpoints/step-* directory "
                                "(checkpoints are written every train.checkpoint_every steps)")
         ckpt = checkpoint.read_checkpoint(path)
-        if ckpt.state.get("config") != self.cfg.to_dict():
+        if ckpt.state.get("config") != json.loads(json.dumps(self.cfg.to_dict())):  # as JSON stored it
             raise ArlearnError(f"checkpoint {path} was written by a different config than {self.run_dir}/config.toml")
         checkpoint.restore(ckpt, self.model, self.opt)
         self.step, self.train_seconds = ckpt.step, float(ckpt.state.get("train_seconds", 0.0))

@@ -295,7 +295,6 @@ def compile_circuit(circuit: Circuit, run_dir, task: dict | None = None, chunk: 
             raise ArlearnError(f"task {task['name']!r}'s CoT differs from this circuit's gate values")
     weights = build_weights(lay)
     cfg = RunConfig(task=task, model=ModelConfig(name="linear", d=len(CIRCUIT_VOCAB), chunk=chunk))
-    cfg.eval.examples = 1000
     run_dir = prepare_run_dir(run_dir, cfg)
     save_safetensors(run_dir / PACKED, weights.tensors(), metadata={"format": "arlearn-packed-linear-v1"})
     dense = weights.dense_bytes() <= max_dense_bytes
@@ -375,7 +374,10 @@ def _load_for_verify(run_dir: Path):
         cfg, task, model = load_run(run_dir)
         if cfg.model.name != "linear":
             return cfg, task, model, None
-        return cfg, task, model, SparseLinear.from_model(model)
+        packed = SparseLinear.from_model(model)
+        if packed.w.numel() > 0.05 * model.mix[0].live_parameters():  # a trained (dense) map: decode densely
+            return cfg, task, model, None
+        return cfg, task, model, packed
     if (run_dir / PACKED).is_file():
         cfg = from_dict(load_toml(run_dir / CONFIG))
         return cfg, make_task(cfg.task_name, cfg.task_options), None, SparseLinear.from_tensors(
@@ -389,8 +391,9 @@ def verify_run(run_dir, examples: int = 10_000, seed: int = 0, batch_size: int =
 
     Exhaustive when the circuit has ≤ 20 inputs, else `examples` uniformly random inputs.
     Every input is decoded with the packed form of the saved weights (`SparseLinear`); the first
-    `dense_check` of them also with the dense model `arlearn eval` runs (when it was saved, and
-    always for a non-linear model). A mismatch is any difference in CoT or answer tokens.
+    `dense_check` of them also with the dense model `arlearn eval` runs (when it was saved). A
+    trained model (an mlp, or a linear map that is not sparse) is decoded densely on every input.
+    A mismatch is any difference in CoT or answer tokens.
     Returns a report: inputs checked, mismatches (count and the first few), engines used.
     """
     from arlearn.models.base import generate_greedy

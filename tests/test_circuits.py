@@ -199,3 +199,23 @@ def test_circuit_task_options_are_checked(tmp_path):
     f.write_text("INPUT(a)\nINPUT(b)\nOUTPUT(z)\nz = AND(a, b)\n")
     with pytest.raises(ArlearnError, match="has changed"):
         make_task("circuit", {"file": str(f), "sha256": "0" * 64})
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_LINES = st.sampled_from(["INPUT(a)", "INPUT(b)", "OUTPUT(z)", "OUTPUT(a)", "z = AND(a, b)", "z = XOR(a, y)",
+                          "y = nor(z)", "y = NOT(b)", "q = FOO(a)", "= AND(a)", "z = OR(a,, b)", "# c", "",
+                          "INPUT()", "z = BUF(a)", "w = NAND(a, b, y, z, w)", "x = AND(a b)"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(_LINES, st.text(max_size=20)), max_size=8))
+def test_parser_fuzz_only_clear_one_line_errors(lines):
+    text = "\n".join(lines)
+    try:
+        c = parse_bench(text, where="fuzz.bench")
+    except ArlearnError as e:
+        assert "\n" not in str(e) and str(e).startswith("fuzz.bench")
+        return
+    for x in all_inputs(len(c.inputs))[:8]:  # what parses, evaluates, and agrees with its normal form
+        assert normalize(c).evaluate(x) == c.evaluate(x)

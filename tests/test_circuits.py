@@ -4,6 +4,7 @@ import itertools
 import random
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from arlearn.cli import main
 from arlearn.errors import ArlearnError
@@ -200,8 +201,6 @@ def test_circuit_task_options_are_checked(tmp_path):
     with pytest.raises(ArlearnError, match="has changed"):
         make_task("circuit", {"file": str(f), "sha256": "0" * 64})
 
-
-from hypothesis import given, settings, strategies as st  # noqa: E402
 
 _LINES = st.sampled_from(["INPUT(a)", "INPUT(b)", "OUTPUT(z)", "OUTPUT(a)", "z = AND(a, b)", "z = XOR(a, y)",
                           "y = nor(z)", "y = NOT(b)", "q = FOO(a)", "= AND(a)", "z = OR(a,, b)", "# c", "",

@@ -169,7 +169,9 @@ class DistributedTrainer(Trainer):
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [torch.cuda.current_device()] if self.device.type == "cuda" else None
-            self.net = DDP(self.model, device_ids=ids)
+            # a context longer than the sequences leaves the last block-causal chunks unused
+            unused = getattr(self.model, "T", 0) > self.task.seq_len - 1
+            self.net = DDP(self.model, device_ids=ids, find_unused_parameters=unused)
 
     def train_step(self) -> tuple[float, float, float]:
         tc = self.cfg.train

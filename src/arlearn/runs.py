@@ -27,12 +27,33 @@ CONFIG, MODEL, RESULTS, METRICS, EXAMPLES = (
 )
 
 
+def _files_inside(task: dict, run_dir: Path) -> dict:
+    """Task options naming files inside the run directory, rewritten relative to it, so a run
+    directory (e.g. a compiled circuit with its copied .bench) can be moved and still loads."""
+    out = dict(task)
+    for key, value in task.items():
+        if isinstance(value, str) and key != "name" and Path(value).is_file():
+            try:
+                out[key] = Path(value).resolve().relative_to(run_dir.resolve()).as_posix()
+            except ValueError:
+                pass  # outside the run directory: keep as given
+    return out
+
+
+def _resolve_files(task: dict, run_dir: Path) -> dict:
+    """Inverse of `_files_inside`: relative file options found in the run directory."""
+    return {k: str(run_dir / v) if isinstance(v, str) and k != "name" and not Path(v).is_absolute()
+            and (run_dir / v).is_file() else v for k, v in task.items()}
+
+
 def prepare_run_dir(run_dir: str | Path, cfg: RunConfig) -> Path:
     """Create the run directory (failing early if it is unwritable) and write config.toml."""
     run_dir = Path(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_text(run_dir / CONFIG, dumps_toml(cfg.to_dict()))
+        d = cfg.to_dict()
+        d["task"] = _files_inside(d["task"], run_dir)
+        write_text(run_dir / CONFIG, dumps_toml(d))
     except OSError as e:
         raise ArlearnError(f"cannot write run directory {run_dir}: {e.strerror}") from None
     return run_dir
@@ -75,7 +96,9 @@ def load_run_config(run_dir: str | Path) -> RunConfig:
         raise ArlearnError(f"run directory not found: {run_dir}")
     if not (run_dir / CONFIG).is_file():
         raise ArlearnError(f"{run_dir} is not a run directory (no {CONFIG})")
-    return from_dict(load_toml(run_dir / CONFIG))
+    cfg = from_dict(load_toml(run_dir / CONFIG))
+    cfg.task = _resolve_files(cfg.task, run_dir)
+    return cfg
 
 
 def load_run(run_dir: str | Path) -> tuple[RunConfig, Task, ARModel]:

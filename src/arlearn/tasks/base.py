@@ -166,7 +166,7 @@ def build_dataclass(cls, options: dict, owner: str):
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key, value in options.items():
         if key not in fields:
-            raise ArlearnError(f"{owner}: unknown option '{key}'{did_you_mean(key, fields)}")
+            raise ArlearnError(f"{owner}: unknown option {key!r}{did_you_mean(str(key), fields)}")
         _check_type(owner, key, value, fields[key].type)
     try:
         return cls(**options)

@@ -147,7 +147,7 @@ def parse_machine(data, source: str = "machine spec") -> TuringMachine:
         raise err("must be a JSON object")
     for key in data:
         if key not in SPEC_KEYS:
-            raise err(f"unknown key '{key}'{did_you_mean(key, SPEC_KEYS)}")
+            raise err(f"unknown key {key!r}{did_you_mean(str(key), SPEC_KEYS)}")
     for key in ("alphabet", "blank", "states", "start", "halt", "transitions"):
         if key not in data:
             raise err(f"missing key '{key}'")
@@ -217,7 +217,7 @@ def parse_machine(data, source: str = "machine spec") -> TuringMachine:
             write, move, nxt = t
             if write not in alphabet:
                 raise err(f"unknown symbol {write!r} written by {where}{did_you_mean(str(write), alphabet)}")
-            if move not in MOVES:
+            if not isinstance(move, str) or move not in MOVES:
                 raise err(f"{where} moves {move!r}; moves are L, R, S")
             transitions[(q, a)] = Transition(write, move, state(nxt, where))
     for q in states:
@@ -232,7 +232,7 @@ def parse_machine(data, source: str = "machine spec") -> TuringMachine:
         raise err("'input' must be an object {kind, symbols, length}")
     for key in inp:
         if key not in ("kind", "symbols", "length"):
-            raise err(f"unknown key 'input.{key}'{did_you_mean(key, ['kind', 'symbols', 'length'])}")
+            raise err(f"unknown key {'input.' + str(key)!r}{did_you_mean(str(key), ['kind', 'symbols', 'length'])}")
     kind = inp.get("kind", "strings")
     if kind not in INPUT_KINDS:
         raise err(f"input kind {kind!r} unknown; known: {', '.join(INPUT_KINDS)}")

@@ -226,10 +226,8 @@ def _spec():
 SPEC = _spec()
 
 
-@pytest.mark.xfail(raises=TypeError, strict=False,
-                   reason="open bug found by fuzzing, reported to the TM owner: a transition whose move is a "
-                          "list/object (e.g. [\"0\", [], \"carry\"]) raises TypeError: unhashable type at "
-                          "`if move not in MOVES` in tasks/turing.py parse_machine; any other exception still fails")
+# found by fuzzing (fixed in tasks/turing.py): a transition whose move is a list/object raised
+# TypeError: unhashable type at `if move not in MOVES`
 @FUZZ
 @given(st.data())
 def test_fuzz_tm_spec(data):

@@ -13,19 +13,18 @@ from arlearn.runs import load_run
 from arlearn.tasks import make_task
 from arlearn.train import lr_at, train
 
-FAST_2X2 = [
+FAST_2X2 = [  # reaches the 0.995 target after 1400-1800 steps (~45 s on 2 cores) for seeds 0, 1, 2
     "task.n=2", "task.m=2", "task.cot=\"long\"",
-    "model.name=\"mlp\"", "model.d=64", "model.hidden=256",
-    "train.steps=3000", "train.batch_size=128", "train.lr=1e-2", "train.warmup=50",
-    "train.train_examples=5000", "train.eval_every=250", "train.target_exact_match=0.995",
-    "train.threads=1", "eval.examples=1000",
+    "model.name=\"mlp\"", "model.d=16", "model.hidden=128",
+    "train.steps=3000", "train.batch_size=256", "train.lr=1e-2", "train.warmup=50",
+    "train.train_examples=50000", "train.eval_every=200", "train.target_exact_match=0.995",
+    "train.threads=2", "eval.examples=1000",
 ]
 
 
 @pytest.fixture(scope="module")
 def run_2x2(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("runs") / "mult2x2"
-    torch.set_num_threads(1)
     results = train(resolve("quick", overrides=FAST_2X2), run_dir, progress=False)
     return run_dir, results
 

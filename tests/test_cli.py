@@ -61,6 +61,8 @@ def test_show_task_and_list(capsys):
     (["train", "--set", "model.context=5"], "shorter than the task's sequences"),
     (["train", "--cot", "fancy"], "unknown cot format 'fancy'"),
     (["train", "--config", "does-not-exist.toml"], "config file not found"),
+    (["train", "--task", "text", "--set", "task.tokenizer=\"bpe\"", "--set", "task.train_path=\"no-such-corpus.txt\""],
+     "corpus file not found"),
     (["show-task", "multiplication", "n=0"], "n and m must be in 1..9"),
     (["show-task", "multiplication", "nonsense"], "key=value"),
     (["eval", "no/such/run"], "run directory not found"),
@@ -72,7 +74,7 @@ def test_bad_input_is_one_clear_line(args, msg, capsys, tmp_path):
     assert lines[-1].startswith("arlearn: error: ") and msg in lines[-1], err
     assert "Traceback" not in err
     if args[0] == "train":
-        assert not (tmp_path / "r" / "model.safetensors").exists()  # nothing half-written
+        assert not (tmp_path / "r").exists()  # nothing written, not even config.toml
 
 
 def test_malformed_config_file(tmp_path, capsys):
@@ -123,3 +125,16 @@ def test_console_script_exit_status():
     assert proc.stderr.strip() == ("arlearn: error: unknown task 'nope'; known: "
                                    + proc.stderr.strip().split("known: ")[1])
     assert "Traceback" not in proc.stderr
+
+
+def test_naming_another_task_drops_the_presets_task_options(tmp_path):
+    from arlearn.config import resolve
+
+    assert resolve("quick").task_options["cot"] == "long"
+    assert resolve("quick", overrides=["task.name=parity"]).task_options == {}
+    assert resolve("quick", overrides=["task.name=parity", "task.n=8"]).task_options == {"n": 8}
+    assert resolve("quick", overrides=["task.name=multiplication", "task.n=2"]).task_options["cot"] == "long"
+    f = tmp_path / "c.toml"
+    f.write_text('[task]\nname = "parity"\nk = 3\n')
+    assert resolve("quick", str(f)).task_options == {"k": 3}
+    assert resolve("quick", overrides=["model.name=linear"]).model.d == resolve("quick").model.d  # [model] merges

@@ -157,8 +157,17 @@ def apply_overrides(d: dict, overrides: list[str]) -> dict:
         d.setdefault(section, {})
         if not isinstance(d[section], dict):
             raise ArlearnError(f"override {item!r}: '{section}' is not a section")
-        d[section][name] = parse_value(value.strip())
+        d[section] = _merge_section(section, d[section], {name: parse_value(value.strip())})
     return d
+
+
+def _merge_section(section: str, old: dict, new: dict) -> dict:
+    """`new`'s keys over `old`'s — except that naming a different task starts the [task] section
+    afresh: the previous task's options (n, cot, ...) mean nothing to another task. (Model
+    options are shared by every model class, so [model] always merges.)"""
+    if section == "task" and "name" in new and new["name"] != old.get("name", new["name"]):
+        return dict(new)
+    return {**old, **new}
 
 
 def resolve(preset: str | None = None, config_file: str | None = None, overrides=()) -> RunConfig:
@@ -169,7 +178,7 @@ def resolve(preset: str | None = None, config_file: str | None = None, overrides
         file_d = load_toml(config_file)
         for sec, val in file_d.items():
             if isinstance(val, dict) and isinstance(d.get(sec), dict):
-                d[sec] = {**d[sec], **val}
+                d[sec] = _merge_section(sec, d[sec], val)
             else:
                 d[sec] = val
     return from_dict(apply_overrides(d, list(overrides)))

@@ -69,9 +69,9 @@ class Trainer:
         tc = cfg.train
         if tc.threads:
             torch.set_num_threads(tc.threads)
-        self.run_dir = prepare_run_dir(run_dir, cfg)
         seed_everything(tc.seed)
-        self.task, self.model = build(cfg)
+        self.task, self.model = build(cfg)  # bad task options fail here, before anything is written
+        self.run_dir = prepare_run_dir(run_dir, cfg)
         self.device = resolve_device(tc.device)
         self.bf16 = use_bf16(tc.dtype, self.device)
         self.model.to(self.device)

@@ -124,6 +124,11 @@ def test_packed_only_run_for_circuits_too_big_for_the_dense_form(tmp_path):
     assert not rep.dense_written and not (run / "model.safetensors").exists()
     v = verify_run(run)
     assert v["ok"] and v["checked"] == 256 and v["engines"] == ["packed"]
+    from arlearn.errors import ArlearnError
+    from arlearn.runs import load_run
+
+    with pytest.raises(ArlearnError, match="compiled run written without its dense model.safetensors"):
+        load_run(run)  # what `arlearn eval` / `generate` do: a clear pointer to `verify`, not "not found"
 
 
 def test_random_inputs_above_20_inputs(tmp_path):

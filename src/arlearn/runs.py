@@ -104,6 +104,10 @@ def load_run_config(run_dir: str | Path) -> RunConfig:
 def load_run(run_dir: str | Path) -> tuple[RunConfig, Task, ARModel]:
     run_dir = Path(run_dir)
     cfg = load_run_config(run_dir)
+    if not (run_dir / MODEL).exists() and (run_dir / "compiled.safetensors").exists():
+        raise ArlearnError(f"{run_dir} is a compiled run written without its dense {MODEL} (over "
+                           "--max-dense-mb): check it with `arlearn verify`, or recompile with a larger "
+                           "--max-dense-mb to evaluate or generate from it")
     task, model = build(cfg)
     load_model_state(model, run_dir / MODEL)
     return cfg, task, model

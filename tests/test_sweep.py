@@ -125,6 +125,10 @@ def test_length_and_sample_complexity_from_synthetic_results():
     assert length_complexity(groups, 100, 0.1)["linear"]["cot"] == "running"
     sc = complexity.sample_complexity(groups, 0.01)
     assert sc == {"linear / threshold": {"train_examples": 100, "sizes_tried": [10, 100]}}  # only lines with ≥ 2 sizes
+    # no CoT succeeds: the focus is the best exact match; all-zero ties go to the best token accuracy
+    zero = [dict(row("mlp", c, n, 100, 0, 0.0), token_accuracy=acc) for c, n, acc in
+            (("none", 0, 0.4), ("long", 9, 0.8), ("short", 4, 0.6))]
+    assert complexity.sample_focus(aggregate(zero), 100, 0.01)["mlp"] == {"cot": "long", "successful": False}
 
 
 @pytest.mark.parametrize("kw,msg", [

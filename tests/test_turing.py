@@ -18,7 +18,7 @@ from arlearn.tasks.turing import (
     unroll,
 )
 
-SHIPPED = ("binary-increment", "palindrome", "unary-addition", "bb-2", "bb-3", "bb-3-ones", "bb-4")
+SHIPPED = ("binary-increment", "palindrome", "parity", "unary-addition", "bb-2", "bb-3", "bb-3-ones", "bb-4")
 
 
 def test_shipped_machines_load():
@@ -52,11 +52,15 @@ def test_binary_increment_results():
         assert int(bits, 2) == v + 1
 
 
-def test_palindrome_and_unary_addition_results():
+def test_palindrome_parity_and_unary_addition_results():
     pal = load_machine("palindrome")
     for v in range(32):
         x = tuple(format(v, "05b"))
         assert (simulate(pal, x).final.state == "yes") == (x == x[::-1])
+    par = load_machine("parity")
+    for v in range(256):
+        x = tuple(format(v, "08b"))
+        assert (simulate(par, x).final.state == "yes") == (x.count("1") % 2 == 1)
     add = load_machine("unary-addition")
     for a in range(4):
         for b in range(4 - a):
@@ -143,7 +147,7 @@ def test_spec_files(tmp_path):
 
 # -- TM → circuit ----------------------------------------------------------------------------
 @pytest.mark.parametrize("machine,n", [("binary-increment", 3), ("binary-increment", 5),
-                                       ("palindrome", 4), ("palindrome", 5), ("unary-addition", 5)])
+                                       ("palindrome", 4), ("palindrome", 5), ("parity", 6), ("unary-addition", 5)])
 def test_unrolled_circuit_agrees_with_simulator_on_every_input(machine, n):
     task = make_task("tm", {"machine": machine, "n": n, "cot": "none"})
     steps, tape = task.bounds
@@ -175,7 +179,7 @@ def test_trace_example_reads_as_configurations():
     assert ex.answer == tuple("_1000_")
 
 
-@pytest.mark.parametrize("machine", ["binary-increment", "palindrome", "unary-addition"])
+@pytest.mark.parametrize("machine", ["binary-increment", "palindrome", "parity", "unary-addition"])
 @pytest.mark.parametrize("cot", ["none", "trace", "threshold"])
 def test_every_cot_format_parses_back_to_the_answer(machine, cot):
     task = make_task("tm", {"machine": machine, "cot": cot})

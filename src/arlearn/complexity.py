@@ -191,7 +191,8 @@ def length_complexity(groups: Sequence[dict], size: int, epsilon: float) -> dict
 
 def sample_focus(groups: Sequence[dict], size: int, epsilon: float) -> dict[str, dict]:
     """Per (variant/)model: the CoT whose sample complexity a length sweep plots — the shortest
-    successful one, or (when none succeeds) the one with the best mean exact match."""
+    successful one, or (when none succeeds) the one with the best mean exact match (ties — e.g.
+    all at 0 — broken by teacher-forced token accuracy, then by the shorter CoT)."""
     lc = length_complexity(groups, size, epsilon)
     out = {}
     for key, win in lc.items():
@@ -199,7 +200,7 @@ def sample_focus(groups: Sequence[dict], size: int, epsilon: float) -> dict[str,
             out[key] = {"cot": win["cot"], "successful": True}
         else:
             best = max((g for g in groups if _line_key(g) == key and g["train_examples"] == size),
-                       key=lambda g: (g["exact_match_mean"], -g["cot_length"]))
+                       key=lambda g: (g["exact_match_mean"], g["token_accuracy_mean"], -g["cot_length"]))
             out[key] = {"cot": best["cot"], "successful": False}
     return out
 

@@ -289,14 +289,8 @@ def plot_length(groups: Sequence[dict], size: int, path: Path, title: str) -> bo
         ax.annotate(cot, (xlen, 1.02), rotation=60, fontsize=7, ha="left", va="bottom",
                     annotation_clip=False)
     ax.set_xlabel("CoT length (tokens)")
-    ax.set_ylabel("held-out exact match")
-    ax.set_ylim(-0.03, 1.03)
     ax.set_title(title, fontsize=9, pad=38)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, title="mean over seeds; band min–max", title_fontsize=7)
-    fig.tight_layout()
-    _save_fig(fig, path)
-    plt.close(fig)
+    _finish_exact_match_plot(fig, ax, path)
     return True
 
 
@@ -324,15 +318,22 @@ def plot_samples(groups: Sequence[dict], path: Path, title: str,
                         color=h.get_color(), alpha=0.15)
     ax.set_xscale("log")
     ax.set_xlabel("training examples (train.train_examples: the pool drawn from the train split)")
+    ax.set_title(title, fontsize=9)
+    _finish_exact_match_plot(fig, ax, path)
+    return True
+
+
+def _finish_exact_match_plot(fig, ax, path: Path) -> None:
+    """The y axis, grid and legend both sweep plots share; then save atomically and close."""
+    import matplotlib.pyplot as plt
+
     ax.set_ylabel("held-out exact match")
     ax.set_ylim(-0.03, 1.03)
-    ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, title="mean over seeds; band min–max", title_fontsize=7)
     fig.tight_layout()
     _save_fig(fig, path)
     plt.close(fig)
-    return True
 
 
 def _save_fig(fig, path: Path) -> None:

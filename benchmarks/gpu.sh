@@ -8,4 +8,4 @@ arlearn bench device=cuda reps=10 layer_batch=256 linear_batch=64 mlp_batch=64 \
     -o benchmarks/gpu.json --no-progress "$@"
 n=$(nvidia-smi -L | wc -l)
 torchrun --nproc_per_node="$n" -m arlearn.train --preset quick --steps 20 --no-progress \
-    --set train.batch_size=$((256 * n)) -o /tmp/arlearn-ddp-smoke
+    --set train.batch_size=$((256 * n)) -o "$(mktemp -d)/ddp-smoke"

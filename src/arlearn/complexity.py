@@ -317,6 +317,9 @@ def plot_samples(groups: Sequence[dict], path: Path, title: str,
         ax.fill_between(x, [g["exact_match_min"] for g in line], [g["exact_match_max"] for g in line],
                         color=h.get_color(), alpha=0.15)
     ax.set_xscale("log")
+    sizes = sorted({g["train_examples"] for line in lines.values() for g in line})
+    ax.set_xticks(sizes, [f"{n:,}" for n in sizes])  # the grid's sizes, not 2×10^1-style ticks
+    ax.minorticks_off()
     ax.set_xlabel("training examples (train.train_examples: the pool drawn from the train split)")
     ax.set_title(title, fontsize=9)
     _finish_exact_match_plot(fig, ax, path)

@@ -42,6 +42,8 @@ def results_table(rows: list[dict]) -> str:
     cols = [("model", "model"), ("cot", "cot"), ("parameters", "params"), ("cot_length", "CoT len"),
             ("exact_match", "exact match"), ("token_accuracy", "token acc"), ("train_seconds", "train s")]
     def fmt(k, v):
+        if v is None:
+            return ""
         if k == "parameters":
             return f"{v / 1e6:.2f}M"
         if isinstance(v, float):
@@ -114,7 +116,7 @@ def cmd_train(args):
         print(f"{res['model']}: validation perplexity {res['val_perplexity']:.2f} (loss {res['val_loss']:.4f}) "
               f"after {res['tokens_seen']:,} tokens, {res['tokens_per_second']:,.0f} tokens/s", file=sys.stderr)
     else:
-        print(results_table([{**res, "cot": cfg.task.get("cot", "")}]), file=sys.stderr)
+        print(results_table([res]), file=sys.stderr)
     _emit(res)
 
 
@@ -129,7 +131,7 @@ def cmd_demo(args):
           f"model '{cfg.model.name}', {cfg.train.steps} steps on {cfg.train.device}", file=sys.stderr)
     res = train(cfg, args.out, progress=not args.no_progress)
     res["run_dir"] = args.out
-    print(results_table([{**res, "cot": task.get("cot", "")}]), file=sys.stderr)
+    print(results_table([res]), file=sys.stderr)
     print(f"held-out exact match {res['exact_match']:.1%} on {res['n']} operand pairs never seen in "
           f"training; per-example generations in {args.out}/eval_examples.jsonl", file=sys.stderr)
     _emit(res)

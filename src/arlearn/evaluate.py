@@ -93,6 +93,7 @@ def evaluate(model: ARModel, task: Task, examples: Sequence[Example], batch_size
         "token_accuracy": teacher_forced_accuracy(model, task, examples, batch_size, device, bf16),
         "malformed": sum(r["parsed"] is None for r in records),
         "first_divergence_median": statistics.median(divs) if divs else None,
+        "cot": getattr(task, "cot", None),  # the format actually used (a default when not configured)
         "cot_length": len(examples[0].cot) if examples else 0,
     }
     return summary, records

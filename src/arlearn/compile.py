@@ -44,12 +44,12 @@ import numpy as np
 import torch
 
 from arlearn.errors import ArlearnError
+from arlearn.runs import PACKED
 from arlearn.tasks.circuits import Circuit, bits_of_index, normalize
 from arlearn.vocab import BOS, EOS, Vocab
 
 #: the vocabulary of every compiled circuit (same order as the circuit and tm-threshold tasks)
 CIRCUIT_VOCAB = Vocab([BOS, "=", EOS, "0", "1"])
-PACKED = "compiled.safetensors"
 EXHAUSTIVE_MAX_INPUTS = 20
 
 

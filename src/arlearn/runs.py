@@ -25,6 +25,7 @@ from arlearn.tasks import Task, make_task
 CONFIG, MODEL, RESULTS, METRICS, EXAMPLES = (
     "config.toml", "model.safetensors", "results.json", "metrics.jsonl", "eval_examples.jsonl"
 )
+PACKED = "compiled.safetensors"  #: a compiled run's packed non-zeros (arlearn.compile)
 
 
 def _files_inside(task: dict, run_dir: Path) -> dict:
@@ -104,7 +105,7 @@ def load_run_config(run_dir: str | Path) -> RunConfig:
 def load_run(run_dir: str | Path) -> tuple[RunConfig, Task, ARModel]:
     run_dir = Path(run_dir)
     cfg = load_run_config(run_dir)
-    if not (run_dir / MODEL).exists() and (run_dir / "compiled.safetensors").exists():
+    if not (run_dir / MODEL).exists() and (run_dir / PACKED).exists():
         raise ArlearnError(f"{run_dir} is a compiled run written without its dense {MODEL} (over "
                            "--max-dense-mb): check it with `arlearn verify`, or recompile with a larger "
                            "--max-dense-mb to evaluate or generate from it")

@@ -19,8 +19,8 @@ def main() -> None:
             peak = peak_matmul(dev, dt, (2048, 4096, 1024), 3)["flops"]
             row = []
             for chunk in (4, 8, 16, 32):
-                cfg = BenchConfig(reps=3, threads=1, chunk=chunk, layer_batch=batch)
-                r = bench_layer(cfg, dev, "arlearn", dt)
+                cfg = BenchConfig(reps=3, threads=1, chunk=chunk)
+                r = bench_layer(cfg, dev, "arlearn", dt, batch)
                 row.append((chunk, round(r["seconds"], 3), round(r["flops"] / peak, 3)))
             print(batch, dt, "peak TFLOP/s", round(peak / 1e12, 3), row, flush=True)
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 nvidia-smi --query-gpu=name,memory.total --format=csv
-arlearn bench device=cuda reps=10 layer_batch=256 linear_batch=64 mlp_batch=64 \
+arlearn bench device=cuda reps=10 layer_batches=256,1024 linear_batch=64 mlp_batch=64 \
     -o benchmarks/gpu.json --no-progress "$@"
 n=$(nvidia-smi -L | wc -l)
 torchrun --nproc_per_node="$n" -m arlearn.train --preset quick --steps 20 --no-progress \

@@ -8,7 +8,7 @@ from arlearn.bench import BenchConfig, estimate_step_gb, model_shape, run_bench,
 from arlearn.cli import main
 from arlearn.errors import ArlearnError
 
-TOY = dict(reps=1, threads=1, peak_size=(64, 64, 64), layer_T=6, layer_d=4, layer_batch=3, chunk=2,
+TOY = dict(reps=1, threads=1, peak_size=(64, 64, 64), peak_warmup_s=0.0, layer_T=6, layer_d=4, layer_batches=(3,), chunk=2,
            linear_T=6, linear_d=4, linear_V=30, linear_batch=2, mlp_T=7, mlp_d=4, mlp_batch=2, isolate=False)
 
 
@@ -19,7 +19,7 @@ def test_bench_reports_every_case_and_its_ratios():
     r = report["ratios"]
     assert "peak bf16 / fp32" in r and r["step/linear fp32: speed-up vs dense-masked"] > 0
     # packed weights at T=6, chunk=2: 3 chunks of (2, 4, 6 rows)×2 cols of 4×4 blocks vs 36 blocks
-    assert r["layer fp32: weight memory / dense-masked"] == pytest.approx((24 * 16 + 6 * 4) / (36 * 16 + 6 * 4))
+    assert r["layer batch 3 fp32: weight memory / dense-masked"] == pytest.approx((24 * 16 + 6 * 4) / (36 * 16 + 6 * 4))
     step = next(x for x in report["results"] if x["what"] == "step" and x["model"] == "mlp")
     assert step["tokens_per_s"] == pytest.approx(2 * 7 / step["seconds"])
 

@@ -89,9 +89,10 @@ def test_adamw_steps_keep_dead_weights_zero_and_match_the_reference():
             m(x).pow(2).mean().backward()
             opt.step()
     torch.testing.assert_close(ours.to_dense(), ref.weight * ref.mask)
-    for k, (a, e) in enumerate(ours.bounds):
-        dead = ours.weights[k][a * 2 :] * (1 - ours._mask(k))
-        assert dead.eq(0).all()
+    for k, (a, e) in enumerate(ours.bounds):  # every stored entry above the causal triangle
+        stored = torch.zeros_like(ref.weight, dtype=torch.bool)
+        stored[: e * 2, a * 3 : e * 3] = True
+        assert ours.weights[k][(stored & ~ref.mask.bool())[: e * 2, a * 3 : e * 3]].eq(0).all()
 
 
 def test_loading_a_state_dict_zeroes_dead_entries():
@@ -163,3 +164,47 @@ def test_bf16_training_loss_tracks_fp32():
     assert curves["fp32"][-1] < 0.5 * curves["fp32"][0]  # it learns
     rel = (curves["bf16"] - curves["fp32"]).abs() / curves["fp32"]
     assert rel.max() < 0.05, rel
+
+
+def test_autocast_weight_copies_follow_every_weight_change():
+    """The bf16 copies kept between calls are refreshed after an optimizer step, a state_dict
+    load and a device/dtype move, so autocast outputs always match a fresh cast."""
+    torch.manual_seed(0)
+    layer = BlockCausalLinear(6, 4, 4, chunk=4)
+    x = torch.randn(3, 6, 4)
+
+    def fresh():  # the same layer computed from a fresh cast of the current weights
+        W = layer.to_dense().bfloat16()
+        return ((x.reshape(3, -1).bfloat16() @ W).view(3, 6, 4) + layer.bias.bfloat16()).float()
+
+    def cached():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return layer(x).float()
+
+    torch.testing.assert_close(cached(), fresh(), rtol=0.02, atol=0.02)
+    opt = torch.optim.AdamW(layer.parameters(), lr=0.5)
+    for _ in range(2):  # large steps: a stale copy would be far off
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            layer(x).float().pow(2).mean().backward()
+        opt.step()
+        opt.zero_grad()
+        torch.testing.assert_close(cached(), fresh(), rtol=0.02, atol=0.02)
+    other = BlockCausalLinear(6, 4, 4, chunk=4)
+    layer.load_state_dict(other.state_dict())
+    torch.testing.assert_close(cached(), fresh(), rtol=0.02, atol=0.02)
+    layer.double().float()  # new storage
+    torch.testing.assert_close(cached(), fresh(), rtol=0.02, atol=0.02)
+
+
+def test_a_stale_saved_copy_is_an_error_not_a_wrong_gradient():
+    """If the weights change between a forward and its backward, and a second forward refreshes
+    the bf16 copy the first one saved, backward refuses (autograd's version check)."""
+    layer = BlockCausalLinear(4, 2, 2, chunk=2)
+    x = torch.randn(2, 4, 2)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = layer(x)
+        with torch.no_grad():
+            layer.weights[0].add_(1.0)
+        layer(x)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.float().sum().backward()

@@ -313,6 +313,8 @@ def cmd_bench(args):
     opts = {}
     for k, v in _kv_options(args.options).items():
         opts[k] = (() if v == "none" else tuple(str(v).split(","))) if k in ("dtypes", "models", "impls") else v
+    if "layer_batches" in opts:
+        opts["layer_batches"] = tuple(parse_value(x) for x in str(opts["layer_batches"]).split(","))
     if "peak_size" in opts:
         opts["peak_size"] = tuple(int(parse_value(x)) for x in str(opts["peak_size"]).split("x"))
     cfg = build_dataclass(BenchConfig, opts, "bench")
@@ -454,6 +456,9 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        from arlearn.device import tune_cpu_allocator
+
+        tune_cpu_allocator()
         args.fn(args)
     except ArlearnError as e:
         print(f"arlearn: error: {e}", file=sys.stderr)

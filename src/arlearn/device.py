@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import functools
+import os
 
 import torch
 
@@ -51,3 +54,37 @@ def autocast(device: torch.device, bf16: bool):
     if not bf16:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+ALLOCATOR_ENV = "ARLEARN_MALLOC"  #: "reuse" (default) or "system"
+
+
+@functools.lru_cache(None)
+def tune_cpu_allocator() -> bool:
+    """Let glibc's malloc keep freed memory for reuse instead of handing it back to the kernel.
+
+    By default glibc serves every allocation above 32 MB with a fresh mmap and unmaps it on
+    free, so each training step's multi-hundred-MB weight gradients and bf16 weight copies are
+    new pages that the kernel must fault in and zero: measured on this project's 2-core CPU, a
+    bf16→fp32 cast of 136M values takes ~3.5× as long into fresh memory as into reused memory
+    (`python benchmarks/allocator.py` measures whole training steps both ways). This is what the
+    PyTorch CPU tuning guide's advice to switch to jemalloc/tcmalloc fixes; glibc can do the same
+    itself: no mmap (M_MMAP_MAX=0) and no trimming of the heap's top (M_TRIM_THRESHOLD=max), so
+    the process keeps its high-water memory and reuses it. Costs: freed memory is not returned
+    to the OS until exit, and the heap can fragment (peak RSS measured in the benchmark).
+
+    Applied once per process by the CLI on Linux/glibc; `ARLEARN_MALLOC=system` turns it off.
+    Returns whether it was applied."""
+    choice = os.environ.get(ALLOCATOR_ENV, "reuse")
+    if choice not in ("reuse", "system"):
+        raise ArlearnError(f"{ALLOCATOR_ENV}={choice!r} is not a choice: use 'reuse' (default) or 'system'")
+    if choice == "system":
+        return False
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError, TypeError):  # not glibc (musl, macOS, Windows): leave it be
+        return False
+    M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
+    return bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, 2**31 - 1))

@@ -11,15 +11,20 @@ computes y[a:e] = x[:e].flatten() @ W_k — one GEMM per chunk, no mask on the h
 
 The only stored-but-dead weights are the upper triangle inside each diagonal chunk. They are
 held at exactly zero: zero at init, `load_dense`/`load_state_dict` zero them, and the backward
-pass masks their gradient (so AdamW, whose update of a zero-gradient zero weight is zero, never
-moves them). The forward pass can therefore multiply by W_k as is. With chunk=1 nothing dead is
-stored at all; larger chunks mean fewer, larger matrix products at (chunk−1)/(T+1) extra work
-relative to the exact triangle (see docs/benchmarks.md for the measured trade-off).
+pass zeroes their gradient (so AdamW, whose update of a zero-gradient zero weight is zero, never
+moves them). The forward pass can therefore multiply by W_k as is, with no mask anywhere. With
+chunk=1 nothing dead is stored at all; larger chunks mean fewer, larger matrix products at
+(chunk−1)/(T+1) extra work relative to the exact triangle (see docs/benchmarks.md for the
+measured trade-off).
 
 The forward and backward are one autograd Function: forward is one GEMM per chunk; backward is
 two GEMMs per chunk (dW_k = x[:e]ᵀ·dy_k, dx[:e] += dy_k·W_kᵀ accumulated in place), so the
 backward is also a few large GEMMs. Under autocast (CPU or CUDA) the GEMMs run in the autocast
-dtype (bf16) and the weight gradients come back in the parameters' dtype.
+dtype (bf16) and the weight gradients come back in the parameters' dtype. At realistic batches
+these weights are touched by few rows each, so moving them through memory costs as much as
+multiplying them: the bf16 copy of each chunk lives in a buffer kept between calls (re-cast only
+when the weight changed), and the bf16 weight gradient is written into one reused scratch before
+its single cast to fp32 — fresh multi-hundred-MB allocations cost page faults on every step.
 
 `parameter count` (`live_parameters`) counts only weights that can be non-zero:
 T(T+1)/2·d_in·d_out + T·d_out (bias).
@@ -40,10 +45,21 @@ def _compute_dtype(x: torch.Tensor, param_dtype: torch.dtype) -> torch.dtype:
     return torch.promote_types(x.dtype, param_dtype)
 
 
+def _zero_upper_(m: torch.Tensor, s0: int, t0: int, d_in: int, d_out: int) -> torch.Tensor:
+    """Zero the dead blocks of a diagonal region in place: row block i is input position s0+i,
+    column block j is output position t0+j, and block (s, t) is dead when s > t."""
+    n_cols = m.shape[1] // d_out
+    for i in range(m.shape[0] // d_in):
+        dead = min(s0 + i - t0, n_cols)  # outputs t0 … s−1 cannot read input s
+        if dead > 0:
+            m[i * d_in : (i + 1) * d_in, : dead * d_out].zero_()
+    return m
+
+
 class _BlockCausalMatmul(torch.autograd.Function):
     """y[:, pieces] = x[:, :hi·d_in] @ W_k[:hi·d_in, cols] for every piece (k, lo, hi, cols).
 
-    Relies on the dead (upper-triangle) entries of every W_k being zero; masks their gradient.
+    Relies on the dead (upper-triangle) entries of every W_k being zero; zeroes their gradient.
     """
 
     @staticmethod
@@ -54,7 +70,7 @@ class _BlockCausalMatmul(torch.autograd.Function):
         wcs = []
         for (k, a, lo, hi), w in zip(pieces, weights):
             cols = slice((lo - a) * layer.d_out, (hi - a) * layer.d_out)
-            wc = w[: hi * layer.d_in, cols].to(dtype)
+            wc = layer._weight_as(k, dtype)[: hi * layer.d_in, cols]
             wcs.append(wc)
             outs.append(xc[:, : hi * layer.d_in] @ wc)
         ctx.layer, ctx.pieces, ctx.flat_dtype = layer, pieces, flat.dtype
@@ -69,6 +85,9 @@ class _BlockCausalMatmul(torch.autograd.Function):
         gy = gy.to(xc.dtype)
         need_x, need_w = ctx.needs_input_grad[0], any(ctx.needs_input_grad[3:])
         gx = torch.zeros_like(xc) if need_x else None
+        # xᵀ made contiguous once (B is small): the weight-gradient GEMMs then read row slices of
+        # it, which oneDNN/cuBLAS run faster than a transposed view of x (measured ~1.5× on CPU)
+        xt = xc.T.contiguous() if need_w else None
         gws = []
         off = 0
         for (k, a, lo, hi), wc, (shape, wdtype) in zip(pieces, wcs, ctx.w_shapes):
@@ -78,18 +97,19 @@ class _BlockCausalMatmul(torch.autograd.Function):
             rows = hi * layer.d_in
             if need_x:
                 gx[:, :rows].addmm_(g, wc.T)
-            if need_w:
-                gw = xc[:, :rows].T @ g
-                diag = gw[a * layer.d_in :]
-                cols = slice((lo - a) * layer.d_out, (hi - a) * layer.d_out)
-                diag.mul_(layer._mask(k)[: rows - a * layer.d_in, cols].to(gw.dtype))
-                if gw.shape != shape:  # a partial chunk (prefix/incremental calls)
-                    full = torch.zeros(shape, dtype=gw.dtype, device=gw.device)
-                    full[:rows, cols] = gw
-                    gw = full
-                gws.append(gw.to(wdtype))
-            else:
+            if not need_w:
                 gws.append(None)
+                continue
+            if wdtype == xc.dtype:  # no cast: the GEMM writes the gradient autograd keeps
+                gw = xt[:rows] @ g
+            else:  # autocast: bf16 GEMM into a reused scratch, one cast into the parameters' dtype
+                gw = torch.mm(xt[:rows], g, out=layer._scratch(rows * n, xc.dtype).view(rows, n))
+            _zero_upper_(gw[a * layer.d_in :], a, lo, layer.d_in, layer.d_out)
+            if gw.shape != shape:  # a partial chunk (prefix/incremental calls)
+                full = torch.zeros(shape, dtype=wdtype, device=gw.device)
+                full[:rows, (lo - a) * layer.d_out : (hi - a) * layer.d_out] = gw
+                gw = full
+            gws.append(gw.to(wdtype))
         return (gx.to(ctx.flat_dtype) if need_x else None), None, None, *gws
 
 
@@ -104,12 +124,9 @@ class BlockCausalLinear(nn.Module):
             nn.Parameter(torch.empty(e * d_in, (e - a) * d_out)) for a, e in self.bounds
         )
         self.bias = nn.Parameter(torch.zeros(T, d_out)) if bias else None
-        # mask of the diagonal sub-block of each chunk: input s may feed output t only if s ≤ t
-        for k, (a, e) in enumerate(self.bounds):
-            c = e - a
-            tri = torch.ones(c, c).tril().T  # [s, t] = 1 iff s ≤ t
-            mask = tri.repeat_interleave(d_in, 0).repeat_interleave(d_out, 1)
-            self.register_buffer(f"diag_mask_{k}", mask, persistent=False)
+        # not state: low-precision copies of the weights for autocast, and a gradient scratch
+        self._casts: dict[int, tuple[tuple[int, int], torch.Tensor]] = {}
+        self._scratch_buf: torch.Tensor | None = None
         self.register_load_state_dict_post_hook(lambda module, keys: module.zero_dead())
         self.reset_parameters()
 
@@ -127,10 +144,38 @@ class BlockCausalLinear(nn.Module):
     def zero_dead(self) -> None:
         """Set the stored-but-dead upper triangle of every diagonal chunk to zero."""
         for k, (a, e) in enumerate(self.bounds):
-            self.weights[k][a * self.d_in :].mul_(self._mask(k).to(self.weights[k].dtype))
+            _zero_upper_(self.weights[k][a * self.d_in :], a, a, self.d_in, self.d_out)
 
-    def _mask(self, k: int) -> torch.Tensor:
-        return getattr(self, f"diag_mask_{k}")
+    def _weight_as(self, k: int, dtype: torch.dtype) -> torch.Tensor:
+        """Chunk k's weight in `dtype`. Under autocast this is a copy kept between calls and
+        refreshed only when the weight changed (its version counter or storage moved), so the
+        cast writes into memory it already owns, and micro-steps, evaluation and token-by-token
+        generation do not cast at all. (Write weights with ordinary in-place ops, as optimizers
+        and `load_state_dict` do, not through `.data`, which bypasses the version counter.)"""
+        w = self.weights[k]
+        if w.dtype == dtype:
+            return w
+        key = (w._version, w.data_ptr())
+        hit = self._casts.get(k)
+        if hit is not None and hit[1].dtype == dtype and hit[1].device == w.device and hit[1].shape == w.shape:
+            if hit[0] == key:
+                return hit[1]
+            buf = hit[1]
+        else:
+            buf = torch.empty_like(w, dtype=dtype)
+        with torch.no_grad():
+            buf.copy_(w)
+        self._casts[k] = (key, buf)
+        return buf
+
+    def _scratch(self, numel: int, dtype: torch.dtype) -> torch.Tensor:
+        """A reused flat buffer for the low-precision weight gradient of one chunk."""
+        buf = self._scratch_buf
+        w = self.weights[-1]
+        if buf is None or buf.dtype != dtype or buf.device != w.device or buf.numel() < numel:
+            buf = self._scratch_buf = torch.empty(max(p.numel() for p in self.weights), dtype=dtype,
+                                                  device=w.device)
+        return buf[:numel]
 
     def live_parameters(self) -> int:
         return self.T * (self.T + 1) // 2 * self.d_in * self.d_out + (
@@ -139,8 +184,7 @@ class BlockCausalLinear(nn.Module):
 
     def _chunk_weight(self, k: int) -> torch.Tensor:
         a = self.bounds[k][0]
-        w = self.weights[k]
-        return torch.cat([w[: a * self.d_in], w[a * self.d_in :] * self._mask(k)], 0)
+        return _zero_upper_(self.weights[k].detach().clone(), 0, a, self.d_in, self.d_out)
 
     def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
         """x: [B, L, d_in] with L ≤ T. Returns y[:, start:L] ([B, L-start, d_out])."""

@@ -8,6 +8,7 @@ generations the first position of the target (CoT+answer) where the model diverg
 
 from __future__ import annotations
 
+import functools
 import statistics
 from typing import Sequence
 
@@ -16,8 +17,19 @@ import torch
 from arlearn.data import encode_examples, prompt_batches
 from arlearn.device import autocast
 from arlearn.models.base import ARModel, generate_greedy
+from arlearn.models.block_causal import reuse_weight_casts
 from arlearn.tasks.base import Example, Task
 from arlearn.vocab import EOS
+
+
+def _weights_fixed(fn):
+    """For functions of a model that do not train it: cast each block-causal weight to bf16 once
+    for the whole call, not once per batch or generated token (`reuse_weight_casts`)."""
+    @functools.wraps(fn)
+    def wrapper(model, *args, **kwargs):
+        with reuse_weight_casts(model):
+            return fn(model, *args, **kwargs)
+    return wrapper
 
 
 def first_divergence(generated: Sequence[str], target: Sequence[str]) -> int | None:
@@ -27,6 +39,7 @@ def first_divergence(generated: Sequence[str], target: Sequence[str]) -> int | N
     return None if len(generated) == len(target) else len(target)
 
 
+@_weights_fixed
 @torch.no_grad()
 def generate_texts(model: ARModel, task: Task, examples: Sequence[Example], batch_size: int = 500,
                    device=torch.device("cpu"), bf16: bool = False) -> list[list[str]]:
@@ -47,6 +60,7 @@ def generate_texts(model: ARModel, task: Task, examples: Sequence[Example], batc
     return out
 
 
+@_weights_fixed
 @torch.no_grad()
 def teacher_forced_accuracy(model: ARModel, task: Task, examples: Sequence[Example], batch_size: int = 500,
                             device=torch.device("cpu"), bf16: bool = False) -> float:
@@ -100,6 +114,7 @@ def evaluate(model: ARModel, task: Task, examples: Sequence[Example], batch_size
 
 
 # -- text: held-out perplexity and sampling ---------------------------------------------------
+@_weights_fixed
 @torch.no_grad()
 def evaluate_text(model: ARModel, task, batch_size: int = 64, device=torch.device("cpu"), bf16: bool = False,
                   max_windows: int = 0) -> dict:
@@ -129,6 +144,7 @@ def evaluate_text(model: ARModel, task, batch_size: int = 64, device=torch.devic
             "val_windows": n}
 
 
+@_weights_fixed
 @torch.no_grad()
 def sample_tokens(model: ARModel, prompt: Sequence[int], max_new: int, temperature: float = 1.0, top_k: int = 0,
                   seed: int = 0, stop_id: int | None = None, banned: Sequence[int] = (),

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from arlearn.errors import ArlearnError, did_you_mean
 from arlearn.models.base import ARModel, generate_greedy
-from arlearn.models.block_causal import BlockCausalLinear, DenseMaskedBlockCausal
+from arlearn.models.block_causal import BlockCausalLinear, DenseMaskedBlockCausal, reuse_weight_casts
 from arlearn.models.block_net import BlockCausalNet
 from arlearn.models.transformer import Transformer
 
@@ -70,4 +70,5 @@ __all__ = [
     "context_for",
     "generate_greedy",
     "make_model",
+    "reuse_weight_casts",
 ]

@@ -1,32 +1,68 @@
-"""Where the block-causal layer's time goes in bf16 on a CPU: each GEMM of the packed layer's
-forward and backward at the paper's TinyStories shapes (T=64, d=256, chunk 4, batch 64), in fp32
-and bf16, next to the cast of the weight gradients back to fp32 that autocast with fp32 master
-weights needs every step. One thread.
+"""Where the block-causal layer's time goes on a CPU, and the memory-traffic bound on its
+fraction of peak: each GEMM of the packed layer's forward and backward at the paper's
+TinyStories shapes (T=64, d=256, chunk 4), fp32 and bf16, next to the two weight casts that
+bf16 autocast with fp32 master weights needs every step (fp32→bf16 before the forward, the bf16
+weight gradient back to fp32), timed into memory the process already owns (as with arlearn's
+allocator setting). One thread.
 
-    python benchmarks/layer_ops.py
+    python benchmarks/layer_ops.py [--batch 64]
 
-GFLOP/s counts every stored weight (including the zero triangle inside diagonal chunks).
+GFLOP/s counts every stored weight (including the zero triangle inside diagonal chunks). The
+last line is the bound: useful FLOPs at the measured bf16 peak, over the time of the bf16 GEMMs
+plus the two casts — no implementation that keeps fp32 master weights and casts them each step
+can beat it at this batch.
 """
-import torch, time
-torch.set_num_threads(1)
-B, T, d, c = 64, 64, 256, 4
+import argparse
+import time
+
+import torch
+
+from arlearn.bench import peak_matmul, triangle_macs
+
+
 def bench(f, n=3):
-    f(); t=time.perf_counter()
-    for _ in range(n): f()
-    return (time.perf_counter()-t)/n
-for dt in (torch.float32, torch.bfloat16):
-    x = torch.randn(B, T*d, dtype=dt)
-    Ws = [torch.randn((a+c)*d, c*d, dtype=dt) for a in range(0, T, c)]
-    g = torch.randn(B, c*d, dtype=dt)
-    fwd = lambda: [x[:, :W.shape[0]] @ W for W in Ws]
-    fwdc = lambda: [x[:, :W.shape[0]].contiguous() @ W for W in Ws]
-    gx = torch.zeros(B, T*d, dtype=dt)
-    bx = lambda: [gx[:, :W.shape[0]].addmm_(g, W.T) for W in Ws]
-    bx2 = lambda: [gx[:, :W.shape[0]].add_(g @ W.T) for W in Ws]
-    bw = lambda: [x[:, :W.shape[0]].T @ g for W in Ws]
-    bwc = lambda: [x[:, :W.shape[0]].T.contiguous() @ g for W in Ws]
-    bw2 = lambda: [torch.mm(g.T, x[:, :W.shape[0]]) for W in Ws]  # transposed result
-    cast = lambda: [W.float() for W in Ws]  # bf16 gradient -> fp32 (a no-op copy-free call in fp32)
-    flops = sum(2*B*W.shape[0]*W.shape[1] for W in Ws)
-    for name, f in [("fwd", fwd), ("fwd contig", fwdc), ("gx addmm", bx), ("gx add(mm)", bx2), ("gw", bw), ("gw contig", bwc), ("gw^T", bw2), ("cast", cast)]:
-        s = bench(f); print(dt, name, f"{s*1e3:.1f} ms", f"{flops/s/1e9:.1f} GFLOP/s")
+    f()
+    t = time.perf_counter()
+    for _ in range(n):
+        f()
+    return (time.perf_counter() - t) / n
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--batch", type=int, default=64)
+    B = ap.parse_args().batch
+    torch.set_num_threads(1)
+    T, d, c = 64, 256, 4
+    peak = peak_matmul(torch.device("cpu"), "bf16", (2048, 4096, 1024), 5)["flops"]
+    print(f"bf16 peak {peak / 1e9:.0f} GFLOP/s; batch {B}")
+    times = {}
+    for dt in (torch.float32, torch.bfloat16):
+        x = torch.randn(B, T * d, dtype=dt)
+        xt = x.T.contiguous()
+        Ws = [torch.randn((a + c) * d, c * d, dtype=dt) for a in range(0, T, c)]
+        outs = [torch.empty(B, c * d, dtype=dt) for _ in Ws]
+        gws = [torch.empty_like(W) for W in Ws]
+        g = torch.randn(B, c * d, dtype=dt)
+        gx = torch.zeros(B, T * d, dtype=dt)
+        flops = sum(2 * B * W.shape[0] * W.shape[1] for W in Ws)
+        ops = [("fwd", lambda: [torch.mm(x[:, : W.shape[0]], W, out=o) for W, o in zip(Ws, outs)]),
+               ("gx", lambda: [gx[:, : W.shape[0]].addmm_(g, W.T) for W in Ws]),
+               ("gw", lambda: [torch.mm(xt[: W.shape[0]], g, out=o) for W, o in zip(Ws, gws)])]
+        if dt == torch.bfloat16:
+            w32 = [torch.randn(W.shape) for W in Ws]
+            ops += [("cast fp32→bf16", lambda: [W.copy_(w) for W, w in zip(Ws, w32)]),
+                    ("cast bf16→fp32", lambda: [w.copy_(W) for W, w in zip(Ws, w32)])]
+        for name, f in ops:
+            s = times[(dt, name)] = bench(f)
+            rate = f"{flops / s / 1e9:.0f} GFLOP/s" if not name.startswith("cast") else ""
+            print(f"{str(dt)[6:]:9s} {name:15s} {s * 1e3:7.1f} ms  {rate}")
+    useful = 6 * B * triangle_macs(T, d, d)
+    bf = torch.bfloat16
+    total = sum(times[(bf, k)] for k in ("fwd", "gx", "gw", "cast fp32→bf16", "cast bf16→fp32"))
+    print(f"bound at batch {B}: bf16 GEMMs + casts {total * 1e3:.0f} ms → at most "
+          f"{useful / total / peak:.2f} of the bf16 peak")
+
+
+if __name__ == "__main__":
+    main()

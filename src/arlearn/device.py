@@ -69,7 +69,7 @@ def tune_cpu_allocator() -> bool:
     bf16→fp32 cast of 136M values takes ~3.5× as long into fresh memory as into reused memory
     (`python benchmarks/allocator.py` measures whole training steps both ways). This is what the
     PyTorch CPU tuning guide's advice to switch to jemalloc/tcmalloc fixes; glibc can do the same
-    itself: no mmap (M_MMAP_MAX=0) and no trimming of the heap's top (M_TRIM_THRESHOLD=max), so
+    itself: no mmap (M_MMAP_MAX=0) and no trimming of the heap's top (M_TRIM_THRESHOLD=-1), so
     the process keeps its high-water memory and reuses it. Costs: freed memory is not returned
     to the OS until exit, and the heap can fragment (peak RSS measured in the benchmark).
 
@@ -87,4 +87,4 @@ def tune_cpu_allocator() -> bool:
     except (OSError, AttributeError, TypeError):  # not glibc (musl, macOS, Windows): leave it be
         return False
     M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
-    return bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
+    return bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, -1))  # -1: never trim

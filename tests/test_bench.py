@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from arlearn.bench import BenchConfig, estimate_step_gb, model_shape, run_bench, step_useful_flops
+from arlearn.bench import BenchConfig, cases, estimate_step_gb, model_shape, run_bench, step_useful_flops
 from arlearn.cli import main
 from arlearn.errors import ArlearnError
 
@@ -48,3 +48,19 @@ def test_cli_bench_prints_ratios_as_json(tmp_path, capsys):
     ratios = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert "step/linear fp32: speed-up vs dense-masked" in ratios
     assert json.loads((tmp_path / "r.json").read_text())["ratios"] == ratios
+
+
+def test_rounds_alternate_the_implementations_and_ratios_use_medians():
+    cfg = BenchConfig(**{**TOY, "rounds": 3, "dtypes": ("fp32",), "models": ("linear",)})
+    order = [args[0] if kind == "layer" else args[1] for kind, args in cases(cfg) if kind != "peak"]
+    assert order == ["arlearn", "dense"] * 2 + ["dense", "arlearn"] * 2 + ["arlearn", "dense"] * 2
+    report = run_bench(cfg, progress=False)
+    step = [r for r in report["results"] if r["what"] == "step" and r["impl"] == "arlearn"]
+    assert len(step) == 3
+    med = next(r for r in report["medians"] if r["what"] == "step" and r["impl"] == "arlearn")
+    assert med["rounds"] == 3 and med["seconds"] == sorted(r["seconds"] for r in step)[1]
+    dense = next(r for r in report["medians"] if r["what"] == "step" and r["impl"] == "dense")
+    assert report["ratios"]["step/linear fp32: speed-up vs dense-masked"] == pytest.approx(
+        dense["seconds"] / med["seconds"])
+    with pytest.raises(ArlearnError, match="rounds"):
+        run_bench(BenchConfig(**{**TOY, "rounds": 0}), progress=False)

@@ -24,6 +24,7 @@ import dataclasses
 import json
 import os
 import resource
+import statistics
 import time
 from dataclasses import dataclass
 
@@ -59,6 +60,7 @@ class BenchConfig:
     impls: tuple = ("arlearn", "dense")
     memory_limit_gb: float = 0.0  #: skip cases estimated above this (0: 80% of free memory)
     isolate: bool = True  #: CPU: each case in a fresh process (clean peak-RSS figures)
+    rounds: int = 1  #: run every case this many times, the two implementations in alternating order; medians reported
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -278,9 +280,14 @@ def _isolated(cfg: BenchConfig, kind: str, args: tuple) -> dict:
 
 
 def cases(cfg: BenchConfig) -> list[tuple[str, tuple]]:
+    """Every case of every round. On a shared machine the speed drifts by tens of percent over
+    minutes, so each comparison's two implementations run back to back, in the opposite order
+    in odd rounds, and ratios use the medians over rounds."""
     out = [("peak", (dt,)) for dt in cfg.dtypes]
-    out += [("layer", (impl, dt, b)) for b in cfg.layer_batches for dt in cfg.dtypes for impl in cfg.impls]
-    out += [("step", (m, impl, dt)) for m in cfg.models for dt in cfg.dtypes for impl in cfg.impls]
+    for rnd in range(cfg.rounds):
+        impls = cfg.impls if rnd % 2 == 0 else tuple(reversed(cfg.impls))
+        out += [("layer", (impl, dt, b)) for b in cfg.layer_batches for dt in cfg.dtypes for impl in impls]
+        out += [("step", (m, impl, dt)) for m in cfg.models for dt in cfg.dtypes for impl in impls]
     # the peak again at the end: on a shared machine the load drifts; MFU uses the higher one
     return out + [("peak", (dt,)) for dt in cfg.dtypes]
 
@@ -303,6 +310,8 @@ def run_bench(cfg: BenchConfig, progress: bool = True, log=None) -> dict:
     device = resolve_device(cfg.device)
     limit = cfg.memory_limit_gb or (0.8 * free_memory_gb() if device.type == "cpu" else
                                     0.9 * torch.cuda.get_device_properties(device).total_memory / 2**30)
+    if cfg.rounds < 1:
+        raise ArlearnError(f"bench: rounds must be at least 1, got {cfg.rounds}")
     isolate = cfg.isolate and device.type == "cpu"
     results = []
     todo = cases(cfg)
@@ -325,7 +334,7 @@ def run_bench(cfg: BenchConfig, progress: bool = True, log=None) -> dict:
            "cpu": _cpu_name() if device.type == "cpu" else torch.cuda.get_device_name(device),
            "load_average": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     return {"config": dataclasses.asdict(cfg), "environment": env, "results": results,
-            "ratios": ratios(results)}
+            "medians": median_cases(results), "ratios": ratios(results)}
 
 
 def _cpu_name() -> str:
@@ -339,14 +348,34 @@ def _cpu_name() -> str:
     return "cpu"
 
 
+def median_cases(results: list[dict]) -> list[dict]:
+    """One row per case: seconds, FLOP/s, tokens/s and peak memory are medians over rounds
+    (skipped cases once, as they are; peaks as measured)."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        key = ("peak", id(r)) if r["what"] == "peak" else (r["what"], _case_name(r), r["impl"], r["dtype"])
+        groups.setdefault(key, []).append(r)
+    out = []
+    for rows in groups.values():
+        row = dict(rows[0])
+        if "skipped" not in row and row["what"] != "peak":
+            for k in ("seconds", "flops", "tokens_per_s", "peak_memory_mb"):
+                if k in row:
+                    row[k] = statistics.median(r[k] for r in rows)
+            row["rounds"] = len(rows)
+        out.append(row)
+    return out
+
+
 def ratios(results: list[dict]) -> dict:
-    """The figures the targets are about, each a ratio of two cases of the same run."""
+    """The figures the targets are about, each a ratio of two cases of the same run (medians
+    over rounds)."""
     peak = {}
     for r in results:  # measured at the start and at the end: the higher of the two
         if r["what"] == "peak":
             peak[r["dtype"]] = max(peak.get(r["dtype"], 0.0), r["flops"])
     find = {}
-    for r in results:
+    for r in median_cases(results):
         if "skipped" not in r and r["what"] != "peak":
             find[(r["what"], _case_name(r), r["impl"], r["dtype"])] = r
     out = {}
@@ -378,11 +407,12 @@ def _case_name(r: dict) -> str:
 
 def format_report(report: dict) -> str:
     lines = [f"arlearn bench on {report['environment']['cpu']} ({report['environment']['device']}, "
-             f"{report['environment']['threads']} threads, load {report['environment']['load_average'][0]:.2f})"]
+             f"{report['environment']['threads']} threads, load {report['environment']['load_average'][0]:.2f}; "
+             f"median of {report['config'].get('rounds', 1)} round(s))"]
     lines.append("")
     lines.append("| case | impl | dtype | ms | tokens/s | TFLOP/s (useful) | peak mem MB | weights MB |")
     lines.append("|---|---|---|---|---|---|---|---|")
-    for r in report["results"]:
+    for r in report.get("medians") or median_cases(report["results"]):
         case = _case_name(r) if r["what"] != "peak" else "peak " + "×".join(map(str, r["size"]))
         if "skipped" in r:
             lines.append(f"| {case} | {r['impl']} | {r['dtype']} | skipped: {r['skipped']} | | | | |")

@@ -38,7 +38,7 @@ def main():
     print(f"\n| case | dtype | system s | reuse s | speed-up | system peak MB | reuse peak MB |")
     print("|---|---|---|---|---|---|---|")
     for kind, case in cases:
-        dt = case[-1]
+        dt = next(c for c in case if c in ("fp32", "bf16"))
         pick = lambda a, key: statistics.median(  # noqa: E731
             r[key] for r in runs if r["allocator"] == a and r["what"] == kind and r["dtype"] == dt)
         sys_s, reuse_s = pick("system", "seconds"), pick("reuse", "seconds")

@@ -48,7 +48,9 @@ def main():
         flops = sum(2 * B * W.shape[0] * W.shape[1] for W in Ws)
         ops = [("fwd", lambda: [torch.mm(x[:, : W.shape[0]], W, out=o) for W, o in zip(Ws, outs)]),
                ("gx", lambda: [gx[:, : W.shape[0]].addmm_(g, W.T) for W in Ws]),
-               ("gw", lambda: [torch.mm(xt[: W.shape[0]], g, out=o) for W, o in zip(Ws, gws)])]
+               ("gw", lambda: [torch.mm(xt[: W.shape[0]], g, out=o) for W, o in zip(Ws, gws)]),
+               # what the layer did before: the same product from a transposed view of x
+               ("gw, xᵀ as view", lambda: [torch.mm(x[:, : W.shape[0]].T, g, out=o) for W, o in zip(Ws, gws)])]
         if dt == torch.bfloat16:
             w32 = [torch.randn(W.shape) for W in Ws]
             ops += [("cast fp32→bf16", lambda: [W.copy_(w) for W, w in zip(Ws, w32)]),

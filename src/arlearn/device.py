@@ -65,9 +65,8 @@ def tune_cpu_allocator() -> bool:
 
     By default glibc serves every allocation above 32 MB with a fresh mmap and unmaps it on
     free, so each training step's multi-hundred-MB weight gradients and bf16 weight copies are
-    new pages that the kernel must fault in and zero: measured on this project's 2-core CPU, a
-    bf16→fp32 cast of 136M values takes ~3.5× as long into fresh memory as into reused memory
-    (`python benchmarks/allocator.py` measures whole training steps both ways). This is what the
+    new pages that the kernel must fault in and zero (`python benchmarks/allocator.py`
+    measures whole training steps both ways). This is what the
     PyTorch CPU tuning guide's advice to switch to jemalloc/tcmalloc fixes; glibc can do the same
     itself: no mmap (M_MMAP_MAX=0) and no trimming of the heap's top (M_TRIM_THRESHOLD=-1), so
     the process keeps its high-water memory and reuses it. Costs: freed memory is not returned

@@ -1,0 +1,46 @@
+"""Device/precision choice and the CPU allocator setting (behaviour only; its speed is measured
+by `python benchmarks/allocator.py`, never here)."""
+
+import pytest
+import torch
+
+from arlearn.cli import main
+from arlearn.device import tune_cpu_allocator, use_bf16
+from arlearn.errors import ArlearnError
+
+
+@pytest.fixture
+def fresh_allocator_choice():
+    tune_cpu_allocator.cache_clear()
+    yield
+    tune_cpu_allocator.cache_clear()
+
+
+def test_allocator_setting_is_opt_out_and_validated(monkeypatch, fresh_allocator_choice):
+    monkeypatch.setenv("ARLEARN_MALLOC", "system")
+    assert tune_cpu_allocator() is False
+    tune_cpu_allocator.cache_clear()
+    monkeypatch.setenv("ARLEARN_MALLOC", "jemalloc")
+    with pytest.raises(ArlearnError, match="ARLEARN_MALLOC='jemalloc'"):
+        tune_cpu_allocator()
+
+
+def test_allocator_setting_keeps_tensors_correct(monkeypatch, fresh_allocator_choice):
+    monkeypatch.setenv("ARLEARN_MALLOC", "reuse")
+    tune_cpu_allocator()  # True on glibc; False where mallopt does not exist — both are fine
+    for _ in range(3):  # big blocks freed and reused (not returned to the kernel) hold new values
+        a = torch.full((9_000_000,), 3.0)
+        assert float(a.sum()) == 27_000_000.0
+        del a
+
+
+def test_cli_rejects_a_bad_allocator_choice_in_one_line(monkeypatch, capsys, fresh_allocator_choice):
+    monkeypatch.setenv("ARLEARN_MALLOC", "tcmalloc")
+    assert main(["list"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "ARLEARN_MALLOC" in err[0] and "'system'" in err[0]
+
+
+def test_bf16_choice():
+    assert use_bf16("fp32", torch.device("cpu")) is False
+    assert use_bf16("bf16", torch.device("cpu")) is True

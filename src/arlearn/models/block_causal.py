@@ -71,7 +71,7 @@ class _BlockCausalMatmul(torch.autograd.Function):
         wcs = []
         for (k, a, lo, hi), w in zip(pieces, weights):
             cols = slice((lo - a) * layer.d_out, (hi - a) * layer.d_out)
-            wc = layer._weight_as(k, dtype)[: hi * layer.d_in, cols]
+            wc = layer._weight_as(k, dtype, hi * layer.d_in, cols)
             wcs.append(wc)
             outs.append(xc[:, : hi * layer.d_in] @ wc)
         ctx.layer, ctx.pieces, ctx.flat_dtype = layer, pieces, flat.dtype
@@ -143,17 +143,18 @@ class BlockCausalLinear(nn.Module):
         for k, (a, e) in enumerate(self.bounds):
             _zero_upper_(self.weights[k][a * self.d_in :], a, a, self.d_in, self.d_out)
 
-    def _weight_as(self, k: int, dtype: torch.dtype) -> torch.Tensor:
-        """Chunk k's weight in `dtype` (a cast under autocast; made once per `reuse_weight_casts`)."""
+    def _weight_as(self, k: int, dtype: torch.dtype, rows: int, cols: slice) -> torch.Tensor:
+        """W_k[:rows, cols] in `dtype`: under autocast a cast of just that part, or inside
+        `reuse_weight_casts` a slice of the whole chunk's copy, made once."""
         w = self.weights[k]
         if w.dtype == dtype:
-            return w
+            return w[:rows, cols]
         if self._casts is None:
-            return w.to(dtype)
+            return w[:rows, cols].to(dtype)
         hit = self._casts.get(k)
         if hit is None or hit.dtype != dtype or hit.device != w.device:
             hit = self._casts[k] = w.detach().to(dtype)
-        return hit
+        return hit[:rows, cols]
 
     def live_parameters(self) -> int:
         return self.T * (self.T + 1) // 2 * self.d_in * self.d_out + (

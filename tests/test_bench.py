@@ -40,6 +40,12 @@ def test_cli_bench_rejects_bad_options(capsys):
     assert main(["bench", "dtypes=fp16", "--no-progress"]) == 2
     assert "fp16" in capsys.readouterr().err
     assert main(["bench", "nonsense=1"]) == 2
+    for bad, says in (("layer_batches=abc", "layer_batches"), ("layer_batches=0", "layer_batches"),
+                      ("peak_size=2x3", "MxKxN"), ("linear_batch=-1", "linear_batch"), ("rounds=0", "rounds")):
+        capsys.readouterr()
+        assert main(["bench", bad, "--no-progress"]) == 2, bad
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and says in err[0], (bad, err)
 
 
 def test_cli_bench_prints_ratios_as_json(tmp_path, capsys):

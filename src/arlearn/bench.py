@@ -292,6 +292,24 @@ def cases(cfg: BenchConfig) -> list[tuple[str, tuple]]:
     return out + [("peak", (dt,)) for dt in cfg.dtypes]
 
 
+def _check_sizes(cfg: BenchConfig) -> None:
+    """Every size, count and batch a positive integer (threads ≥ 0), or one clear error."""
+    def positive(name, v, least=1):
+        if isinstance(v, bool) or not isinstance(v, int) or v < least:
+            raise ArlearnError(f"bench: {name} must be an integer ≥ {least}, got {v!r}")
+
+    for name in ("reps", "rounds", "layer_T", "layer_d", "chunk", "linear_T", "linear_d", "linear_V",
+                 "linear_batch", "mlp_T", "mlp_d", "mlp_V", "mlp_batch"):
+        positive(name, getattr(cfg, name))
+    positive("threads", cfg.threads, 0)
+    for b in cfg.layer_batches:
+        positive("every layer_batches entry", b)
+    if len(cfg.peak_size) != 3:
+        raise ArlearnError(f"bench: peak_size must be MxKxN, got {'x'.join(map(str, cfg.peak_size))}")
+    for v in cfg.peak_size:
+        positive("every peak_size entry", v)
+
+
 def run_bench(cfg: BenchConfig, progress: bool = True, log=None) -> dict:
     """Run every case; return {"config", "environment", "results", "ratios"}."""
     from tqdm.auto import tqdm
@@ -310,8 +328,7 @@ def run_bench(cfg: BenchConfig, progress: bool = True, log=None) -> dict:
     device = resolve_device(cfg.device)
     limit = cfg.memory_limit_gb or (0.8 * free_memory_gb() if device.type == "cpu" else
                                     0.9 * torch.cuda.get_device_properties(device).total_memory / 2**30)
-    if cfg.rounds < 1:
-        raise ArlearnError(f"bench: rounds must be at least 1, got {cfg.rounds}")
+    _check_sizes(cfg)
     isolate = cfg.isolate and device.type == "cpu"
     results = []
     todo = cases(cfg)

@@ -313,10 +313,11 @@ def cmd_bench(args):
     opts = {}
     for k, v in _kv_options(args.options).items():
         opts[k] = (() if v == "none" else tuple(str(v).split(","))) if k in ("dtypes", "models", "impls") else v
-    if "layer_batches" in opts:
-        opts["layer_batches"] = tuple(parse_value(x) for x in str(opts["layer_batches"]).split(","))
+    if "layer_batches" in opts:  # checked in run_bench, like every size
+        v = str(opts["layer_batches"])
+        opts["layer_batches"] = () if v == "none" else tuple(parse_value(x) for x in v.split(","))
     if "peak_size" in opts:
-        opts["peak_size"] = tuple(int(parse_value(x)) for x in str(opts["peak_size"]).split("x"))
+        opts["peak_size"] = tuple(parse_value(x) for x in str(opts["peak_size"]).split("x"))
     cfg = build_dataclass(BenchConfig, opts, "bench")
     report = run_bench(cfg, progress=not args.no_progress, log=lambda line: print(line, file=sys.stderr))
     print(format_report(report), file=sys.stderr)

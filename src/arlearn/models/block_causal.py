@@ -69,7 +69,7 @@ class _BlockCausalMatmul(torch.autograd.Function):
         xc = flat.to(dtype)
         outs = []
         wcs = []
-        for (k, a, lo, hi), w in zip(pieces, weights):
+        for k, a, lo, hi in pieces:  # `weights` are inputs for autograd; their casts come from the layer
             cols = slice((lo - a) * layer.d_out, (hi - a) * layer.d_out)
             wc = layer._weight_as(k, dtype, hi * layer.d_in, cols)
             wcs.append(wc)
@@ -163,7 +163,9 @@ class BlockCausalLinear(nn.Module):
 
     def _chunk_weight(self, k: int) -> torch.Tensor:
         a = self.bounds[k][0]
-        return _zero_upper_(self.weights[k].detach().clone(), 0, a, self.d_in, self.d_out)
+        w = self.weights[k].detach().clone()
+        _zero_upper_(w[a * self.d_in :], a, a, self.d_in, self.d_out)
+        return w
 
     def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
         """x: [B, L, d_in] with L ≤ T. Returns y[:, start:L] ([B, L-start, d_out])."""

@@ -7,10 +7,12 @@ allocator setting). One thread.
 
     python benchmarks/layer_ops.py [--batch 64]
 
-GFLOP/s counts every stored weight (including the zero triangle inside diagonal chunks). The
-last line is the bound: useful FLOPs at the measured bf16 peak, over the time of the bf16 GEMMs
-plus the two casts — no implementation that keeps fp32 master weights and casts them each step
-can beat it at this batch.
+The bf16 peak is measured first and last; the bounds use the higher of the two (a peak is a
+best case, and this machine's speed drifts within minutes). GFLOP/s counts every stored weight (including the zero triangle inside diagonal chunks). The
+last two lines are bounds: useful FLOPs at the measured bf16 peak, over the time of the bf16
+GEMMs plus the two casts — no implementation that keeps fp32 master weights and casts them each
+step can beat it at this batch — and over the bf16 GEMMs alone — no implementation built on
+these GEMMs (PyTorch's CPU bf16 matmul, oneDNN) can beat that one, casts or not.
 """
 import argparse
 import time
@@ -34,8 +36,11 @@ def main():
     B = ap.parse_args().batch
     torch.set_num_threads(1)
     T, d, c = 64, 256, 4
-    peak = peak_matmul(torch.device("cpu"), "bf16", (2048, 4096, 1024), 5)["flops"]
-    print(f"bf16 peak {peak / 1e9:.0f} GFLOP/s; batch {B}")
+    def measure_peak():
+        return peak_matmul(torch.device("cpu"), "bf16", (2048, 4096, 1024), 5)["flops"]
+
+    first = measure_peak()
+    print(f"bf16 peak {first / 1e9:.0f} GFLOP/s (first); batch {B}")
     times = {}
     for dt in (torch.float32, torch.bfloat16):
         x = torch.randn(B, T * d, dtype=dt)
@@ -59,11 +64,17 @@ def main():
             s = times[(dt, name)] = bench(f)
             rate = f"{flops / s / 1e9:.0f} GFLOP/s" if not name.startswith("cast") else ""
             print(f"{str(dt)[6:]:9s} {name:15s} {s * 1e3:7.1f} ms  {rate}")
+    last = measure_peak()
+    peak = max(first, last)  # a peak is a best case; this machine drifts within minutes
+    print(f"bf16 peak {last / 1e9:.0f} GFLOP/s (last); bounds use the higher, {peak / 1e9:.0f}")
     useful = 6 * B * triangle_macs(T, d, d)
     bf = torch.bfloat16
-    total = sum(times[(bf, k)] for k in ("fwd", "gx", "gw", "cast fp32→bf16", "cast bf16→fp32"))
+    gemms = sum(times[(bf, k)] for k in ("fwd", "gx", "gw"))
+    total = gemms + sum(times[(bf, k)] for k in ("cast fp32→bf16", "cast bf16→fp32"))
     print(f"bound at batch {B}: bf16 GEMMs + casts {total * 1e3:.0f} ms → at most "
           f"{useful / total / peak:.2f} of the bf16 peak")
+    print(f"bound at batch {B}: bf16 GEMMs alone {gemms * 1e3:.0f} ms → at most "
+          f"{useful / gemms / peak:.2f} of the bf16 peak")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,13 @@ def test_bench_reports_every_case_and_its_ratios():
     assert r["layer batch 3 fp32: weight memory / dense-masked"] == pytest.approx((24 * 16 + 6 * 4) / (36 * 16 + 6 * 4))
     step = next(x for x in report["results"] if x["what"] == "step" and x["model"] == "mlp")
     assert step["tokens_per_s"] == pytest.approx(2 * 7 / step["seconds"])
+    # one projected TinyStories epoch per linear step case, from its own tokens/s
+    proj = report["projections"]
+    assert len(proj) == 4
+    lin = next(x for x in report["results"] if x["what"] == "step" and x["model"] == "linear"
+               and x["impl"] == "arlearn" and x["dtype"] == "bf16")
+    key = "TinyStories epoch (470M tokens), arlearn bf16 batch 2: hours"
+    assert proj[key] == pytest.approx(470e6 / lin["tokens_per_s"] / 3600)
 
 
 def test_useful_flops_count_the_triangle_head_and_ffn():
@@ -41,7 +48,8 @@ def test_cli_bench_rejects_bad_options(capsys):
     assert "fp16" in capsys.readouterr().err
     assert main(["bench", "nonsense=1"]) == 2
     for bad, says in (("layer_batches=abc", "layer_batches"), ("layer_batches=0", "layer_batches"),
-                      ("peak_size=2x3", "MxKxN"), ("linear_batch=-1", "linear_batch"), ("rounds=0", "rounds")):
+                      ("peak_size=2x3", "MxKxN"), ("linear_batch=-1", "linear_batch"), ("rounds=0", "rounds"),
+                      ("epoch_tokens=0", "epoch_tokens")):
         capsys.readouterr()
         assert main(["bench", bad, "--no-progress"]) == 2, bad
         err = capsys.readouterr().err.strip().splitlines()

@@ -13,6 +13,9 @@ something:
              d=128, V=117), arlearn vs dense-masked: time per step, tokens/s, useful FLOP/s
              (only the FLOPs of the causal triangle, head and FFN count), MFU, peak memory.
 
+From (c) it also projects the time of one epoch of the full TinyStories training set
+(`epoch_tokens`, ~470M GPT-2 tokens) at the TinyStories step's measured tokens/s.
+
 On CPU each case runs in a fresh subprocess so its peak memory (RSS high-water mark above the
 process's baseline) is its own; on CUDA peak memory is `torch.cuda.max_memory_allocated`.
 Cases whose estimated memory exceeds what the machine has free are skipped, with the reason.
@@ -56,6 +59,7 @@ class BenchConfig:
     mlp_d: int = 128
     mlp_V: int = 117
     mlp_batch: int = 32
+    epoch_tokens: int = 470_000_000  #: the full TinyStories train set: ~2.1M stories, ~470M GPT-2 tokens
     models: tuple = ("linear", "mlp")
     impls: tuple = ("arlearn", "dense")
     memory_limit_gb: float = 0.0  #: skip cases estimated above this (0: 80% of free memory)
@@ -296,7 +300,7 @@ def _check_sizes(cfg: BenchConfig) -> None:
             raise ArlearnError(f"bench: {name} must be an integer ≥ {least}, got {v!r}")
 
     for name in ("reps", "rounds", "layer_T", "layer_d", "chunk", "linear_T", "linear_d", "linear_V",
-                 "linear_batch", "mlp_T", "mlp_d", "mlp_V", "mlp_batch"):
+                 "linear_batch", "mlp_T", "mlp_d", "mlp_V", "mlp_batch", "epoch_tokens"):
         positive(name, getattr(cfg, name))
     positive("threads", cfg.threads, 0)
     for b in cfg.layer_batches:
@@ -348,7 +352,8 @@ def run_bench(cfg: BenchConfig, progress: bool = True, log=None) -> dict:
            "cpu": _cpu_name() if device.type == "cpu" else torch.cuda.get_device_name(device),
            "load_average": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     return {"config": dataclasses.asdict(cfg), "environment": env, "results": results,
-            "medians": median_cases(results), "ratios": ratios(results)}
+            "medians": median_cases(results), "ratios": ratios(results),
+            "projections": projections(results, cfg.epoch_tokens)}
 
 
 def _cpu_name() -> str:
@@ -412,6 +417,17 @@ def ratios(results: list[dict]) -> dict:
     return out
 
 
+def projections(results: list[dict], epoch_tokens: int) -> dict:
+    """Hours for one epoch of `epoch_tokens` tokens at each TinyStories (linear) step's median
+    tokens/s: what a full-dataset run of the paper's language model would take on this device."""
+    out = {}
+    for r in median_cases(results):
+        if r["what"] == "step" and r.get("model") == "linear" and "skipped" not in r:
+            out[f"TinyStories epoch ({epoch_tokens / 1e6:.0f}M tokens), {r['impl']} {r['dtype']} batch "
+                f"{r['batch']}: hours"] = epoch_tokens / r["tokens_per_s"] / 3600
+    return out
+
+
 def _case_name(r: dict) -> str:
     """"layer batch 64", "step/linear": how a case is named in ratios and tables."""
     if r["what"] == "layer":
@@ -443,4 +459,7 @@ def format_report(report: dict) -> str:
     lines.append("|---|---|")
     for k, v in report["ratios"].items():
         lines.append(f"| {k} | {v:.3f} |")
+    if report.get("projections"):
+        lines += ["", "| projection | value |", "|---|---|"]
+        lines += [f"| {k} | {v:.1f} |" for k, v in report["projections"].items()]
     return "\n".join(lines)

@@ -36,6 +36,7 @@ def main():
     B = ap.parse_args().batch
     torch.set_num_threads(1)
     T, d, c = 64, 256, 4
+
     def measure_peak():
         return peak_matmul(torch.device("cpu"), "bf16", (2048, 4096, 1024), 5)["flops"]
 
@@ -71,10 +72,8 @@ def main():
     bf = torch.bfloat16
     gemms = sum(times[(bf, k)] for k in ("fwd", "gx", "gw"))
     total = gemms + sum(times[(bf, k)] for k in ("cast fp32→bf16", "cast bf16→fp32"))
-    print(f"bound at batch {B}: bf16 GEMMs + casts {total * 1e3:.0f} ms → at most "
-          f"{useful / total / peak:.2f} of the bf16 peak")
-    print(f"bound at batch {B}: bf16 GEMMs alone {gemms * 1e3:.0f} ms → at most "
-          f"{useful / gemms / peak:.2f} of the bf16 peak")
+    for what, secs in (("GEMMs + casts", total), ("GEMMs alone", gemms)):
+        print(f"bound at batch {B}: bf16 {what} {secs * 1e3:.0f} ms → at most {useful / secs / peak:.2f} of the bf16 peak")
 
 
 if __name__ == "__main__":

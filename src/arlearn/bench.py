@@ -351,9 +351,9 @@ def run_bench(cfg: BenchConfig, progress: bool = True, log=None) -> dict:
            "threads": cfg.threads or torch.get_num_threads(),
            "cpu": _cpu_name() if device.type == "cpu" else torch.cuda.get_device_name(device),
            "load_average": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    medians = median_cases(results)
     return {"config": dataclasses.asdict(cfg), "environment": env, "results": results,
-            "medians": median_cases(results), "ratios": ratios(results),
-            "projections": projections(results, cfg.epoch_tokens)}
+            "medians": medians, "ratios": ratios(results), "projections": projections(medians, cfg.epoch_tokens)}
 
 
 def _cpu_name() -> str:
@@ -417,11 +417,12 @@ def ratios(results: list[dict]) -> dict:
     return out
 
 
-def projections(results: list[dict], epoch_tokens: int) -> dict:
+def projections(medians: list[dict], epoch_tokens: int) -> dict:
     """Hours for one epoch of `epoch_tokens` tokens at each TinyStories (linear) step's median
-    tokens/s: what a full-dataset run of the paper's language model would take on this device."""
+    tokens/s (`medians`: rows of `median_cases`): what a full-dataset run of the paper's language
+    model would take on this device."""
     out = {}
-    for r in median_cases(results):
+    for r in medians:
         if r["what"] == "step" and r.get("model") == "linear" and "skipped" not in r:
             out[f"TinyStories epoch ({epoch_tokens / 1e6:.0f}M tokens), {r['impl']} {r['dtype']} batch "
                 f"{r['batch']}: hours"] = epoch_tokens / r["tokens_per_s"] / 3600

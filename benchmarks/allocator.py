@@ -12,7 +12,7 @@ import os
 import statistics
 import time
 
-from arlearn.bench import BenchConfig, _isolated
+from arlearn.experiments.bench import BenchConfig, _isolated
 from arlearn.fileio import write_json
 
 

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from arlearn.config import resolve
-from arlearn.train import train
+from arlearn.training.trainer import train
 
 
 def main() -> None:

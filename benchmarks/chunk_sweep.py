@@ -3,12 +3,12 @@
     python benchmarks/chunk_sweep.py
 
 T=64, d=256 (the TinyStories layer), batches 64 and 256, one thread; the peak is measured in
-the same process just before each dtype's sweep (arlearn.bench.peak_matmul, 2048×4096×1024).
+the same process just before each dtype's sweep (arlearn.experiments.bench.peak_matmul, 2048×4096×1024).
 """
 
 import torch
 
-from arlearn.bench import BenchConfig, bench_layer, peak_matmul
+from arlearn.experiments.bench import BenchConfig, bench_layer, peak_matmul
 
 
 def main() -> None:

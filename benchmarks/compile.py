@@ -22,7 +22,7 @@ import torch
 from arlearn.device import autocast, tune_cpu_allocator
 from arlearn.fileio import write_json
 from arlearn.models import ModelConfig, make_model
-from arlearn.train import make_optimizer, masked_loss
+from arlearn.training.trainer import make_optimizer, masked_loss
 
 CASES = {  # name: (model config, vocab, T, batch)
     "mlp-demo": (ModelConfig(name="mlp", d=16, hidden=128), 19, 90, 256),

@@ -11,8 +11,8 @@ import time
 
 import torch
 
-from arlearn.evaluate import generate_texts
-from arlearn.runs import load_run
+from arlearn.evaluation import generate_texts
+from arlearn.training.runs import load_run
 
 
 def main():

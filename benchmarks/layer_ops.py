@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from arlearn.bench import peak_matmul, triangle_macs
+from arlearn.experiments.bench import peak_matmul, triangle_macs
 
 
 def bench(f, n=3):

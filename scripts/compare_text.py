@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from arlearn.evaluate import evaluate_text, sample_text
+from arlearn.evaluation import evaluate_text, sample_text
 from arlearn.fileio import write_json, write_text
-from arlearn.ngram import NGramLM
-from arlearn.runs import load_run
+from arlearn.models.ngram import NGramLM
+from arlearn.training.runs import load_run
 
 PROMPTS = ["Once upon a time", "Lily wanted to", "The dog and the cat", "One day, Tom found a", "The sun was"]
 

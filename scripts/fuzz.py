@@ -141,11 +141,11 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(1)
-    from arlearn import checkpoint
+    from arlearn.training import checkpoint
     from arlearn.config import dumps_toml, from_dict, resolve
     from arlearn.tasks import make_task
-    from arlearn.tasks.circuits import parse_bench
-    from arlearn.tasks.turing import load_machine, parse_machine, simulate
+    from arlearn.circuits import parse_bench
+    from arlearn.turing import load_machine, parse_machine, simulate
 
     fz = Fuzzer(args.n, args.seed)
     tmp = Path(tempfile.mkdtemp(prefix="arlearn-fuzz-"))
@@ -233,7 +233,7 @@ def main() -> int:
     targets.append(("TM spec (file)", lambda r: mutate_text(r, spec_text), tm_file))
 
     # checkpoint directories
-    from arlearn.train import Trainer
+    from arlearn.training.trainer import Trainer
 
     cfg = resolve("quick", None, ["task.n=2", "task.m=2", "model.d=8", "train.train_examples=64",
                                   "train.batch_size=8", "eval.examples=4", 'train.device="cpu"'])

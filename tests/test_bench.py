@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from arlearn.bench import BenchConfig, cases, estimate_step_gb, model_shape, run_bench, step_useful_flops
+from arlearn.experiments.bench import BenchConfig, cases, estimate_step_gb, model_shape, run_bench, step_useful_flops
 from arlearn.cli import main
 from arlearn.errors import ArlearnError
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 from arlearn.cli import main
 from arlearn.errors import ArlearnError
 from arlearn.tasks import make_task
-from arlearn.tasks.circuits import (
+from arlearn.circuits import (
     CircuitBuilder,
     adder,
     bits_of_index,

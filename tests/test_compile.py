@@ -19,9 +19,9 @@ from arlearn.compile import (
 from arlearn.config import resolve
 from arlearn.fileio import load_safetensors, save_safetensors
 from arlearn.models.base import generate_greedy
-from arlearn.runs import load_run
-from arlearn.tasks.circuits import CircuitBuilder, bits_of_index, normalize
-from arlearn.train import train
+from arlearn.training.runs import load_run
+from arlearn.circuits import CircuitBuilder, bits_of_index, normalize
+from arlearn.training.trainer import train
 
 OPS = ["AND", "NAND", "OR", "NOR", "XOR", "XNOR"]
 #: the shared table: every gate type at every fan-in up to 5 (NOT/BUFF take one input), plus a
@@ -125,7 +125,7 @@ def test_packed_only_run_for_circuits_too_big_for_the_dense_form(tmp_path):
     v = verify_run(run)
     assert v["ok"] and v["checked"] == 256 and v["engines"] == ["packed"]
     from arlearn.errors import ArlearnError
-    from arlearn.runs import load_run
+    from arlearn.training.runs import load_run
 
     with pytest.raises(ArlearnError, match="compiled run written without its dense model.safetensors"):
         load_run(run)  # what `arlearn eval` / `generate` do: a clear pointer to `verify`, not "not found"
@@ -139,7 +139,7 @@ def test_random_inputs_above_20_inputs(tmp_path):
 
 def test_compile_refuses_a_task_with_another_layout(tmp_path):
     from arlearn.errors import ArlearnError
-    from arlearn.tasks.circuits import generate
+    from arlearn.circuits import generate
 
     with pytest.raises(ArlearnError, match="does not lay out"):
         compile_circuit(generate("adder2"), tmp_path / "x", {"name": "circuit", "generator": "adder3"})

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from arlearn.errors import ArlearnError
-from arlearn.evaluate import evaluate_text, sample_tokens
-from arlearn.ngram import NGramLM
+from arlearn.evaluation import evaluate_text, sample_tokens
+from arlearn.models.ngram import NGramLM
 
 
 def corpus(n=3000, V=12, seed=0):

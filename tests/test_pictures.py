@@ -6,9 +6,9 @@ import torch
 from arlearn.cli import main
 from arlearn.compile import compile_generator, layout
 from arlearn.errors import ArlearnError
-from arlearn.pictures import block_norm_heatmap, block_norms
-from arlearn.runs import load_run
-from arlearn.tasks.circuits import generate
+from arlearn.reporting.heatmap import block_norm_heatmap, block_norms
+from arlearn.training.runs import load_run
+from arlearn.circuits import generate
 
 
 def test_compiled_heatmap_mirrors_the_wiring(tmp_path, capsys):

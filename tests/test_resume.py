@@ -19,12 +19,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from arlearn import checkpoint
+from arlearn.training import checkpoint
 from arlearn.cli import main
 from arlearn.config import resolve
 from arlearn.errors import ArlearnError
-from arlearn.runs import read_metrics
-from arlearn.train import Trainer, train
+from arlearn.training.runs import read_metrics
+from arlearn.training.trainer import Trainer, train
 
 STEPS = 40
 OVERRIDES = [
@@ -37,7 +37,7 @@ OVERRIDES = [
 # the child: the CLI, with each step slowed down so that a kill lands mid-run
 CHILD = """
 import sys, time
-from arlearn import train as T
+from arlearn.training import trainer as T
 step = T.Trainer.train_step
 def slow(self):
     time.sleep(0.02)

@@ -1,14 +1,14 @@
-"""The sweep engine (arlearn.complexity) and `arlearn sweep`: tiny grids that run in seconds."""
+"""The sweep engine (arlearn.experiments.sweep) and `arlearn sweep`: tiny grids that run in seconds."""
 
 import json
 import random
 
 import pytest
 
-import arlearn.train
-from arlearn import complexity
+import arlearn.training.trainer
+from arlearn.experiments import sweep as complexity
 from arlearn.cli import main
-from arlearn.complexity import Cell, SweepSpec, aggregate, length_complexity, length_sweep, sample_sweep
+from arlearn.experiments.sweep import Cell, SweepSpec, aggregate, length_complexity, length_sweep, sample_sweep
 from arlearn.config import resolve
 from arlearn.errors import ArlearnError
 from arlearn.tasks import make_task
@@ -27,13 +27,13 @@ def tiny_spec(**kw):
 
 def count_trainings(monkeypatch):
     calls = []
-    real = arlearn.train.train
+    real = arlearn.training.trainer.train
 
     def counting(cfg, run_dir, progress=True):
         calls.append(str(run_dir))
         return real(cfg, run_dir, progress)
 
-    monkeypatch.setattr(arlearn.train, "train", counting)
+    monkeypatch.setattr(arlearn.training.trainer, "train", counting)
     return calls
 
 
@@ -68,7 +68,7 @@ def test_length_sweep_end_to_end_writes_table_plots_and_resumes(tmp_path, monkey
 
 
 def test_killed_sweep_loses_at_most_the_cell_in_progress(tmp_path, monkeypatch):
-    real = arlearn.train.train
+    real = arlearn.training.trainer.train
     done = []
 
     def dies_on_third(cfg, run_dir, progress=True):
@@ -77,7 +77,7 @@ def test_killed_sweep_loses_at_most_the_cell_in_progress(tmp_path, monkeypatch):
         done.append(run_dir)
         return real(cfg, run_dir, progress)
 
-    monkeypatch.setattr(arlearn.train, "train", dies_on_third)
+    monkeypatch.setattr(arlearn.training.trainer, "train", dies_on_third)
     spec = tiny_spec(models=["linear"], cots=["none", "running"], seeds=[0, 1])
     with pytest.raises(KeyboardInterrupt):
         length_sweep(spec, tmp_path, progress=False)
@@ -86,7 +86,7 @@ def test_killed_sweep_loses_at_most_the_cell_in_progress(tmp_path, monkeypatch):
     partial = json.loads((tmp_path / "sweep.json").read_text())
     assert partial["cells_done"] == 2  # the report is readable after every cell
 
-    monkeypatch.setattr(arlearn.train, "train", real)
+    monkeypatch.setattr(arlearn.training.trainer, "train", real)
     calls = count_trainings(monkeypatch)
     rep = length_sweep(spec, tmp_path, progress=False)
     assert [c.split("/")[-1] for c in calls] == ["linear-running-n64-s0", "linear-running-n64-s1"]

@@ -9,14 +9,14 @@ import torch
 
 from arlearn.cli import main
 from arlearn.config import from_dict
-from arlearn.data import TokenWindows, train_source
+from arlearn.training.data import TokenWindows, train_source
 from arlearn.errors import ArlearnError
-from arlearn.evaluate import evaluate_text, sample_text, sample_tokens
+from arlearn.evaluation import evaluate_text, sample_text, sample_tokens
 from arlearn.models import make_model
 from arlearn.tasks import make_task
 from arlearn.tasks import text as text_mod
 from arlearn.tasks.text import EOT, split_stories
-from arlearn.train import train
+from arlearn.training.trainer import train
 
 STORIES = [
     "Tom had a red ball. He liked to play with it in the park every day.",

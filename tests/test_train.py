@@ -6,12 +6,12 @@ import pytest
 import torch
 
 from arlearn.config import resolve
-from arlearn.data import ExamplePool, encode_examples, train_source
+from arlearn.training.data import ExamplePool, encode_examples, train_source
 from arlearn.errors import ArlearnError
-from arlearn.evaluate import evaluate, first_divergence
-from arlearn.runs import load_run
+from arlearn.evaluation import evaluate, first_divergence
+from arlearn.training.runs import load_run
 from arlearn.tasks import make_task
-from arlearn.train import lr_at, train
+from arlearn.training.trainer import lr_at, train
 
 FAST_2X2 = [  # reaches the 0.995 target after 1400-1800 steps (~45 s on 2 cores) for seeds 0, 1, 2
     "task.n=2", "task.m=2", "task.cot=\"long\"",

@@ -8,7 +8,7 @@ import pytest
 from arlearn.cli import main
 from arlearn.errors import ArlearnError
 from arlearn.tasks import make_task
-from arlearn.tasks.turing import (
+from arlearn.turing import (
     auto_bounds,
     input_count,
     load_machine,
@@ -303,8 +303,8 @@ def test_compiled_tm_is_exact_on_every_input(tmp_path):
     """TM → circuit → linear-model weights: greedy decoding reproduces the threshold CoT and
     answer on every input, and decodes to the simulator's final tape."""
     compile_ = pytest.importorskip("arlearn.compile")
-    from arlearn.evaluate import generate_texts
-    from arlearn.runs import load_run
+    from arlearn.evaluation import generate_texts
+    from arlearn.training.runs import load_run
 
     options = {"machine": "binary-increment", "n": 3, "cot": "threshold"}
     task = make_task("tm", options)

@@ -4,7 +4,7 @@ from arlearn.tasks.base import TASKS, Example, Task, make_task, register_task
 from arlearn.tasks import multiplication  # noqa: F401
 from arlearn.tasks import parity  # noqa: F401
 from arlearn.tasks import turing  # noqa: F401
-from arlearn.tasks import circuits  # noqa: F401
+from arlearn.tasks import circuit  # noqa: F401
 from arlearn.tasks import text  # noqa: F401
 
 __all__ = ["TASKS", "Example", "Task", "make_task", "register_task"]

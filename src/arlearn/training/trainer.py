@@ -19,13 +19,13 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from arlearn.config import RunConfig
-from arlearn.data import train_source
+from arlearn.training.data import train_source
 from arlearn.device import autocast, resolve_device, use_bf16
-from arlearn.evaluate import evaluate, evaluate_text
+from arlearn.evaluation import evaluate, evaluate_text
 from arlearn.tasks.text import TextTask
-from arlearn import checkpoint
+from arlearn.training import checkpoint
 from arlearn.errors import ArlearnError
-from arlearn.runs import METRICS, MetricsLog, build, prepare_run_dir, save_model, write_results
+from arlearn.training.runs import METRICS, MetricsLog, build, prepare_run_dir, save_model, write_results
 
 
 def seed_everything(seed: int) -> None:
@@ -254,13 +254,13 @@ class Trainer:
 def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, resume: bool = False) -> dict:
     """Train a model as configured, write the run directory, return the final results.
     With `resume`, continue from the run directory's newest checkpoint (bit-exact)."""
-    from arlearn.distributed import DistributedTrainer, needs_distributed_trainer
+    from arlearn.training.distributed import DistributedTrainer, needs_distributed_trainer
 
     cls = DistributedTrainer if needs_distributed_trainer(cfg) else Trainer  # DDP / grad accumulation
     return cls(cfg, run_dir, progress, resume).fit()
 
 
-if __name__ == "__main__":  # `torchrun --nproc_per_node=N -m arlearn.train <arlearn train options>`
+if __name__ == "__main__":  # `torchrun --nproc_per_node=N -m arlearn.training.trainer <arlearn train options>`
     from arlearn.cli import main
 
     sys.exit(main(["train", "--distributed", *sys.argv[1:]]))

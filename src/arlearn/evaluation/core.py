@@ -14,7 +14,7 @@ from typing import Sequence
 
 import torch
 
-from arlearn.data import encode_examples, prompt_batches
+from arlearn.training.data import encode_examples, prompt_batches
 from arlearn.device import autocast
 from arlearn.models.base import ARModel, generate_greedy
 from arlearn.models.block_causal import reuse_weight_casts
@@ -125,7 +125,7 @@ def evaluate_text(model: ARModel, task, batch_size: int = 64, device=torch.devic
     with T — the same targets, in the same way, for every model (the n-gram baseline included,
     see `ngram.NGramLM.window_nll`).
     """
-    from arlearn.data import TokenWindows
+    from arlearn.training.data import TokenWindows
 
     src = TokenWindows(task.tokens("valid"), task.seq_len, batch_size, 0)
     batch_size = max(1, min(batch_size, (1 << 27) // (task.seq_len * len(task.vocab))))  # fp32 logits ≤ 512 MB

@@ -2,7 +2,7 @@
 
 For every run directory (config.toml) the page shows the config, the results, training curves
 from metrics.jsonl (loss, token accuracy, held-out exact match or validation perplexity), the
-block-norm "what each position reads" heatmap of linear/MLP models (`arlearn.pictures`), and
+block-norm "what each position reads" heatmap of linear/MLP models (`arlearn.reporting.heatmap`), and
 example chains of thought with the first wrong token highlighted (eval_examples.jsonl) or
 generated samples (text runs). For every sweep directory (sweep.json, `arlearn sweep`) it shows
 the table and the length-/sample-complexity plots. Figures are PNGs embedded as base64, the page
@@ -120,7 +120,7 @@ def curves_figure(rows: list[dict], title: str) -> bytes | None:
 
 
 def _heatmap(run_dir: Path) -> bytes | None:
-    from arlearn.pictures import run_heatmap
+    from arlearn.reporting.heatmap import run_heatmap
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "heatmap.png"
@@ -129,8 +129,8 @@ def _heatmap(run_dir: Path) -> bytes | None:
 
 
 def _text_samples(run_dir: Path, prompts=("Once upon a time", "The little dog"), tokens: int = 40) -> list[dict]:
-    from arlearn.evaluate import sample_text
-    from arlearn.runs import load_run
+    from arlearn.evaluation import sample_text
+    from arlearn.training.runs import load_run
 
     cfg, task, model = load_run(run_dir)
     return [{"prompt": p, "generated": sample_text(model, task, p, max_tokens=tokens, temperature=0.8, top_k=40, seed=i)}
@@ -144,8 +144,8 @@ RESULT_KEYS = ("exact_match", "token_accuracy", "val_perplexity", "val_loss", "p
 
 
 def run_section(run_dir: Path, samples: bool = True) -> Section:
-    from arlearn.checkpoint import list_checkpoints
-    from arlearn.runs import load_run_config
+    from arlearn.training.checkpoint import list_checkpoints
+    from arlearn.training.runs import load_run_config
 
     cfg = load_run_config(run_dir)
     d = cfg.to_dict()

@@ -1,6 +1,6 @@
 """Data-parallel training with PyTorch's DistributedDataParallel (one process per device).
 
-    torchrun --nproc_per_node=N -m arlearn.train --preset quick ...        # one machine
+    torchrun --nproc_per_node=N -m arlearn.training.trainer --preset quick ...        # one machine
     arlearn train --distributed ...   (under torchrun, same thing)
 
 What each rank does:
@@ -59,7 +59,7 @@ def session(enabled: bool, device: str = "auto"):
         return
     if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
         raise ArlearnError("--distributed needs torchrun's environment (RANK, WORLD_SIZE, MASTER_ADDR): "
-                           "launch with `torchrun --nproc_per_node=N -m arlearn.train ...`")
+                           "launch with `torchrun --nproc_per_node=N -m arlearn.training.trainer ...`")
     use_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     if use_cuda:
@@ -134,7 +134,7 @@ def any_rank(flag: bool, w: World, device) -> bool:
 import signal  # noqa: E402
 
 from arlearn.device import autocast  # noqa: E402
-from arlearn.train import Trainer, lr_at  # noqa: E402
+from arlearn.training.trainer import Trainer, lr_at  # noqa: E402
 
 
 class _NullLog:

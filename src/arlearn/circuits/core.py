@@ -20,7 +20,6 @@ from functools import cached_property
 from typing import Sequence
 
 from arlearn.errors import ArlearnError
-from arlearn.tasks.base import Example, Task, check_choice, register_task
 from arlearn.vocab import BOS, EOS, Vocab
 
 #: gate types of the ISCAS .bench format, plus THRESHOLD (Σ w·x ≥ bias) of the normal form
@@ -467,7 +466,7 @@ def generate(spec: str) -> Circuit:
     return GENERATORS[kind](n)
 
 
-# -- the `circuit` task ---------------------------------------------------------------------
+# -- loading and input encoding ---------------------------------------------------------
 def load_circuit(file: str = "", generator: str = "", sha256: str = "") -> Circuit:
     """A circuit from a .bench file or a generator name (exactly one of the two). When `sha256`
     is given the file's bytes must hash to it (a run directory records it, so a changed file
@@ -500,83 +499,3 @@ def bits_of_index(index: int, n: int) -> tuple[int, ...]:
 
 def index_of_bits(bits) -> int:
     return sum(int(b) << i for i, b in enumerate(bits))
-
-
-@register_task("circuit")
-@dataclass(frozen=True)
-class CircuitTask(Task):
-    """Prompt `<bos> x1 … xn =`, CoT = the value of every threshold gate of the normal form
-    in topological order then `=`, answer = the output bits, then `<eos>`. The same layout
-    as the `tm` task's `threshold` CoT, so one compiler serves both.
-
-    Options: `file` (a .bench netlist) or `generator` (adderN, multN, multNxM, parityN);
-    `cot` = threshold | none; `sha256` (set by `arlearn compile`) pins the file's content.
-    Inputs are split train/test by an exact hash of their index (bit i = input i).
-    """
-
-    file: str = ""
-    generator: str = ""
-    cot: str = "threshold"
-    sha256: str = ""
-
-    cot_formats = ("threshold", "none")
-
-    def __post_init__(self):
-        check_choice("task 'circuit'", "cot format", self.cot, self.cot_formats)
-        if len(self.circuit.inputs) < 2:
-            raise ArlearnError("task 'circuit': the circuit needs at least 2 inputs to split "
-                               "inputs into train and test")
-
-    @cached_property
-    def circuit(self) -> Circuit:
-        return load_circuit(self.file, self.generator, self.sha256)
-
-    @cached_property
-    def normal(self) -> Circuit:
-        return normalize(self.circuit)
-
-    @cached_property
-    def vocab(self) -> Vocab:
-        return Vocab([BOS, "=", EOS, "0", "1"])
-
-    @cached_property
-    def seq_len(self) -> int:
-        c = self.normal
-        cot = len(c.gates) + 1 if self.cot == "threshold" else 0
-        return 1 + len(c.inputs) + 1 + cot + len(c.outputs) + 1
-
-    def sample_input(self, rng: random.Random):
-        return bits_of_index(rng.getrandbits(len(self.circuit.inputs)), len(self.circuit.inputs))
-
-    def input_index(self, x) -> int:
-        return index_of_bits(x)
-
-    def make_example(self, x) -> Example:
-        c = self.normal
-        vals = c.evaluate_all(x)
-        prompt = (BOS, *(str(int(b)) for b in x), "=")
-        cot = (*(str(vals[g.name]) for g in c.gates), "=") if self.cot == "threshold" else ()
-        return Example(prompt, cot, tuple(str(vals[o]) for o in c.outputs))
-
-    def parse_answer(self, tokens):
-        tokens = list(tokens)
-        if "=" not in tokens:
-            return None
-        ans = tuple(tokens[len(tokens) - tokens[::-1].index("=") :])
-        ok = len(ans) == len(self.circuit.outputs) and all(t in ("0", "1") for t in ans)
-        return ans if ok else None
-
-    def parse_prompt(self, text: str):
-        toks = tuple(t for t in text.replace("=", " ").split() if t != BOS)
-        n = len(self.circuit.inputs)
-        if len(toks) == 1 and len(toks[0]) == n:  # "0110" as one word
-            toks = tuple(toks[0])
-        if len(toks) != n or any(t not in ("0", "1") for t in toks):
-            raise ArlearnError(f"circuit {self.circuit.name!r} takes {n} input bits (0/1), got {text!r}")
-        return (BOS, *toks, "=")
-
-    def describe(self) -> str:
-        c, nf = self.circuit, self.normal
-        return (f"{super().describe()}; circuit {c.name!r}: {len(c.inputs)} inputs, {len(c.outputs)} "
-                f"outputs, {len(c.gates)} gates → {len(nf.gates)} threshold gates (CoT length)")
-

@@ -91,10 +91,10 @@ def _default_run_dir(cfg) -> str:
 
 @command("train", "train a model on a task and evaluate it by held-out exact match")
 def cmd_train(args):
-    from arlearn.train import train
+    from arlearn.training.trainer import train
 
     if args.resume:  # continue a run exactly as its config.toml says
-        from arlearn.runs import load_run_config
+        from arlearn.training.runs import load_run_config
 
         given = [f for f, v in (("--preset", args.preset), ("--config", args.config), ("--task", args.task),
                                 ("--model", args.model), ("--cot", args.cot), ("--steps", args.steps),
@@ -105,7 +105,7 @@ def cmd_train(args):
     else:
         cfg = _resolve(args)
         run_dir = args.out or _default_run_dir(cfg)
-    from arlearn.distributed import session
+    from arlearn.training.distributed import session
 
     with session(args.distributed, cfg.train.device) as world:  # torchrun: one process per device
         res = train(cfg, run_dir, progress=not args.no_progress and world.is_main, resume=bool(args.resume))
@@ -123,7 +123,7 @@ def cmd_train(args):
 @command("demo", "the README demo: train the `quick` preset on the CPU and print a results table")
 def cmd_demo(args):
     from arlearn.config import resolve
-    from arlearn.train import train
+    from arlearn.training.trainer import train
 
     cfg = resolve("quick", overrides=args.overrides)
     task = cfg.task
@@ -140,14 +140,14 @@ def cmd_demo(args):
 @command("eval", "evaluate a run directory: greedy exact match on held-out examples")
 def cmd_eval(args):
     from arlearn.device import resolve_device, use_bf16
-    from arlearn.evaluate import evaluate
-    from arlearn.runs import load_run
+    from arlearn.evaluation import evaluate
+    from arlearn.training.runs import load_run
 
     cfg, task, model = load_run(args.run_dir)
     device = resolve_device(cfg.train.device if args.device is None else args.device)
     model.to(device)
     if hasattr(task, "encode_text"):  # a text run: validation loss and perplexity on the whole valid file
-        from arlearn.evaluate import evaluate_text
+        from arlearn.evaluation import evaluate_text
 
         summary = evaluate_text(model, task, cfg.eval.batch_size, device, use_bf16(cfg.train.dtype, device),
                                 args.examples)
@@ -180,8 +180,8 @@ def cmd_show_task(args):
 def cmd_generate(args):
     import torch
 
-    from arlearn.evaluate import generate_texts
-    from arlearn.runs import load_run
+    from arlearn.evaluation import generate_texts
+    from arlearn.training.runs import load_run
     from arlearn.tasks.base import Example
 
     cfg, task, model = load_run(args.run_dir)
@@ -197,7 +197,7 @@ def cmd_generate(args):
 
 @command("run-tm", "run a Turing machine (a shipped name or a JSON spec) on one input")
 def cmd_run_tm(args):
-    from arlearn.tasks.turing import check_input, load_machine, simulate
+    from arlearn.turing import check_input, load_machine, simulate
 
     tm = load_machine(args.spec)
     x = check_input(tm, 0, (args.input or "").split())
@@ -219,7 +219,7 @@ def cmd_run_tm(args):
 
 @command("sweep", "train a grid of runs: exact match vs CoT length (`length`) or vs training examples (`samples`)")
 def cmd_sweep(args):
-    from arlearn.complexity import SweepSpec, length_sweep, parse_list, sample_sweep
+    from arlearn.experiments.sweep import SweepSpec, length_sweep, parse_list, sample_sweep
     from arlearn.config import resolve
 
     ov = [f"task.name={args.task}"] if args.task else []
@@ -246,8 +246,8 @@ def cmd_sweep(args):
 @command("sample", "sample text from a trained text run, sliding its context window")
 def cmd_sample(args):
     from arlearn.device import resolve_device, use_bf16
-    from arlearn.evaluate import sample_text
-    from arlearn.runs import load_run
+    from arlearn.evaluation import sample_text
+    from arlearn.training.runs import load_run
 
     cfg, task, model = load_run(args.run_dir)
     if not hasattr(task, "encode_text"):
@@ -299,14 +299,14 @@ def cmd_verify(args):
 
 @command("heatmap", "PNG heatmap of the norm of every (t, s) block of a linear/mlp run's model")
 def cmd_heatmap(args):
-    from arlearn.pictures import run_heatmap
+    from arlearn.reporting.heatmap import run_heatmap
 
     _emit(run_heatmap(args.run_dir, args.out, args.layer))
 
 
 @command("bench", "benchmark block-causal layers and training steps vs the dense-masked formulation and the peak")
 def cmd_bench(args):
-    from arlearn.bench import BenchConfig, format_report, run_bench
+    from arlearn.experiments.bench import BenchConfig, format_report, run_bench
     from arlearn.config import parse_value
     from arlearn.tasks.base import build_dataclass
 
@@ -343,7 +343,7 @@ def cmd_list(args):
 
 @command("report", "one static HTML page (and Markdown) from run and sweep directories")
 def cmd_report(args):
-    from arlearn.report import build_report
+    from arlearn.reporting.report import build_report
 
     out = build_report(args.run_dirs, args.out, title=args.title)
     _emit({"html": str(out["html"]), "markdown": str(out["markdown"]), "runs": out["runs"]})
@@ -436,7 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--layer", type=int, default=0, help="block-causal map to draw (mlp: 0 = first)")
         elif name == "bench":
             p.add_argument("options", nargs="*", metavar="KEY=VALUE",
-                           help="e.g. dtypes=bf16 models=linear linear_batch=32 chunk=16 threads=1 (see arlearn.bench.BenchConfig)")
+                           help="e.g. dtypes=bf16 models=linear linear_batch=32 chunk=16 threads=1 (see arlearn.experiments.bench.BenchConfig)")
             p.add_argument("-o", "--out", help="also write the full report as JSON")
             p.add_argument("--no-progress", action="store_true")
         elif name == "generate":

@@ -2,7 +2,7 @@
 
 The paper's universality construction made executable. Stages (each a function):
 
-1. **parse** — a .bench file or generator (`arlearn.tasks.circuits.load_circuit`), or any
+1. **parse** — a .bench file or generator (`arlearn.circuits.load_circuit`), or any
    `Circuit` built with `CircuitBuilder` (the Turing-machine unroller's route);
 2. **normalize** — the threshold normal form (`normalize`): every gate `[Σ w·x ≥ b]`;
 3. **lay out** (`layout`) — the sequence the `circuit` task (and the `tm` task's `threshold`
@@ -44,8 +44,8 @@ import numpy as np
 import torch
 
 from arlearn.errors import ArlearnError
-from arlearn.runs import PACKED
-from arlearn.tasks.circuits import Circuit, bits_of_index, normalize
+from arlearn.training.runs import PACKED
+from arlearn.circuits import Circuit, bits_of_index, normalize
 from arlearn.vocab import BOS, EOS, Vocab
 
 #: the vocabulary of every compiled circuit (same order as the circuit and tm-threshold tasks)
@@ -277,7 +277,7 @@ def compile_circuit(circuit: Circuit, run_dir, task: dict | None = None, chunk: 
     """
     from arlearn.config import RunConfig
     from arlearn.models import ModelConfig
-    from arlearn.runs import prepare_run_dir, save_model
+    from arlearn.training.runs import prepare_run_dir, save_model
     from arlearn.fileio import save_safetensors, write_json
     from arlearn.tasks.base import make_task
 
@@ -312,7 +312,7 @@ def compile_circuit(circuit: Circuit, run_dir, task: dict | None = None, chunk: 
 def compile_bench(path, run_dir, **kw) -> CompileReport:
     """`arlearn compile circuit FILE.bench -o RUN_DIR`: the .bench file is copied into the run
     directory (circuit.bench) and pinned by its sha256, so the run stays evaluable on its own."""
-    from arlearn.tasks.circuits import load_bench
+    from arlearn.circuits import load_bench
 
     circuit = load_bench(path)
     run_dir = Path(run_dir)
@@ -325,18 +325,18 @@ def compile_bench(path, run_dir, **kw) -> CompileReport:
 
 
 def compile_generator(spec: str, run_dir, **kw) -> CompileReport:
-    from arlearn.tasks.circuits import generate
+    from arlearn.circuits import generate
 
     return compile_circuit(generate(spec), run_dir, {"name": "circuit", "generator": spec, "cot": "threshold"}, **kw)
 
 
 def compile_tm(spec: str, run_dir, steps: int = 0, tape: int = 0, n: int = 0, **kw) -> CompileReport:
     """`arlearn compile tm SPEC --steps N --tape M -o RUN_DIR`: unroll the machine into a circuit
-    (`arlearn.tasks.turing.unroll`) and compile that. The run's task is `tm` with the `threshold`
+    (`arlearn.turing.unroll`) and compile that. The run's task is `tm` with the `threshold`
     CoT, so `arlearn eval` and `arlearn verify` work on it; bounds left at 0 are the smallest that
     every input needs. A spec file (not a shipped name) is copied into the run directory."""
     from arlearn.tasks.base import make_task
-    from arlearn.tasks.turing import machine_names
+    from arlearn.turing import machine_names
 
     options = {"machine": spec, "cot": "threshold",
                **{k: v for k, v in (("n", n), ("steps", steps), ("tape", tape)) if v}}
@@ -365,7 +365,7 @@ def reference_circuit(task) -> Circuit:
 def _load_for_verify(run_dir: Path):
     from arlearn.config import from_dict, load_toml
     from arlearn.fileio import load_safetensors
-    from arlearn.runs import CONFIG, MODEL, load_run
+    from arlearn.training.runs import CONFIG, MODEL, load_run
     from arlearn.tasks.base import make_task
 
     if not (run_dir / CONFIG).is_file():

@@ -2,7 +2,7 @@
 
 A sweep is a grid over model classes × CoT formats × training-set sizes × seeds (× optional
 named config *variants*, e.g. task options) on top of one base `RunConfig`. Every cell is an
-ordinary run — `arlearn.train.train(cfg, <sweep>/cells/<cell id>)` — so it can be inspected,
+ordinary run — `arlearn.training.trainer.train(cfg, <sweep>/cells/<cell id>)` — so it can be inspected,
 evaluated and generated from like any other run. When a cell finishes its summary is written
 atomically to `<cell dir>/cell.json`; a rerun of the same sweep skips every cell that has one,
 so a killed sweep loses at most the cell in progress. Rerunning into a sweep directory that
@@ -135,7 +135,7 @@ def check_cells(spec: SweepSpec) -> None:
 
 def run_cell(spec: SweepSpec, cell: Cell, out: Path, progress: bool = False) -> dict:
     """Train one cell (or read its finished result) and return its summary."""
-    from arlearn.train import train
+    from arlearn.training.trainer import train
 
     cell_dir = out / "cells" / cell.id
     done = cell_dir / CELL

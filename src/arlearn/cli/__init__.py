@@ -1,0 +1,1 @@
+from arlearn.cli.core import main  # noqa: F401

@@ -1,0 +1,1 @@
+from arlearn.evaluation.core import *  # noqa: F403

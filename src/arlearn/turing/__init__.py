@@ -1,0 +1,1 @@
+from arlearn.turing.core import *  # noqa: F403

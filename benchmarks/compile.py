@@ -31,12 +31,8 @@ CASES = {  # name: (model config, vocab, T, batch)
 }
 
 
-class _Opt:
-    lr, weight_decay = 1e-3, 0.1
-
-
 def make_step(model, bf16):
-    opt = make_optimizer(model, _Opt())
+    opt = make_optimizer(model, lr=1e-3, weight_decay=0.1)
 
     def step(x):
         with autocast(torch.device("cpu"), bf16):

@@ -224,7 +224,7 @@ def bench_step(cfg: BenchConfig, device, model: str, impl: str, dtype: str) -> d
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     net = build_bench_model(shape, impl, cfg.chunk, device)
-    opt = make_optimizer(net, _OptCfg())
+    opt = make_optimizer(net, lr=1e-4, weight_decay=0.1)
     T, V, B = shape["T"], shape["V"], shape["batch"]
     g = torch.Generator().manual_seed(0)
     ids = torch.randint(0, V, (B, T + 1), generator=g).to(device)
@@ -247,12 +247,6 @@ def bench_step(cfg: BenchConfig, device, model: str, impl: str, dtype: str) -> d
             "tokens_per_s": B * T / t, "flops": flops / t, "peak_memory_mb": round(peak_mb, 1),
             "weight_bytes": _param_bytes(net), "buffer_bytes": _buffer_bytes(net),
             "parameters": sum(p.numel() for p in net.parameters())}
-
-
-@dataclass
-class _OptCfg:
-    lr: float = 1e-4
-    weight_decay: float = 0.1
 
 
 # -- driver ------------------------------------------------------------------------------

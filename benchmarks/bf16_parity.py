@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from arlearn.config import resolve
-from arlearn.training.trainer import train
+from arlearn.training import train
 
 
 def main() -> None:

@@ -22,7 +22,9 @@ import torch
 from arlearn.device import autocast, tune_cpu_allocator
 from arlearn.fileio import write_json
 from arlearn.models import ModelConfig, make_model
-from arlearn.training.trainer import make_optimizer, masked_loss
+from arlearn.training import make_optimizer
+from arlearn.training.distributed import World
+from arlearn.training.trainer import accumulate_gradients
 
 CASES = {  # name: (model config, vocab, T, batch)
     "mlp-demo": (ModelConfig(name="mlp", d=16, hidden=128), 19, 90, 256),
@@ -34,12 +36,10 @@ CASES = {  # name: (model config, vocab, T, batch)
 def make_step(model, bf16):
     opt = make_optimizer(model, lr=1e-3, weight_decay=0.1)
 
-    def step(x):
-        with autocast(torch.device("cpu"), bf16):
-            logits = model(x[:, :-1])
-        loss, _ = masked_loss(logits, x[:, 1:], torch.ones_like(x[:, 1:], dtype=torch.bool))
+    def step(x):  # the trainer's own forward/backward (one process, one micro-batch)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss, _ = accumulate_gradients(model, x, torch.ones_like(x[:, 1:], dtype=torch.bool), World(), 1,
+                                       lambda: autocast(torch.device("cpu"), bf16))
         opt.step()
         return loss.item()
 

@@ -20,7 +20,7 @@ date -u
 "$py" benchmarks/bf16_parity.py --steps 100 --set train.device=cuda
 date -u
 n=$(nvidia-smi -L | wc -l)
-"$py" -m torch.distributed.run --nproc_per_node="$n" -m arlearn.training.trainer --preset quick --steps 20 --no-progress \
+"$py" -m torch.distributed.run --nproc_per_node="$n" -m arlearn.cli.train --preset quick --steps 20 --no-progress \
     --set train.batch_size=$((256 * n)) -o "$(mktemp -d)/ddp-smoke"
 date -u
 } 2>&1 | tee "$out/gpu.log"

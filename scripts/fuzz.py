@@ -233,7 +233,7 @@ def main() -> int:
     targets.append(("TM spec (file)", lambda r: mutate_text(r, spec_text), tm_file))
 
     # checkpoint directories
-    from arlearn.training.trainer import Trainer
+    from arlearn.training import Trainer
 
     cfg = resolve("quick", None, ["task.n=2", "task.m=2", "model.d=8", "train.train_examples=64",
                                   "train.batch_size=8", "eval.examples=4", 'train.device="cpu"'])

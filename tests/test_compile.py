@@ -21,7 +21,7 @@ from arlearn.fileio import load_safetensors, save_safetensors
 from arlearn.models.base import generate_greedy
 from arlearn.training.runs import load_run
 from arlearn.circuits import CircuitBuilder, bits_of_index, normalize
-from arlearn.training.trainer import train
+from arlearn.training import train
 
 OPS = ["AND", "NAND", "OR", "NOR", "XOR", "XNOR"]
 #: the shared table: every gate type at every fan-in up to 5 (NOT/BUFF take one input), plus a

@@ -13,7 +13,7 @@ import torch
 from arlearn.config import resolve
 from arlearn.training.distributed import World, shard_rows
 from arlearn.errors import ArlearnError
-from arlearn.training.trainer import train
+from arlearn.training import train
 
 TINY = ["task.n=2", "task.m=2", "model.d=16", "train.steps=6", "train.batch_size=16", "train.lr=1e-2",
         "train.warmup=2", "train.train_examples=400", "train.dtype=\"fp32\"", "train.device=\"cpu\"",
@@ -58,7 +58,7 @@ def test_two_gloo_processes_reproduce_the_single_process_loss_curve(tmp_path):
         env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2",
                "LOCAL_WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
                "OMP_NUM_THREADS": "1"}
-        cmd = [sys.executable, "-m", "arlearn.training.trainer", "--preset", "quick", "-o", str(tmp_path / "ddp"),
+        cmd = [sys.executable, "-m", "arlearn.cli.train", "--preset", "quick", "-o", str(tmp_path / "ddp"),
                "--no-progress", *[a for o in TINY + ["train.micro_batches=2"] for a in ("--set", o)]]
         procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     outs = [p.communicate(timeout=240) for p in procs]

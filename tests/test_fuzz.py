@@ -23,7 +23,9 @@ from hypothesis import strategies as st
 from arlearn.training import checkpoint
 from arlearn.config import dumps_toml, from_dict, resolve
 from arlearn.errors import ArlearnError
+from arlearn import circuits, turing
 from arlearn.tasks import make_task
+from arlearn.tasks import text as text_mod
 
 EXAMPLES = int(os.environ.get("ARLEARN_FUZZ_EXAMPLES", "100"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 1000,
@@ -203,7 +205,6 @@ bench_line = st.one_of(
 @FUZZ
 @given(st.data())
 def test_fuzz_bench(data):
-    circuits = pytest.importorskip("arlearn.circuits")
     kind = data.draw(st.integers(0, 2))
     if kind == 0:
         text = mutate_text(data, BENCH)
@@ -231,7 +232,6 @@ SPEC = _spec()
 @FUZZ
 @given(st.data())
 def test_fuzz_tm_spec(data):
-    turing = pytest.importorskip("arlearn.turing")
     spec = mutate_json(data, SPEC) if data.draw(st.integers(0, 3)) else data.draw(json_value)
     tm = check("TM spec (JSON structure)", turing.parse_machine, spec, "fuzz")
     if tm is not None:
@@ -241,7 +241,6 @@ def test_fuzz_tm_spec(data):
 @FUZZ
 @given(st.data())
 def test_fuzz_tm_spec_file(scratch, data):
-    turing = pytest.importorskip("arlearn.turing")
     raw = json.dumps(SPEC, indent=1)
     text = mutate_text(data, raw) if data.draw(st.booleans()) else data.draw(any_text)
     f = scratch / "m.json"
@@ -258,7 +257,6 @@ def _text_task(shared: Path):
 
 
 def test_fuzz_tokenizer_input(shared_data):
-    text_mod = pytest.importorskip("arlearn.tasks.text")
     task = _text_task(shared_data)
 
     @FUZZ
@@ -288,7 +286,7 @@ def test_tokenizer_rejects_invalid_unicode_with_a_clear_error(shared_data):
 # -- checkpoint directories -------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def good_checkpoint(tmp_path_factory):
-    from arlearn.training.trainer import Trainer
+    from arlearn.training import Trainer
 
     torch.set_num_threads(1)
     d = tmp_path_factory.mktemp("ckpt")

@@ -13,7 +13,7 @@ from arlearn.cli import main
 from arlearn.config import resolve
 from arlearn.errors import ArlearnError
 from arlearn.reporting.report import build_report
-from arlearn.training.trainer import Trainer, train
+from arlearn.training import Trainer, train
 
 TINY = ["task.n=2", "task.m=2", "model.d=8", "train.steps=30", "train.batch_size=16", "train.train_examples=200",
         "train.warmup=3", "train.log_every=5", "train.eval_every=15", "eval.examples=24", 'train.device="cpu"']

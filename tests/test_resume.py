@@ -24,7 +24,7 @@ from arlearn.cli import main
 from arlearn.config import resolve
 from arlearn.errors import ArlearnError
 from arlearn.training.runs import read_metrics
-from arlearn.training.trainer import Trainer, train
+from arlearn.training import Trainer, train
 
 STEPS = 40
 OVERRIDES = [

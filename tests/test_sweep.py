@@ -1,4 +1,4 @@
-"""The sweep engine (arlearn.experiments.sweep) and `arlearn sweep`: tiny grids that run in seconds."""
+"""The sweep engine (arlearn.experiments.sweep), its statistics and outputs, and `arlearn sweep`: tiny grids that run in seconds."""
 
 import json
 import random
@@ -6,9 +6,11 @@ import random
 import pytest
 
 import arlearn.training.trainer
-from arlearn.experiments import sweep as complexity
+from arlearn.experiments import complexity
 from arlearn.cli import main
-from arlearn.experiments.sweep import Cell, SweepSpec, aggregate, length_complexity, length_sweep, sample_sweep
+from arlearn.experiments.complexity import aggregate, length_complexity
+from arlearn.experiments.sweep import Cell, SweepSpec, length_sweep, sample_sweep
+from arlearn.reporting.sweep import write_outputs
 from arlearn.config import resolve
 from arlearn.errors import ArlearnError
 from arlearn.tasks import make_task
@@ -40,7 +42,7 @@ def count_trainings(monkeypatch):
 def test_length_sweep_end_to_end_writes_table_plots_and_resumes(tmp_path, monkeypatch):
     calls = count_trainings(monkeypatch)
     spec = tiny_spec(seeds=[0, 1], train_examples=[16, 64])
-    rep = length_sweep(spec, tmp_path, progress=False)
+    rep = length_sweep(spec, tmp_path, progress=False, on_update=write_outputs)
     # 2 models × 2 CoTs × 2 seeds at 64 examples, then each model's focus CoT at 16 × 2 seeds
     assert len(calls) == 8 + 4 and rep["cells_done"] == rep["cells_total"] == 12
     for f in ("sweep.json", "table.md", "length.png", "samples.png"):
@@ -96,7 +98,7 @@ def test_killed_sweep_loses_at_most_the_cell_in_progress(tmp_path, monkeypatch):
 def test_sample_sweep_grid_over_training_set_sizes(tmp_path, monkeypatch):
     calls = count_trainings(monkeypatch)
     spec = tiny_spec(models=["linear"], cots=["running"], train_examples=[8, 32, 64])
-    rep = sample_sweep(spec, tmp_path, progress=False)
+    rep = sample_sweep(spec, tmp_path, progress=False, on_update=write_outputs)
     assert len(calls) == 3 and rep["plots"] == ["samples.png"]
     assert sorted(g["train_examples"] for g in rep["groups"]) == [8, 32, 64]
     assert rep["sample_complexity"]["linear / running"]["sizes_tried"] == [8, 32, 64]

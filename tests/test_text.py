@@ -9,14 +9,14 @@ import torch
 
 from arlearn.cli import main
 from arlearn.config import from_dict
-from arlearn.training.data import TokenWindows, train_source
+from arlearn.tasks.encoding import TokenWindows
 from arlearn.errors import ArlearnError
 from arlearn.evaluation import evaluate_text, sample_text, sample_tokens
 from arlearn.models import make_model
 from arlearn.tasks import make_task
 from arlearn.tasks import text as text_mod
 from arlearn.tasks.text import EOT, split_stories
-from arlearn.training.trainer import train
+from arlearn.training import train
 
 STORIES = [
     "Tom had a red ball. He liked to play with it in the park every day.",
@@ -231,7 +231,7 @@ def test_cli_sample_and_eval_on_a_text_run(tiny_run, capsys):
 def test_train_source_and_eval_use_the_same_windows(tmp_path):
     cfg = _cfg(tmp_path)
     task = make_task("text", cfg.task_options)
-    src = train_source(task, cfg.train)
+    src = task.train_data(cfg.train)
     assert isinstance(src, TokenWindows) and src.L == task.seq_len == 17
     model = make_model(cfg.model, len(task.vocab), 16)
     ev = evaluate_text(model, task, batch_size=7)

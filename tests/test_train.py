@@ -6,12 +6,12 @@ import pytest
 import torch
 
 from arlearn.config import resolve
-from arlearn.training.data import ExamplePool, encode_examples, train_source
+from arlearn.tasks.encoding import ExamplePool, encode_examples
 from arlearn.errors import ArlearnError
 from arlearn.evaluation import evaluate, first_divergence
 from arlearn.training.runs import load_run
 from arlearn.tasks import make_task
-from arlearn.training.trainer import lr_at, train
+from arlearn.training import lr_at, train
 
 FAST_2X2 = [  # reaches the 0.995 target after 1400-1800 steps (~45 s on 2 cores) for seeds 0, 1, 2
     "task.n=2", "task.m=2", "task.cot=\"long\"",
@@ -70,9 +70,9 @@ def test_loss_mask_covers_cot_and_answer_only():
 def test_batches_are_a_pure_function_of_seed_and_step():
     cfg = resolve("quick", overrides=["task.n=2", "task.m=2", "train.train_examples=100", "train.batch_size=32"])
     task = make_task("multiplication", {"n": 2, "m": 2})
-    pool = train_source(task, cfg.train)
+    pool = task.train_data(cfg.train)
     assert isinstance(pool, ExamplePool)
-    again = train_source(task, cfg.train)
+    again = task.train_data(cfg.train)
     for step in (0, 2, 3, 7):  # 3 batches per epoch: crosses epoch boundaries
         assert torch.equal(pool.batch(step)[0], again.batch(step)[0])
     epoch0 = torch.cat([pool.batch(s)[0] for s in range(3)])
@@ -104,7 +104,7 @@ def test_unwritable_run_dir_fails_before_training(tmp_path):
 def test_pool_is_the_same_built_serially_or_in_parallel():
     cfg = resolve("quick", overrides=["task.n=2", "task.m=2", "train.train_examples=20000"]).train
     task = make_task("multiplication", {"n": 2, "m": 2})
-    a, b = train_source(task, cfg, workers=0), train_source(task, cfg, workers=2)
+    a, b = task.train_data(cfg, workers=0), task.train_data(cfg, workers=2)
     assert torch.equal(a.ids, b.ids) and torch.equal(a.first, b.first) and torch.equal(a.end, b.end)
     x, m = a.batch(0)
     ids, mask = encode_examples(task, task.sample("train", 3, seed="0/0"), cfg.loss_on)

@@ -6,6 +6,7 @@ from importlib import resources
 import pytest
 
 from arlearn.cli import main
+from arlearn.compile import compile_circuit, verify_run
 from arlearn.errors import ArlearnError
 from arlearn.tasks import make_task
 from arlearn.turing import (
@@ -302,15 +303,14 @@ def test_spec_parser_survives_mutations(path, value):
 def test_compiled_tm_is_exact_on_every_input(tmp_path):
     """TM → circuit → linear-model weights: greedy decoding reproduces the threshold CoT and
     answer on every input, and decodes to the simulator's final tape."""
-    compile_ = pytest.importorskip("arlearn.compile")
     from arlearn.evaluation import generate_texts
     from arlearn.training.runs import load_run
 
     options = {"machine": "binary-increment", "n": 3, "cot": "threshold"}
     task = make_task("tm", options)
-    report = compile_.compile_circuit(task.unrolled.circuit, tmp_path, {"name": "tm", **options})
+    report = compile_circuit(task.unrolled.circuit, tmp_path, {"name": "tm", **options})
     assert report.threshold_gates == len(task.threshold_circuit.gates)
-    check = compile_.verify_run(tmp_path)
+    check = verify_run(tmp_path)
     assert check["ok"] and check["exhaustive"] and check["checked"] == 8
     _, loaded, model = load_run(tmp_path)  # the run directory `arlearn eval` reads
     examples = [loaded.make_example(x) for x in loaded.all_inputs()]
@@ -323,7 +323,6 @@ def test_compiled_tm_is_exact_on_every_input(tmp_path):
 
 
 def test_cli_compile_tm_then_verify(tmp_path, capsys):
-    pytest.importorskip("arlearn.compile")
     spec = tmp_path / "inc.json"
     spec.write_text(json.dumps(spec_dict()))
     out = tmp_path / "run"

@@ -2,10 +2,12 @@
 
 The data flows top to bottom through the package:
 
-    tasks/ (prompt, CoT, answer over a Vocab) -> data.py (token tensors, loss masks)
-    -> models/ (linear, mlp, transformer) -> train.py -> evaluate.py (greedy exact match)
+    tasks/ (prompt, CoT, answer; or a token stream) -> tasks/encoding.py (token batches)
+    -> models/ (linear, mlp, transformer) -> training/ (the Trainer) -> evaluation/
+    (greedy exact match, perplexity) -> reporting/
 
-See README.md for the command line; every command is also a plain function call.
+circuits/ and turing/ feed both the tasks and compile/ (exact weights of the linear model);
+experiments/ runs grids of trainings; cli/ wires it all to the `arlearn` command. See README.md.
 """
 
 from arlearn.errors import ArlearnError

@@ -1,3 +1,5 @@
+"""`python -m arlearn`: the command line (arlearn.cli)."""
+
 import sys
 
 from arlearn.cli import main

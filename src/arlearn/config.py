@@ -17,8 +17,65 @@ from importlib import resources
 from pathlib import Path
 
 from arlearn.errors import ArlearnError, did_you_mean
-from arlearn.models import ModelConfig
-from arlearn.tasks.base import build_dataclass
+
+
+def _check_type(owner: str, key: str, value, annotation) -> None:
+    """Reject ill-typed config values with a message naming the key."""
+    expected = {"int": int, "float": (int, float), "str": str, "bool": bool}
+    ann = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    ann = ann.replace(" ", "")
+    optional = ann.endswith("|None") or ann.startswith("Optional")
+    base = ann.replace("|None", "").replace("Optional[", "").rstrip("]")
+    if value is None and optional:
+        return
+    want = expected.get(base)
+    if want is None:
+        return
+    ok = isinstance(value, want) and not (base in ("int", "float") and isinstance(value, bool))
+    if not ok:
+        raise ArlearnError(f"{owner}: '{key}' must be {base}, got {type(value).__name__} {value!r}")
+
+
+def build_dataclass(cls, options: dict, owner: str):
+    """Instantiate a dataclass from a dict, rejecting unknown keys and ill-typed values."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key, value in options.items():
+        if key not in fields:
+            raise ArlearnError(f"{owner}: unknown option {key!r}{did_you_mean(str(key), fields)}")
+        _check_type(owner, key, value, fields[key].type)
+    try:
+        return cls(**options)
+    except TypeError as e:
+        raise ArlearnError(f"{owner}: {e}") from None
+
+
+#: the model classes (arlearn.models.make_model builds each)
+MODELS = ("linear", "mlp", "transformer")
+
+
+@dataclass
+class ModelConfig:
+    name: str = "mlp"
+    d: int = 128  #: embedding width
+    hidden: int = 0  #: mlp hidden width (0: same as d)
+    layers: int = 1  #: block-causal layers (mlp) or transformer blocks
+    heads: int = 4  #: transformer attention heads
+    chunk: int = 8  #: block-causal output positions per stored chunk (speed knob; 1 = exact packing)
+    context: int = 0  #: context T (0: the task's sequence length − 1)
+    dropout: float = 0.0
+
+    def __post_init__(self):
+        if self.name not in MODELS:
+            raise ArlearnError(f"unknown model '{self.name}'{did_you_mean(self.name, MODELS)}")
+        for key in ("d", "layers", "heads", "chunk"):
+            if getattr(self, key) < 1:
+                raise ArlearnError(f"model: '{key}' must be ≥ 1, got {getattr(self, key)}")
+        if self.hidden < 0 or self.context < 0:
+            raise ArlearnError("model: 'hidden' and 'context' must be ≥ 0")
+        if self.name == "transformer" and self.d % self.heads:
+            raise ArlearnError(f"model: d={self.d} must be divisible by heads={self.heads}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ArlearnError(f"model: dropout must be in [0, 1), got {self.dropout}")
 
 
 @dataclass

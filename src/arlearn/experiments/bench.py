@@ -1,5 +1,10 @@
 """`arlearn bench`: how fast arlearn's block-causal models run, side by side in one run.
 
+This module owns the measuring — the configuration (`BenchConfig`), the cases, timing, memory
+limits and process isolation — and returns the results as data (`run_bench`); the medians,
+ratios and projections are computed in `arlearn.experiments.bench_stats`, the text tables in
+`arlearn.reporting.bench`.
+
 Three measurements, each reported as ratios so that numbers from a shared machine still mean
 something:
 
@@ -27,16 +32,21 @@ import dataclasses
 import json
 import os
 import resource
-import statistics
 import time
 from dataclasses import dataclass
 
 import torch
 from torch.nn import functional as F
 
+from arlearn.device import autocast
 from arlearn.errors import ArlearnError
+from arlearn.experiments.bench_stats import median_cases, projections, ratios
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+#: safety factor on `estimate_step_gb`: the estimate counts only the big tensors (weights,
+#: gradients, AdamW state, masks, logits); +15% for what it leaves out (activations, autograd
+#: and autocast temporaries, allocator rounding), so a case is skipped rather than run out of memory
+MEMORY_MARGIN = 1.15
 
 
 @dataclass
@@ -105,14 +115,6 @@ def free_memory_gb() -> float:
         return float("inf")
 
 
-def _autocast(device, dtype):
-    import contextlib
-
-    if dtype == "fp32":
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-
-
 # -- (a) peak ----------------------------------------------------------------------------
 def peak_matmul(device, dtype: str, size, reps: int, warmup_s: float = 1.0) -> dict:
     """The fastest of `reps` (at least 5) dense m×k @ k×n products, after `warmup_s` seconds of
@@ -162,7 +164,7 @@ def bench_layer(cfg: BenchConfig, device, impl: str, dtype: str, B: int) -> dict
     def step():
         layer.zero_grad(set_to_none=True)
         x.grad = None
-        with _autocast(device, dtype):
+        with autocast(device, dtype == "bf16"):
             y = layer(x)
         y.backward(g.to(y.dtype))
 
@@ -203,7 +205,7 @@ def estimate_step_gb(shape: dict, impl: str, chunk: int) -> float:
         c = min(chunk, T)
         mix = triangle_macs(T, d, d) * (1 + (c - 1) / (T + 1)) * 4 * 4
     other = 2 * V * d * 4 * 4 + 3 * shape["batch"] * T * V * 4
-    return (mix + other) / 2**30 * 1.15
+    return (mix + other) / 2**30 * MEMORY_MARGIN
 
 
 def build_bench_model(shape: dict, impl: str, chunk: int, device):
@@ -230,7 +232,7 @@ def bench_step(cfg: BenchConfig, device, model: str, impl: str, dtype: str) -> d
     ids = torch.randint(0, V, (B, T + 1), generator=g).to(device)
 
     def step():
-        with _autocast(device, dtype):
+        with autocast(device, dtype == "bf16"):
             logits = net(ids[:, :-1])
         loss = F.cross_entropy(logits.float().reshape(-1, V), ids[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
@@ -359,102 +361,3 @@ def _cpu_name() -> str:
     except OSError:
         pass
     return "cpu"
-
-
-def median_cases(results: list[dict]) -> list[dict]:
-    """One row per case: seconds, FLOP/s, tokens/s and peak memory are medians over rounds
-    (skipped cases once, as they are; peaks as measured)."""
-    groups: dict[tuple, list[dict]] = {}
-    for r in results:
-        key = ("peak", id(r)) if r["what"] == "peak" else (r["what"], _case_name(r), r["impl"], r["dtype"])
-        groups.setdefault(key, []).append(r)
-    out = []
-    for rows in groups.values():
-        row = dict(rows[0])
-        if "skipped" not in row and row["what"] != "peak":
-            for k in ("seconds", "flops", "tokens_per_s", "peak_memory_mb"):
-                if k in row:
-                    row[k] = statistics.median(r[k] for r in rows)
-            row["rounds"] = len(rows)
-        out.append(row)
-    return out
-
-
-def ratios(results: list[dict]) -> dict:
-    """The figures the targets are about, each a ratio of two cases of the same run (medians
-    over rounds)."""
-    peak = {}
-    for r in results:  # measured at the start and at the end: the higher of the two
-        if r["what"] == "peak":
-            peak[r["dtype"]] = max(peak.get(r["dtype"], 0.0), r["flops"])
-    find = {}
-    for r in median_cases(results):
-        if "skipped" not in r and r["what"] != "peak":
-            find[(r["what"], _case_name(r), r["impl"], r["dtype"])] = r
-    out = {}
-    if "fp32" in peak and "bf16" in peak:
-        out["peak bf16 / fp32"] = peak["bf16"] / peak["fp32"]
-    for (what, model, impl, dt), r in sorted(find.items(), key=str):
-        name = f"{model} {dt}"
-        if impl == "arlearn" and dt in peak:
-            out[f"{name}: arlearn MFU"] = r["flops"] / peak[dt]
-        if impl == "dense" and dt in peak:
-            out[f"{name}: dense-masked MFU"] = r["flops"] / peak[dt]
-        ref = find.get((what, model, "dense", dt))
-        if impl == "arlearn" and ref:
-            out[f"{name}: speed-up vs dense-masked"] = ref["seconds"] / r["seconds"]
-            out[f"{name}: weight memory / dense-masked"] = r["weight_bytes"] / ref["weight_bytes"]
-            out[f"{name}: weights+masks / dense-masked"] = (r["weight_bytes"] + r["buffer_bytes"]) / (
-                ref["weight_bytes"] + ref["buffer_bytes"])
-            if "peak_memory_mb" in r and ref["peak_memory_mb"] > 0:
-                out[f"{name}: peak memory / dense-masked"] = r["peak_memory_mb"] / ref["peak_memory_mb"]
-    return out
-
-
-def projections(medians: list[dict], epoch_tokens: int) -> dict:
-    """Hours for one epoch of `epoch_tokens` tokens at each TinyStories (linear) step's median
-    tokens/s (`medians`: rows of `median_cases`): what a full-dataset run of the paper's language
-    model would take on this device."""
-    out = {}
-    for r in medians:
-        if r["what"] == "step" and r.get("model") == "linear" and "skipped" not in r:
-            out[f"TinyStories epoch ({epoch_tokens / 1e6:.0f}M tokens), {r['impl']} {r['dtype']} batch "
-                f"{r['batch']}: hours"] = epoch_tokens / r["tokens_per_s"] / 3600
-    return out
-
-
-def _case_name(r: dict) -> str:
-    """"layer batch 64", "step/linear": how a case is named in ratios and tables."""
-    if r["what"] == "layer":
-        return f"layer batch {r['batch']}"
-    return f"{r['what']}{'/' + r['model'] if r.get('model') else ''}"
-
-
-def format_report(report: dict) -> str:
-    lines = [f"arlearn bench on {report['environment']['cpu']} ({report['environment']['device']}, "
-             f"{report['environment']['threads']} threads, load {report['environment']['load_average'][0]:.2f}; "
-             f"median of {report['config'].get('rounds', 1)} round(s))"]
-    lines.append("")
-    lines.append("| case | impl | dtype | ms | tokens/s | TFLOP/s (useful) | peak mem MB | weights MB |")
-    lines.append("|---|---|---|---|---|---|---|---|")
-    for r in report.get("medians") or median_cases(report["results"]):
-        case = _case_name(r) if r["what"] != "peak" else "peak " + "×".join(map(str, r["size"]))
-        if "skipped" in r:
-            lines.append(f"| {case} | {r['impl']} | {r['dtype']} | skipped: {r['skipped']} | | | | |")
-            continue
-        lines.append(
-            f"| {case} | {r.get('impl', '-')} | {r['dtype']} | {1e3 * r['seconds']:.1f} | "
-            f"{r['tokens_per_s']:.0f} | " if "tokens_per_s" in r else
-            f"| {case} | {r.get('impl', '-')} | {r['dtype']} | {1e3 * r['seconds']:.1f} | - | ")
-        lines[-1] += (f"{r['flops'] / 1e12:.3f} | {r.get('peak_memory_mb', '-')} | "
-                      f"{r['weight_bytes'] / 2**20:.0f} |" if "weight_bytes" in r else
-                      f"{r['flops'] / 1e12:.3f} | - | - |")
-    lines.append("")
-    lines.append("| ratio | value |")
-    lines.append("|---|---|")
-    for k, v in report["ratios"].items():
-        lines.append(f"| {k} | {v:.3f} |")
-    if report.get("projections"):
-        lines += ["", "| projection | value |", "|---|---|"]
-        lines += [f"| {k} | {v:.1f} |" for k, v in report["projections"].items()]
-    return "\n".join(lines)

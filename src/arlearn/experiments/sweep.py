@@ -1,19 +1,20 @@
-"""Sweeps: train a grid of runs under one budget and measure length and sample complexity.
+"""The sweep engine: train a grid of runs under one budget and collect their results.
 
+This module owns the grid (`SweepSpec`, `Cell`), running its cells, resuming, the layout of a
+sweep directory (the file names below) and the data written to `sweep.json`; the statistics
+live in `arlearn.experiments.complexity`, the table and plots in `arlearn.reporting.sweep`.
 A sweep is a grid over model classes × CoT formats × training-set sizes × seeds (× optional
 named config *variants*, e.g. task options) on top of one base `RunConfig`. Every cell is an
-ordinary run — `arlearn.training.trainer.train(cfg, <sweep>/cells/<cell id>)` — so it can be inspected,
-evaluated and generated from like any other run. When a cell finishes its summary is written
-atomically to `<cell dir>/cell.json`; a rerun of the same sweep skips every cell that has one,
-so a killed sweep loses at most the cell in progress. Rerunning into a sweep directory that
-holds a *different* sweep is an error (the base config is recorded in `sweep.json`).
+ordinary run — `arlearn.training.trainer.train(cfg, <sweep>/cells/<cell id>)` — so it can be
+inspected, evaluated and generated from like any other run. When a cell finishes its summary is
+written atomically to `<cell dir>/cell.json`; a rerun of the same sweep skips every cell that
+has one, so a killed sweep loses at most the cell in progress. Rerunning into a sweep directory
+that holds a *different* sweep is an error (the base config is recorded in `sweep.json`).
 
-Outputs, rewritten after every cell (so a partial sweep is always readable):
-
-    sweep.json   the spec, the budget, every cell's result and the measured complexities
-    table.md     mean ± std exact match per (model, CoT, training examples) and the verdicts
-    length.png   exact match vs CoT length, one line per model class (mean, min–max band)
-    samples.png  exact match vs number of training examples (when the grid has several sizes)
+After every finished cell and at the end the engine rewrites `sweep.json` (the spec, the
+budget, every cell's result and the measured complexities), then calls `on_update(out, report)`
+if given — `arlearn.reporting.sweep.write_outputs`, which the CLI passes, rewrites `table.md`,
+`length.png` and `samples.png` there — so a partial sweep is always readable.
 
 Two entry points share the engine:
 
@@ -33,17 +34,23 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
 from arlearn.config import RunConfig, from_dict
 from arlearn.errors import ArlearnError
-from arlearn.fileio import write_json, write_text
+from arlearn.experiments.complexity import aggregate, length_complexity, sample_complexity, sample_focus
+from arlearn.fileio import write_json
 
+#: the files of a sweep directory: each cell's summary (in its run directory), the report data
+#: (this module), the table and the plots (`arlearn.reporting.sweep.write_outputs`)
 CELL = "cell.json"
 SWEEP, TABLE, LENGTH_PNG, SAMPLES_PNG = "sweep.json", "table.md", "length.png", "samples.png"
+
+#: called with the sweep directory and the report data after every finished cell and at the
+#: end; returns the names of the plot files it wrote (they go into report["plots"])
+OnUpdate = Callable[[Path, dict], list]
 
 
 @dataclass(frozen=True)
@@ -135,7 +142,7 @@ def check_cells(spec: SweepSpec) -> None:
 
 def run_cell(spec: SweepSpec, cell: Cell, out: Path, progress: bool = False) -> dict:
     """Train one cell (or read its finished result) and return its summary."""
-    from arlearn.training.trainer import train
+    from arlearn.training import trainer  # looked up at call time (tests replace trainer.train)
 
     cell_dir = out / "cells" / cell.id
     done = cell_dir / CELL
@@ -144,206 +151,13 @@ def run_cell(spec: SweepSpec, cell: Cell, out: Path, progress: bool = False) -> 
             return json.loads(done.read_text(encoding="utf-8"))
         except json.JSONDecodeError:
             pass  # cannot happen with atomic writes, but retrain rather than fail
-    res = train(spec.config_for(cell), cell_dir, progress=progress)
+    res = trainer.train(spec.config_for(cell), cell_dir, progress=progress)
     row = {"id": cell.id, "variant": cell.variant, "model": cell.model, "cot": cell.cot,
            "train_examples": cell.train_examples, "seed": cell.seed,
            **{k: res[k] for k in ("exact_match", "token_accuracy", "cot_length", "parameters", "steps",
                                   "stopped_by", "train_seconds", "n")}}
     write_json(done, row)
     return row
-
-
-# -- aggregation -----------------------------------------------------------------------------
-def aggregate(rows: Sequence[dict]) -> list[dict]:
-    """Mean, std, min, max of exact match over seeds per (variant, model, cot, train_examples)."""
-    groups: dict[tuple, list[dict]] = {}
-    for r in rows:
-        groups.setdefault((r["variant"], r["model"], r["cot"], r["train_examples"]), []).append(r)
-    out = []
-    for (v, model, cot, n), rs in groups.items():
-        em = [r["exact_match"] for r in rs]
-        out.append({"variant": v, "model": model, "cot": cot, "train_examples": n,
-                    "cot_length": rs[0]["cot_length"], "seeds": len(rs),
-                    "exact_match_mean": statistics.fmean(em),
-                    "exact_match_std": statistics.pstdev(em) if len(em) > 1 else 0.0,
-                    "exact_match_min": min(em), "exact_match_max": max(em),
-                    "token_accuracy_mean": statistics.fmean(r["token_accuracy"] for r in rs),
-                    "parameters": rs[0]["parameters"],
-                    "train_seconds_mean": statistics.fmean(r["train_seconds"] for r in rs)})
-    out.sort(key=lambda g: (g["variant"], g["model"], g["cot_length"], g["cot"], g["train_examples"]))
-    return out
-
-
-def length_complexity(groups: Sequence[dict], size: int, epsilon: float) -> dict[str, dict]:
-    """Per (variant/)model: the shortest CoT whose mean exact match at `size` is ≥ 1 − ε."""
-    out: dict[str, dict] = {}
-    for g in groups:
-        key = _line_key(g)
-        out.setdefault(key, {"cot": None, "cot_length": None})
-        if g["train_examples"] != size or g["exact_match_mean"] < 1 - epsilon - 1e-12:
-            continue
-        best = out[key]
-        if best["cot_length"] is None or g["cot_length"] < best["cot_length"]:
-            out[key] = {"cot": g["cot"], "cot_length": g["cot_length"],
-                        "exact_match_mean": g["exact_match_mean"]}
-    return out
-
-
-def sample_focus(groups: Sequence[dict], size: int, epsilon: float) -> dict[str, dict]:
-    """Per (variant/)model: the CoT whose sample complexity a length sweep plots — the shortest
-    successful one, or (when none succeeds) the one with the best mean exact match (ties — e.g.
-    all at 0 — broken by teacher-forced token accuracy, then by the shorter CoT)."""
-    lc = length_complexity(groups, size, epsilon)
-    out = {}
-    for key, win in lc.items():
-        if win["cot"] is not None:
-            out[key] = {"cot": win["cot"], "successful": True}
-        else:
-            best = max((g for g in groups if _line_key(g) == key and g["train_examples"] == size),
-                       key=lambda g: (g["exact_match_mean"], g["token_accuracy_mean"], -g["cot_length"]))
-            out[key] = {"cot": best["cot"], "successful": False}
-    return out
-
-
-def sample_complexity(groups: Sequence[dict], epsilon: float) -> dict[str, dict]:
-    """Per (variant/)model and CoT tried at two or more sizes: the fewest training examples
-    reaching mean ≥ 1 − ε (None: not reached), and the sizes tried."""
-    out: dict[str, dict] = {}
-    sizes: dict[str, list[int]] = {}
-    for g in groups:
-        sizes.setdefault(f"{_line_key(g)} / {g['cot']}", []).append(g["train_examples"])
-    for g in groups:
-        key = f"{_line_key(g)} / {g['cot']}"
-        if len(sizes[key]) < 2:
-            continue
-        out.setdefault(key, {"train_examples": None, "sizes_tried": sorted(sizes[key])})
-        if g["exact_match_mean"] >= 1 - epsilon - 1e-12:
-            cur = out[key]["train_examples"]
-            if cur is None or g["train_examples"] < cur:
-                out[key]["train_examples"] = g["train_examples"]
-    return out
-
-
-def _line_key(g: dict) -> str:
-    return f"{g['variant']}/{g['model']}" if g["variant"] else g["model"]
-
-
-# -- reports ---------------------------------------------------------------------------------
-def markdown_table(report: dict) -> str:
-    eps = report["spec"]["epsilon"]
-    b = report["budget"]
-    lines = [f"Task: {report['task']}", "",
-             f"Budget per cell: {b['steps']} steps × batch {b['batch_size']} = {b['examples_seen']} "
-             f"examples seen (lr {b['lr']}" + (f", at most {b['max_minutes']} min" if b["max_minutes"] else "")
-             + (f", stopping early once a check every {b['eval_every']} steps reaches exact match "
-                f"{b['target_exact_match']:g}" if b.get("target_exact_match") and b.get("eval_every") else "")
-             + f"); exact match on {b['eval_examples']} held-out examples; "
-             f"{report['cells_done']}/{report['cells_total']} cells done.", "",
-             "| variant | model | CoT | CoT len | train examples | seeds | exact match (mean ± std) "
-             "| min–max | token acc | params | train s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for g in report["groups"]:
-        lines.append(
-            f"| {g['variant'] or '-'} | {g['model']} | {g['cot']} | {g['cot_length']} | {g['train_examples']} "
-            f"| {g['seeds']} | {g['exact_match_mean']:.4f} ± {g['exact_match_std']:.4f} "
-            f"| {g['exact_match_min']:.4f}–{g['exact_match_max']:.4f} | {g['token_accuracy_mean']:.4f} "
-            f"| {g['parameters']:,} | {g['train_seconds_mean']:.1f} |")
-    if report.get("length_complexity"):
-        lines += ["", f"Measured length complexity (shortest CoT with mean exact match ≥ {1 - eps:g} "
-                  f"at {report['main_size']} training examples):", ""]
-        for key, lc in report["length_complexity"].items():
-            best = report.get("sample_focus", {}).get(key, {}).get("cot")
-            verdict = (f"{lc['cot_length']} CoT tokens (`{lc['cot']}`)" if lc["cot"] is not None
-                       else f"not reached (best: `{best}`)")
-            lines.append(f"- {key}: {verdict}")
-    if report.get("sample_complexity"):
-        lines += ["", f"Sample complexity (fewest training examples in the grid with mean exact match "
-                  f"≥ {1 - eps:g}):", ""]
-        for key, sc in report["sample_complexity"].items():
-            n = sc["train_examples"]
-            tried = ", ".join(map(str, sc["sizes_tried"]))
-            lines.append(f"- {key}: {n if n is not None else 'not reached'} (sizes tried: {tried})")
-    return "\n".join(lines) + "\n"
-
-
-def plot_length(groups: Sequence[dict], size: int, path: Path, title: str) -> bool:
-    """Exact match vs CoT length at training-set size `size`: one line per model class."""
-    pts = [g for g in groups if g["train_examples"] == size]
-    if not pts:
-        return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for key in dict.fromkeys(_line_key(g) for g in pts):
-        line = sorted((g for g in pts if _line_key(g) == key), key=lambda g: (g["cot_length"], g["cot"]))
-        x = [g["cot_length"] for g in line]
-        y = [g["exact_match_mean"] for g in line]
-        lo = [g["exact_match_min"] for g in line]
-        hi = [g["exact_match_max"] for g in line]
-        (h,) = ax.plot(x, y, marker="o", label=key)
-        ax.fill_between(x, lo, hi, color=h.get_color(), alpha=0.15)
-    for cot, xlen in sorted({(g["cot"], g["cot_length"]) for g in pts}, key=lambda t: t[1]):
-        ax.annotate(cot, (xlen, 1.02), rotation=60, fontsize=7, ha="left", va="bottom",
-                    annotation_clip=False)
-    ax.set_xlabel("CoT length (tokens)")
-    ax.set_title(title, fontsize=9, pad=38)
-    _finish_exact_match_plot(fig, ax, path)
-    return True
-
-
-def plot_samples(groups: Sequence[dict], path: Path, title: str,
-                 keep: Callable[[dict], bool] = lambda g: True) -> bool:
-    """Exact match vs number of training examples (log x): one line per (model, CoT)."""
-    pts = [g for g in groups if keep(g)]
-    lines: dict[str, list[dict]] = {}
-    for g in pts:
-        lines.setdefault(f"{_line_key(g)}, {g['cot']}", []).append(g)
-    lines = {k: v for k, v in lines.items() if len(v) > 1}
-    if not lines:
-        return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for key, line in lines.items():
-        line.sort(key=lambda g: g["train_examples"])
-        x = [g["train_examples"] for g in line]
-        (h,) = ax.plot(x, [g["exact_match_mean"] for g in line], marker="o", label=key)
-        ax.fill_between(x, [g["exact_match_min"] for g in line], [g["exact_match_max"] for g in line],
-                        color=h.get_color(), alpha=0.15)
-    ax.set_xscale("log")
-    sizes = sorted({g["train_examples"] for line in lines.values() for g in line})
-    ax.set_xticks(sizes, [f"{n:,}" for n in sizes])  # the grid's sizes, not 2×10^1-style ticks
-    ax.minorticks_off()
-    ax.set_xlabel("training examples (train.train_examples: the pool drawn from the train split)")
-    ax.set_title(title, fontsize=9)
-    _finish_exact_match_plot(fig, ax, path)
-    return True
-
-
-def _finish_exact_match_plot(fig, ax, path: Path) -> None:
-    """The y axis, grid and legend both sweep plots share; then save atomically and close."""
-    import matplotlib.pyplot as plt
-
-    ax.set_ylabel("held-out exact match")
-    ax.set_ylim(-0.03, 1.03)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, title="mean over seeds; band min–max", title_fontsize=7)
-    fig.tight_layout()
-    _save_fig(fig, path)
-    plt.close(fig)
-
-
-def _save_fig(fig, path: Path) -> None:
-    from arlearn.fileio import atomic_path
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
 
 
 # -- the engine ------------------------------------------------------------------------------
@@ -361,8 +175,8 @@ def _check_dir(spec: SweepSpec, out: Path, kind: str) -> None:
         same_base = False
     if old.get("kind") != kind or not same_base:
         raise ArlearnError(
-            f"{out} holds a different sweep (other kind or base config); choose another --out "
-            "or delete it"
+            f"{out} holds a different sweep (other kind or base config); choose another output "
+            "directory or delete it"
         )
 
 
@@ -375,9 +189,11 @@ def _task_label(spec: SweepSpec) -> str:
     return cfg
 
 
-def write_report(spec: SweepSpec, out: Path, kind: str, rows: list[dict], total: int) -> dict:
+def sweep_report(spec: SweepSpec, kind: str, rows: list[dict], total: int) -> dict:
+    """The data of `sweep.json`: spec, budget, cells, groups and measured complexities."""
     groups = aggregate(rows)
-    report = {
+    length = kind == "length"
+    return {
         "kind": kind,
         "task": _task_label(spec),
         "spec": spec.to_dict(),
@@ -387,32 +203,26 @@ def write_report(spec: SweepSpec, out: Path, kind: str, rows: list[dict], total:
         "cells_total": total,
         "cells": rows,
         "groups": groups,
-        "length_complexity": length_complexity(groups, spec.main_size, spec.epsilon) if kind == "length" else {},
+        "length_complexity": length_complexity(groups, spec.main_size, spec.epsilon) if length else {},
         "sample_complexity": sample_complexity(groups, spec.epsilon),
-        "sample_focus": sample_focus(groups, spec.main_size, spec.epsilon) if kind == "length" else {},
+        "sample_focus": sample_focus(groups, spec.main_size, spec.epsilon) if length else {},
+        "plots": [],
     }
+
+
+def _publish(spec: SweepSpec, out: Path, kind: str, rows: list[dict], total: int,
+             on_update: OnUpdate | None) -> dict:
+    """Write `sweep.json`; then let `on_update` write its outputs and record their plots."""
+    report = sweep_report(spec, kind, rows, total)
     write_json(out / SWEEP, report)
-    write_text(out / TABLE, markdown_table(report))
-    b = report["budget"]
-    title = f"{report['task']} — {b['steps']} steps × {b['batch_size']}"
-    plots = []
-    if kind == "length" and plot_length(groups, spec.main_size, out / LENGTH_PNG,
-                                        f"{title}, {spec.main_size} train examples"):
-        plots.append(LENGTH_PNG)
-    if kind == "length":
-        focus = {(k, f["cot"]) for k, f in report["sample_focus"].items()}
-        keep = lambda g: (_line_key(g), g["cot"]) in focus  # noqa: E731
-    else:
-        keep = lambda g: True  # noqa: E731
-    if plot_samples(groups, out / SAMPLES_PNG, title, keep):
-        plots.append(SAMPLES_PNG)
-    report["plots"] = plots
-    write_json(out / SWEEP, report)
+    if on_update is not None:
+        report["plots"] = list(on_update(out, report))
+        write_json(out / SWEEP, report)
     return report
 
 
 def _run_cells(spec: SweepSpec, cells: list[Cell], out: Path, kind: str, rows: dict, total: int,
-               progress: bool, log: Callable[[str], None]) -> None:
+               progress: bool, log: Callable[[str], None], on_update: OnUpdate | None) -> None:
     from tqdm.auto import tqdm
 
     bar = tqdm(cells, desc=f"sweep {kind}", unit="cell", disable=not progress, dynamic_ncols=True)
@@ -424,7 +234,7 @@ def _run_cells(spec: SweepSpec, cells: list[Cell], out: Path, kind: str, rows: d
         if fresh:
             log(f"{cell.id}: exact match {row['exact_match']:.4f} (CoT length {row['cot_length']}, "
                 f"{row['train_seconds']:.0f} s)")
-            write_report(spec, out, kind, list(rows.values()), total)
+            _publish(spec, out, kind, list(rows.values()), total, on_update)
     bar.close()
 
 
@@ -435,9 +245,9 @@ def _grid(spec: SweepSpec, cots, sizes) -> list[Cell]:
 
 
 def length_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
-                 log: Callable[[str], None] = lambda s: None) -> dict:
+                 log: Callable[[str], None] = lambda s: None, on_update: OnUpdate | None = None) -> dict:
     """Every (model, CoT, seed) at the largest size; then each model's shortest successful CoT
-    at the other sizes. Returns the report (also written to `out`)."""
+    at the other sizes. Returns the report data (also written to `out`/sweep.json)."""
     out = Path(out)
     _check_dir(spec, out, "length")
     check_cells(spec)
@@ -446,7 +256,7 @@ def length_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
     main = _grid(spec, spec.cots, [spec.main_size])
     smaller = [n for n in spec.sizes if n != spec.main_size]
     total = len(main)
-    _run_cells(spec, main, out, "length", rows, total, progress, log)
+    _run_cells(spec, main, out, "length", rows, total, progress, log, on_update)
     if smaller:
         focus = sample_focus(aggregate(list(rows.values())), spec.main_size, spec.epsilon)
         extra = []
@@ -455,38 +265,19 @@ def length_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
                 cot = focus[f"{v}/{model}" if v else model]["cot"]
                 extra += [Cell(model, cot, n, s, v) for n in smaller for s in spec.seeds]
         total += len(extra)
-        _run_cells(spec, extra, out, "length", rows, total, progress, log)
-    return write_report(spec, out, "length", list(rows.values()), total)
+        _run_cells(spec, extra, out, "length", rows, total, progress, log, on_update)
+    return _publish(spec, out, "length", list(rows.values()), total, on_update)
 
 
 def sample_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
-                 log: Callable[[str], None] = lambda s: None) -> dict:
-    """Exact match vs number of training examples: every (model, CoT, size, seed) cell."""
+                 log: Callable[[str], None] = lambda s: None, on_update: OnUpdate | None = None) -> dict:
+    """Exact match vs number of training examples: every (model, CoT, size, seed) cell.
+    Returns the report data (also written to `out`/sweep.json)."""
     out = Path(out)
     _check_dir(spec, out, "samples")
-    if len(spec.sizes) < 1:
-        raise ArlearnError("sample sweep needs at least one training-set size")
     check_cells(spec)
     out.mkdir(parents=True, exist_ok=True)
     rows: dict[str, dict] = {}
     cells = _grid(spec, spec.cots, spec.sizes)
-    _run_cells(spec, cells, out, "samples", rows, len(cells), progress, log)
-    return write_report(spec, out, "samples", list(rows.values()), len(cells))
-
-
-def parse_list(text: str, what: str, cast=str) -> list:
-    """'a,b,c' → ['a','b','c'] (ints with cast=int; 'a..b' ranges allowed for ints)."""
-    items = [t.strip() for t in (text or "").split(",") if t.strip()]
-    if not items:
-        raise ArlearnError(f"empty sweep: --{what} is empty")
-    out = []
-    for t in items:
-        try:
-            if cast is int and ".." in t:
-                lo, hi = (int(x) for x in t.split(".."))
-                out += list(range(lo, hi + 1))
-            else:
-                out.append(cast(t))
-        except ValueError:
-            raise ArlearnError(f"--{what}: {t!r} is not a valid {cast.__name__}") from None
-    return out
+    _run_cells(spec, cells, out, "samples", rows, len(cells), progress, log, on_update)
+    return _publish(spec, out, "samples", list(rows.values()), len(cells), on_update)

@@ -202,10 +202,6 @@ class BlockCausalLinear(nn.Module):
         return self.weights[k][rows, cols]
 
     @torch.no_grad()
-    def set_block(self, t: int, s: int, value: torch.Tensor) -> None:
-        k, rows, cols = self._locate(t, s)
-        self.weights[k][rows, cols] = value
-
     @torch.no_grad()
     def block_norms(self) -> torch.Tensor:
         """[T, T] Frobenius norm of every block (zero above the diagonal)."""

@@ -7,44 +7,27 @@ example chains of thought with the first wrong token highlighted (eval_examples.
 generated samples (text runs). For every sweep directory (sweep.json, `arlearn sweep`) it shows
 the table and the length-/sample-complexity plots. Figures are PNGs embedded as base64, the page
 has no script and loads nothing from the network. The same content is written as Markdown
-beside the HTML (`report.md`, figures in `report_files/`).
+beside the HTML (`report.md`, figures in `report_files/`). This module owns reading the
+directories into format-neutral sections and writing the files; `arlearn.reporting.render`
+turns the sections into HTML and Markdown.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import io
 import json
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from arlearn.errors import ArlearnError
+from arlearn.experiments.sweep import SWEEP, TABLE
 from arlearn.fileio import atomic_path, write_text
+from arlearn.reporting.render import Figure, Section, render_html, render_markdown
+from arlearn.training.runs import CONFIG, EXAMPLES, METRICS, MODEL, RESULTS
 
 MAX_EXAMPLES = 8  #: example CoTs shown per run (wrong ones first)
-MAX_TOKENS = 160  #: tokens of a CoT shown around the first divergence
-
-
-@dataclass
-class Figure:
-    name: str  #: file name in the Markdown folder
-    caption: str
-    png: bytes
-
-
-@dataclass
-class Section:
-    """One run or sweep, as format-neutral blocks: ("h", text) ("p", text) ("kv", rows)
-    ("table", header, rows) ("fig", Figure) ("cot", records) ("pre", text) ("samples", list)."""
-
-    title: str
-    kind: str
-    summary: dict = field(default_factory=dict)
-    blocks: list = field(default_factory=list)
 
 
 # -- reading run directories ---------------------------------------------------------------------
@@ -151,15 +134,15 @@ def run_section(run_dir: Path, samples: bool = True) -> Section:
     d = cfg.to_dict()
     name = run_dir.resolve().name
     sec = Section(name, "run")
-    results = _read_json(run_dir / "results.json") or {}
-    metrics = _read_jsonl(run_dir / "metrics.jsonl")
+    results = _read_json(run_dir / RESULTS) or {}
+    metrics = _read_jsonl(run_dir / METRICS)
     task = " ".join([cfg.task_name] + [f"{k}={v}" for k, v in cfg.task_options.items()])
     sec.summary = {"run": name, "task": task, "model": cfg.model.name, **{k: results.get(k) for k in
                    ("parameters", "exact_match", "val_perplexity", "steps", "train_seconds")}}
     rows = [("task", task)] + [(f"{s}.{k}", d[s][k]) for s, keys in CONFIG_KEYS.items() for k in keys if k in d[s]]
     sec.blocks.append(("h", "Configuration"))
     sec.blocks.append(("kv", rows))
-    sec.blocks.append(("details", "full config.toml", (run_dir / "config.toml").read_text(encoding="utf-8")))
+    sec.blocks.append(("details", f"full {CONFIG}", (run_dir / CONFIG).read_text(encoding="utf-8")))
     sec.blocks.append(("h", "Results"))
     if results:
         sec.blocks.append(("kv", [(k, results[k]) for k in RESULT_KEYS if k in results] +
@@ -168,14 +151,14 @@ def run_section(run_dir: Path, samples: bool = True) -> Section:
         ck = list_checkpoints(run_dir)
         note = f"; newest checkpoint at step {ck[-1][0]} (resume with `arlearn train --resume`)" if ck else ""
         last = max((r["step"] for r in metrics if _num(r.get("step"))), default=0)
-        sec.blocks.append(("p", f"No results.json: training has not finished (last logged step {last}){note}."))
+        sec.blocks.append(("p", f"No {RESULTS}: training has not finished (last logged step {last}){note}."))
     png = curves_figure(metrics, f"{name}: training curves")
     sec.blocks.append(("h", "Training curves"))
     if png:
-        sec.blocks.append(("fig", Figure(f"{name}-curves.png", "training curves from metrics.jsonl", png)))
+        sec.blocks.append(("fig", Figure(f"{name}-curves.png", f"training curves from {METRICS}", png)))
     else:
-        sec.blocks.append(("p", "metrics.jsonl has no rows yet."))
-    if cfg.model.name in ("linear", "mlp") and (run_dir / "model.safetensors").is_file():
+        sec.blocks.append(("p", f"{METRICS} has no rows yet."))
+    if cfg.model.name in ("linear", "mlp") and (run_dir / MODEL).is_file():
         sec.blocks.append(("h", "What each position reads"))
         try:
             png = _heatmap(run_dir)
@@ -183,14 +166,14 @@ def run_section(run_dir: Path, samples: bool = True) -> Section:
                                              "block-causal map (log10; blank = zero): row t reads columns s ≤ t", png)))
         except ArlearnError as e:
             sec.blocks.append(("p", f"heatmap unavailable: {e}"))
-    examples = _read_jsonl(run_dir / "eval_examples.jsonl")
+    examples = _read_jsonl(run_dir / EXAMPLES)
     if examples:
         wrong = [r for r in examples if not r.get("correct")]
         right = [r for r in examples if r.get("correct")]
         shown = (wrong[: MAX_EXAMPLES - 2] + right[:2])[:MAX_EXAMPLES] if wrong else right[:MAX_EXAMPLES]
         sec.blocks.append(("h", f"Example chains of thought ({len(wrong)} of {len(examples)} held-out wrong)"))
         sec.blocks.append(("cot", shown))
-    elif samples and "val_perplexity" in results and (run_dir / "model.safetensors").is_file():
+    elif samples and "val_perplexity" in results and (run_dir / MODEL).is_file():
         sec.blocks.append(("h", "Generated samples (temperature 0.8, top-k 40)"))
         try:
             sec.blocks.append(("samples", _text_samples(run_dir)))
@@ -200,16 +183,16 @@ def run_section(run_dir: Path, samples: bool = True) -> Section:
 
 
 def sweep_section(sweep_dir: Path) -> Section:
-    rep = _read_json(sweep_dir / "sweep.json")
+    rep = _read_json(sweep_dir / SWEEP)
     if not isinstance(rep, dict):
-        raise ArlearnError(f"{sweep_dir}/sweep.json is not a sweep report")
+        raise ArlearnError(f"{sweep_dir}/{SWEEP} is not a sweep report")
     name = sweep_dir.resolve().name
     sec = Section(name, "sweep")
     sec.summary = {"run": name, "task": rep.get("task", ""), "model": "sweep",
                    "steps": f"{rep.get('cells_done', '?')}/{rep.get('cells_total', '?')} cells"}
     sec.blocks.append(("p", f"{rep.get('kind', '?')} sweep of {rep.get('task', '?')}: "
                             f"{rep.get('cells_done', '?')} of {rep.get('cells_total', '?')} cells done."))
-    table = sweep_dir / "table.md"
+    table = sweep_dir / TABLE
     if table.is_file():
         sec.blocks.append(("markdown", table.read_text(encoding="utf-8")))
     for png in rep.get("plots", []) or sorted(p.name for p in sweep_dir.glob("*.png")):
@@ -226,172 +209,13 @@ def collect(paths, samples: bool = True) -> list[Section]:
     for p in map(Path, paths):
         if not p.is_dir():
             raise ArlearnError(f"run directory not found: {p}")
-        if (p / "sweep.json").is_file():
+        if (p / SWEEP).is_file():
             out.append(sweep_section(p))
-        elif (p / "config.toml").is_file():
+        elif (p / CONFIG).is_file():
             out.append(run_section(p, samples))
         else:
-            raise ArlearnError(f"{p} is neither a run directory (config.toml) nor a sweep (sweep.json)")
+            raise ArlearnError(f"{p} is neither a run directory ({CONFIG}) nor a sweep ({SWEEP})")
     return out
-
-
-# -- rendering ---------------------------------------------------------------------------------------
-def _fmt(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 10_000:
-        return f"{v:,}"
-    return str(v)
-
-
-def _cot_tokens(r: dict):
-    """(prompt, generated tokens, index of the first wrong token or None, target tokens)."""
-    gen = str(r.get("generated", "")).split()
-    tgt = str(r.get("target", "")).split()
-    div = r.get("first_divergence")
-    div = div if isinstance(div, int) and not isinstance(div, bool) and div >= 0 else None
-    return str(r.get("prompt", "")), gen, div, tgt
-
-
-def _window(tokens, div):
-    """Clip a long CoT to MAX_TOKENS around the divergence; returns (start, tokens)."""
-    if len(tokens) <= MAX_TOKENS:
-        return 0, tokens
-    start = max(0, min((div or 0) - MAX_TOKENS // 2, len(tokens) - MAX_TOKENS))
-    return start, tokens[start:start + MAX_TOKENS]
-
-
-SUMMARY_COLS = ("run", "task", "model", "parameters", "exact_match", "val_perplexity", "steps", "train_seconds")
-
-CSS = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem;color:#1b1f24;background:#fff}
-h1{font-size:1.6rem;margin-bottom:.2rem}h2{border-bottom:2px solid #d0d7de;padding-bottom:.2rem;margin-top:2.2rem}
-h3{font-size:1.05rem;margin:1.2rem 0 .4rem}.meta{color:#57606a}
-table{border-collapse:collapse;margin:.4rem 0}td,th{border:1px solid #d0d7de;padding:.2rem .5rem;text-align:left;vertical-align:top}
-th{background:#f6f8fa}figure{margin:.5rem 0}figure img{max-width:100%;border:1px solid #eaeef2}figcaption{color:#57606a;font-size:12px}
-.cot{font:12px/1.6 ui-monospace,SFMono-Regular,Menlo,monospace;background:#f6f8fa;padding:.4rem .6rem;margin:.3rem 0;border-radius:4px;overflow-wrap:anywhere}
-.ok{color:#1a7f37}.bad{color:#cf222e}.wrong{background:#ffd8d3;color:#82071e;font-weight:bold;outline:1px solid #cf222e;padding:0 2px}
-pre{background:#f6f8fa;padding:.5rem;overflow:auto;font-size:12px}
-"""
-
-
-def _md_table_to_html(text: str) -> str:
-    """A pipe table and bullet/plain lines (what `arlearn sweep` writes to table.md) as HTML."""
-    out, table = [], []
-
-    def flush():
-        if table:
-            rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in table]
-            rows = [r for r in rows if not all(set(c) <= set("-: ") for c in r)]
-            head, body = rows[0], rows[1:]
-            out.append("<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in head) + "</tr>" +
-                       "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body) +
-                       "</table>")
-            table.clear()
-
-    for line in text.splitlines():
-        if line.strip().startswith("|"):
-            table.append(line)
-            continue
-        flush()
-        if line.strip():
-            out.append(f"<p>{html.escape(line.strip().lstrip('-').strip())}</p>")
-    flush()
-    return "\n".join(out)
-
-
-def render_html(sections: list[Section], title: str, when: str) -> str:
-    e = html.escape
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>"
-             f"<style>{CSS}</style></head><body><h1>{e(title)}</h1>"
-             f"<p class='meta'>{len(sections)} run(s) · generated {e(when)} by <code>arlearn report</code></p>"]
-    parts.append("<table><tr>" + "".join(f"<th>{c}</th>" for c in SUMMARY_COLS) + "</tr>")
-    for s in sections:
-        parts.append("<tr>" + "".join(f"<td>{e(_fmt(s.summary.get(c)))}</td>" for c in SUMMARY_COLS) + "</tr>")
-    parts.append("</table>")
-    for s in sections:
-        parts.append(f"<h2>{e(s.title)} <span class='meta'>({s.kind})</span></h2>")
-        for b in s.blocks:
-            kind = b[0]
-            if kind == "h":
-                parts.append(f"<h3>{e(b[1])}</h3>")
-            elif kind == "p":
-                parts.append(f"<p>{e(b[1])}</p>")
-            elif kind == "kv":
-                parts.append("<table>" + "".join(f"<tr><th>{e(str(k))}</th><td>{e(_fmt(v))}</td></tr>" for k, v in b[1])
-                             + "</table>")
-            elif kind == "details":
-                parts.append(f"<details><summary>{e(b[1])}</summary><pre>{e(b[2])}</pre></details>")
-            elif kind == "markdown":
-                parts.append(_md_table_to_html(b[1]))
-            elif kind == "fig":
-                f = b[1]
-                data = base64.b64encode(f.png).decode("ascii")
-                parts.append(f"<figure><img alt='{e(f.caption)}' src='data:image/png;base64,{data}'>"
-                             f"<figcaption>{e(f.caption)}</figcaption></figure>")
-            elif kind == "cot":
-                for r in b[1]:
-                    prompt, gen, div, tgt = _cot_tokens(r)
-                    start, shown = _window(gen, div)
-                    toks = [f"<span class='wrong' title='expected {e(tgt[i]) if i < len(tgt) else 'end'}'>{e(t)}</span>"
-                            if i == div else e(t) for i, t in ((start + j, t) for j, t in enumerate(shown))]
-                    if div is not None and div >= len(gen):
-                        toks.append("<span class='wrong' title='generation ended early'>∅</span>")
-                    mark = "<span class='ok'>✓</span>" if r.get("correct") else "<span class='bad'>✗</span>"
-                    where = "" if div is None else f" · first wrong token at {div}" + (
-                        f" (expected <b>{e(tgt[div])}</b>)" if div < len(tgt) else "")
-                    parts.append(f"<div class='cot'>{mark} <b>{e(prompt)}</b> → {'… ' if start else ''}{' '.join(toks)}"
-                                 f"{' …' if start + len(shown) < len(gen) else ''}<br><span class='meta'>answer "
-                                 f"{e(str(r.get('answer', '')))} · parsed {e(str(r.get('parsed')))}{where}</span></div>")
-            elif kind == "samples":
-                for smp in b[1]:
-                    parts.append(f"<div class='cot'><b>{e(smp['prompt'])}</b>{e(smp['generated'])}</div>")
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
-
-
-def render_markdown(sections: list[Section], title: str, when: str, files_dir: str) -> tuple[str, list[Figure]]:
-    def cell(v):
-        return _fmt(v).replace("|", "\\|").replace("\n", " ")
-
-    figs: list[Figure] = []
-    out = [f"# {title}", "", f"{len(sections)} run(s) · generated {when} by `arlearn report`", "",
-           "| " + " | ".join(SUMMARY_COLS) + " |", "|" + "---|" * len(SUMMARY_COLS)]
-    out += ["| " + " | ".join(cell(s.summary.get(c)) for c in SUMMARY_COLS) + " |" for s in sections]
-    for s in sections:
-        out += ["", f"## {s.title} ({s.kind})", ""]
-        for b in s.blocks:
-            kind = b[0]
-            if kind == "h":
-                out += [f"### {b[1]}", ""]
-            elif kind == "p":
-                out += [b[1], ""]
-            elif kind == "kv":
-                out += ["| key | value |", "|---|---|"] + [f"| {cell(k)} | {cell(v)} |" for k, v in b[1]] + [""]
-            elif kind == "details":
-                out += [f"<details><summary>{b[1]}</summary>", "", "```toml", b[2].rstrip(), "```", "", "</details>", ""]
-            elif kind == "markdown":
-                out += [b[1].rstrip(), ""]
-            elif kind == "fig":
-                figs.append(b[1])
-                out += [f"![{b[1].caption}]({files_dir}/{b[1].name})", ""]
-            elif kind == "cot":
-                for r in b[1]:
-                    prompt, gen, div, tgt = _cot_tokens(r)
-                    start, shown = _window(gen, div)
-                    toks = [f"**~~{t}~~**" if start + j == div else t for j, t in enumerate(shown)]
-                    if div is not None and div >= len(gen):
-                        toks.append("**∅**")
-                    exp = f"; first wrong token at {div}" + (f", expected `{tgt[div]}`" if div is not None and div < len(tgt) else "") \
-                        if div is not None else ""
-                    out += [f"- {'✓' if r.get('correct') else '✗'} `{prompt}` → {'… ' if start else ''}{' '.join(toks)}"
-                            f" (answer `{r.get('answer', '')}`{exp})"]
-                out.append("")
-            elif kind == "samples":
-                out += [f"> **{smp['prompt']}**{smp['generated']}".replace("\n", " ") + "\n" for smp in b[1]]
-    return "\n".join(out) + "\n", figs
 
 
 def build_report(paths, out: str | Path = "report.html", title: str = "arlearn report", samples: bool = True) -> dict:

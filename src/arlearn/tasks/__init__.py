@@ -1,10 +1,22 @@
-"""Task registry. Importing this package registers the built-in tasks."""
+"""Tasks: thin adapters that turn a problem into token sequences. Importing this package
+registers the built-in tasks: `multiplication`, `parity`, `tm`, `circuit` (sequence tasks:
+prompt → CoT → answer) and `text` (a stream task)."""
 
-from arlearn.tasks.base import TASKS, Example, Task, make_task, register_task
+from arlearn.config import build_dataclass
+from arlearn.errors import ArlearnError, did_you_mean
+from arlearn.tasks.base import TASKS, Example, StreamTask, Task, TaskBase, register_task
 from arlearn.tasks import multiplication  # noqa: F401
 from arlearn.tasks import parity  # noqa: F401
 from arlearn.tasks import turing  # noqa: F401
 from arlearn.tasks import circuit  # noqa: F401
 from arlearn.tasks import text  # noqa: F401
 
-__all__ = ["TASKS", "Example", "Task", "make_task", "register_task"]
+
+def make_task(name: str, options: dict | None = None) -> TaskBase:
+    """The registered task `name` with `options` (unknown or ill-typed options are errors)."""
+    if name not in TASKS:
+        raise ArlearnError(f"unknown task '{name}'{did_you_mean(name, TASKS)}")
+    return build_dataclass(TASKS[name], dict(options or {}), f"task '{name}'")
+
+
+__all__ = ["TASKS", "Example", "StreamTask", "Task", "TaskBase", "make_task", "register_task"]

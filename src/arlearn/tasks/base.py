@@ -1,15 +1,18 @@
-"""The Task interface: examples (prompt, chain of thought, answer) over a small vocabulary.
+"""The task interface: what the trainer and the evaluator know about any task.
 
 A task is a frozen dataclass whose fields are its options (so `make_task("multiplication",
-{"n": 2, "m": 2})` validates names and types in one place). It knows:
+{"n": 2, "m": 2})` validates names and types in one place). Every task (`TaskBase`) has a
+`vocab`, a `seq_len`, a `metric` (how `arlearn.evaluation` scores it) and `train_data(...)`
+(its training batches as a pure function of (seed, step)). There are two kinds:
 
-- its `vocab` and `seq_len` (the longest prompt + CoT + answer (+ EOS) it can produce);
-- how to draw examples from a *split* (`"train"` or `"test"`), deterministically from a seed,
-  with the two splits disjoint by construction (`split_of`);
-- how to read the answer back out of a generated sequence (`parse_answer`), returning None
-  for a malformed generation (which then counts as wrong).
+- `Task` — a *sequence task*: examples (prompt, chain of thought, answer) drawn from disjoint
+  train/test splits (`split_of`: an exact hash), scored by exact match of greedy generation;
+  it reads the answer back out of a generation with `parse_answer` (None = malformed = wrong).
+- `StreamTask` — a token stream (a text corpus) cut into windows, scored by held-out
+  perplexity (`arlearn.tasks.text`).
 
-New tasks plug in with `@register_task("name")`.
+The trainer and the evaluator use only the common interface; they never ask which kind a task
+is. New tasks plug in with `@register_task("name")`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Iterator, Sequence
 
 from arlearn.errors import ArlearnError, did_you_mean
+from arlearn.tasks.encoding import TokenWindows, example_pool
 from arlearn.vocab import EOS, Vocab
 
 SPLITS = ("train", "test")
@@ -57,24 +61,50 @@ def hash_split(index: int, salt: int = 0, test_fraction: float = 0.25) -> str:
     return "test" if h < int(test_fraction * (1 << 64)) else "train"
 
 
-class Task:
-    """Base class; subclasses are frozen dataclasses registered by name."""
+class TaskBase:
+    """What every task offers the trainer and the evaluator; subclasses are frozen dataclasses
+    registered by name."""
 
     name: ClassVar[str] = ""
     version: ClassVar[int] = 1
     cot_formats: ClassVar[tuple[str, ...]] = ("none",)
-    #: whether sequences end with an EOS token (generation stops there)
-    eos: ClassVar[bool] = True
+    #: how arlearn.evaluation scores the task: "exact_match" or "perplexity"
+    metric: ClassVar[str] = "exact_match"
 
-    # -- to implement -------------------------------------------------------------------
     @property
     def vocab(self) -> Vocab:
         raise NotImplementedError
 
     @property
     def seq_len(self) -> int:
-        """Max length of prompt + cot + answer (+ EOS)."""
+        """Length of the longest sequence the model reads plus one (inputs are seq[:-1])."""
         raise NotImplementedError
+
+    def train_data(self, train_cfg, progress: bool = False, workers: int | None = None):
+        """The run's training batches: an object with `batch(step) -> (ids, loss mask)`,
+        `len()` and `consumed(steps, seconds) -> dict` (see arlearn.tasks.encoding)."""
+        raise NotImplementedError
+
+    def parse_prompt(self, text: str) -> tuple[str, ...]:
+        """Turn user text into prompt tokens (default: whitespace-separated symbols)."""
+        toks = tuple(text.split())
+        if not toks:
+            raise ArlearnError("empty prompt")
+        self.vocab.encode(toks)  # raises on out-of-vocabulary symbols
+        return toks
+
+    def describe(self) -> str:
+        opts = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
+        return f"{self.name} v{self.version} ({opts}); vocab {len(self.vocab)}, seq_len {self.seq_len}"
+
+
+class Task(TaskBase):
+    """A sequence task: prompt → chain of thought → answer, scored by exact match."""
+
+    #: whether sequences end with an EOS token (generation stops there)
+    eos: ClassVar[bool] = True
+
+    # -- to implement -------------------------------------------------------------------
 
     def sample_input(self, rng: random.Random):
         """Draw one raw input uniformly from the whole input space."""
@@ -119,20 +149,33 @@ class Task:
     def sequence(self, ex: Example) -> tuple[str, ...]:
         return ex.prompt + ex.target + ((EOS,) if self.eos else ())
 
-    def parse_prompt(self, text: str) -> tuple[str, ...]:
-        """Turn user text into prompt tokens (default: whitespace-separated symbols)."""
-        toks = tuple(text.split())
-        if not toks:
-            raise ArlearnError("empty prompt")
-        self.vocab.encode(toks)  # raises on out-of-vocabulary symbols
-        return toks
-
-    def describe(self) -> str:
-        opts = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
-        return f"{self.name} v{self.version} ({opts}); vocab {len(self.vocab)}, seq_len {self.seq_len}"
+    def train_data(self, train_cfg, progress: bool = False, workers: int | None = None):
+        return example_pool(self, train_cfg, progress, workers)
 
 
-TASKS: dict[str, type[Task]] = {}
+class StreamTask(TaskBase):
+    """A token stream cut into windows of `seq_len` tokens, scored by held-out perplexity.
+
+    Subclasses implement `tokens(split)` ("train" or "valid": a 1-D integer array),
+    `encode_text`/`decode_ids` and `eot_id` (the id that ends a document; sampling stops there).
+    """
+
+    metric: ClassVar[str] = "perplexity"
+
+    def tokens(self, split: str, progress: bool = False):
+        raise NotImplementedError
+
+    def encode_text(self, text: str) -> list[int]:
+        raise NotImplementedError
+
+    def decode_ids(self, ids) -> str:
+        raise NotImplementedError
+
+    def train_data(self, train_cfg, progress: bool = False, workers: int | None = None):
+        return TokenWindows(self.tokens("train", progress), self.seq_len, train_cfg.batch_size, train_cfg.seed)
+
+
+TASKS: dict[str, type[TaskBase]] = {}  #: filled by @register_task; arlearn.tasks imports every built-in task
 
 
 def register_task(name: str):
@@ -144,44 +187,6 @@ def register_task(name: str):
     return deco
 
 
-def _check_type(owner: str, key: str, value, annotation) -> None:
-    """Reject ill-typed config values with a message naming the key."""
-    expected = {"int": int, "float": (int, float), "str": str, "bool": bool}
-    ann = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
-    ann = ann.replace(" ", "")
-    optional = ann.endswith("|None") or ann.startswith("Optional")
-    base = ann.replace("|None", "").replace("Optional[", "").rstrip("]")
-    if value is None and optional:
-        return
-    want = expected.get(base)
-    if want is None:
-        return
-    ok = isinstance(value, want) and not (base in ("int", "float") and isinstance(value, bool))
-    if not ok:
-        raise ArlearnError(f"{owner}: '{key}' must be {base}, got {type(value).__name__} {value!r}")
-
-
-def build_dataclass(cls, options: dict, owner: str):
-    """Instantiate a dataclass from a dict, rejecting unknown keys and ill-typed values."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    for key, value in options.items():
-        if key not in fields:
-            raise ArlearnError(f"{owner}: unknown option {key!r}{did_you_mean(str(key), fields)}")
-        _check_type(owner, key, value, fields[key].type)
-    try:
-        return cls(**options)
-    except TypeError as e:
-        raise ArlearnError(f"{owner}: {e}") from None
-
-
-def make_task(name: str, options: dict | None = None) -> Task:
-    import arlearn.tasks  # noqa: F401  (registers the built-in tasks)
-
-    if name not in TASKS:
-        raise ArlearnError(f"unknown task '{name}'{did_you_mean(name, TASKS)}")
-    return build_dataclass(TASKS[name], dict(options or {}), f"task '{name}'")
-
-
 def check_choice(owner: str, key: str, value, choices) -> None:
     if value not in choices:
         raise ArlearnError(
@@ -191,11 +196,11 @@ def check_choice(owner: str, key: str, value, choices) -> None:
 
 __all__ = [
     "Example",
+    "TaskBase",
     "Task",
+    "StreamTask",
     "TASKS",
     "register_task",
-    "make_task",
-    "build_dataclass",
     "check_choice",
     "hash_split",
     "splitmix64",

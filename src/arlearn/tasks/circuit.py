@@ -6,11 +6,19 @@ import random
 from dataclasses import dataclass
 from functools import cached_property
 
-from arlearn.circuits import *  # noqa: F403
-from arlearn.circuits import Circuit, load_circuit, normalize, bits_of_index, index_of_bits
+from arlearn.circuits import (
+    CIRCUIT_VOCAB,
+    Circuit,
+    Layout,
+    bits_of_index,
+    index_of_bits,
+    load_circuit,
+    normalize,
+)
+from arlearn.circuits import layout as circuit_layout
 from arlearn.errors import ArlearnError
 from arlearn.tasks.base import Example, Task, check_choice, register_task
-from arlearn.vocab import BOS, EOS, Vocab
+from arlearn.vocab import BOS, Vocab
 
 
 @register_task("circuit")
@@ -47,14 +55,17 @@ class CircuitTask(Task):
         return normalize(self.circuit)
 
     @cached_property
+    def layout(self) -> Layout:
+        """The sequences (`arlearn.circuits.layout`): the compiler's layout, with or without the CoT."""
+        return circuit_layout(self.normal, cot=self.cot == "threshold")
+
+    @cached_property
     def vocab(self) -> Vocab:
-        return Vocab([BOS, "=", EOS, "0", "1"])
+        return CIRCUIT_VOCAB
 
     @cached_property
     def seq_len(self) -> int:
-        c = self.normal
-        cot = len(c.gates) + 1 if self.cot == "threshold" else 0
-        return 1 + len(c.inputs) + 1 + cot + len(c.outputs) + 1
+        return self.layout.seq_len
 
     def sample_input(self, rng: random.Random):
         return bits_of_index(rng.getrandbits(len(self.circuit.inputs)), len(self.circuit.inputs))
@@ -63,19 +74,10 @@ class CircuitTask(Task):
         return index_of_bits(x)
 
     def make_example(self, x) -> Example:
-        c = self.normal
-        vals = c.evaluate_all(x)
-        prompt = (BOS, *(str(int(b)) for b in x), "=")
-        cot = (*(str(vals[g.name]) for g in c.gates), "=") if self.cot == "threshold" else ()
-        return Example(prompt, cot, tuple(str(vals[o]) for o in c.outputs))
+        return Example(*self.layout.example(x))
 
     def parse_answer(self, tokens):
-        tokens = list(tokens)
-        if "=" not in tokens:
-            return None
-        ans = tuple(tokens[len(tokens) - tokens[::-1].index("=") :])
-        ok = len(ans) == len(self.circuit.outputs) and all(t in ("0", "1") for t in ans)
-        return ans if ok else None
+        return self.layout.parse_answer(tokens)
 
     def parse_prompt(self, text: str):
         toks = tuple(t for t in text.replace("=", " ").split() if t != BOS)

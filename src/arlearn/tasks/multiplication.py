@@ -223,6 +223,3 @@ class Multiplication(Task):
                 f"prompt operands must have {self.n} and {self.m} digits, got {len(a)} and {len(b)}"
             )
         return (BOS, *a, "x", *b, "=")
-
-    def answer_value(self, answer: Sequence[str]) -> int:
-        return int("".join(answer))

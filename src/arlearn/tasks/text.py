@@ -17,9 +17,9 @@ Pipeline (each step cached so a second run does no work):
    miss, never a silent reuse.
 
 Training examples are windows of `window + 1` tokens (the model reads `window` = T tokens and
-predicts the next token at each position); see `data.TokenWindows`. There is no example
-generator and no exact match: the task is evaluated by held-out loss/perplexity
-(`evaluate.evaluate_text`).
+predicts the next token at each position); see `encoding.TokenWindows`. It is a `StreamTask`:
+no examples and no exact match; it is scored by held-out loss/perplexity
+(`arlearn.evaluation.perplexity`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import numpy as np
 
 from arlearn.errors import ArlearnError
 from arlearn.fileio import atomic_path, write_json
-from arlearn.tasks.base import Task, register_task
+from arlearn.tasks.base import StreamTask, register_task
 from arlearn.vocab import PAD, Vocab
 
 EOT = "<|endoftext|>"
@@ -169,7 +169,7 @@ def encode_stories(tok, stories: list[str], progress: bool = False) -> np.ndarra
 # -- the task -----------------------------------------------------------------------------------
 @register_task("text")
 @dataclass(frozen=True)
-class TextTask(Task):
+class TextTask(StreamTask):
     """Language modelling on a story corpus, in windows of `window` tokens."""
 
     train_path: str = "data/tinystories/train.txt"  #: local file, or hf:<dataset>[:<split>]
@@ -182,7 +182,6 @@ class TextTask(Task):
     max_stories: int = 0  #: use only the first N stories of each file (0: all)
 
     version = 1
-    eos = False
 
     def __post_init__(self):
         if self.tokenizer not in TOKENIZERS:
@@ -304,14 +303,6 @@ class TextTask(Task):
         if not ids:
             raise ArlearnError("prompt is empty (or only whitespace)")
         return tuple(self.vocab.symbols[i] for i in ids)
-
-    # the example-based interface does not apply -------------------------------------------
-    def iter_sample(self, split, n, seed):
-        raise ArlearnError("task 'text' has no examples: it is evaluated by validation perplexity "
-                           "(arlearn eval) and sampled with `arlearn sample`")
-
-    def parse_answer(self, tokens):
-        return None
 
     def describe(self) -> str:
         tok = self.tokenizer if self.tokenizer == "gpt2" else f"bpe{self.bpe_vocab}"

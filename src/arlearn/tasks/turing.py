@@ -1,4 +1,17 @@
-"""The `tm` task."""
+"""The `tm` task: a Turing machine (`arlearn.turing`) as a sequence task.
+
+Prompt `<bos> input… =`, answer = the final tape (M symbols) or the accept bit. CoT formats:
+
+- `none`: nothing between prompt and answer.
+- `trace`: the configuration after every step, as the tape window with the state token
+  `[state]` written just left of the scanned cell (the classical `u q v` notation: state, head
+  position and tape in M+1 tokens), each followed by `;`, then `=` and the answer.
+- `threshold`: the machine unrolled for `steps` steps on `tape` cells into a circuit of AND/OR/NOT
+  gates (all linear thresholds), laid out as the circuit task lays out any circuit
+  (`arlearn.circuits.layout`): input bits, gate values in topological order, output bits. Here
+  the prompt is the input's bit encoding and the answer is the output bits (`decode_answer` turns
+  them back into a tape or accept bit).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +20,23 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Sequence
 
-from arlearn.circuits import Circuit, normalize
+from arlearn.circuits import CIRCUIT_VOCAB, Circuit, Layout, layout, normalize
 from arlearn.errors import ArlearnError
 from arlearn.tasks.base import Example, Task, check_choice, register_task
-from arlearn.turing import *  # noqa: F403
-from arlearn.turing.core import MAX_ENUMERATE, RunResult, Unrolled
+from arlearn.turing import (
+    MAX_ENUMERATE,
+    RunResult,
+    TuringMachine,
+    Unrolled,
+    auto_bounds,
+    check_input,
+    index_of_input,
+    input_count,
+    input_from_index,
+    load_machine,
+    simulate,
+    unroll,
+)
 from arlearn.vocab import BOS, EOS, Vocab
 
 
@@ -77,6 +102,11 @@ class TuringTask(Task):
         unroller only uses AND/OR/NOT, so this is gate for gate the same circuit)."""
         return normalize(self.unrolled.circuit)
 
+    @cached_property
+    def threshold_layout(self) -> Layout:
+        """The `threshold` CoT's sequences: the circuit layout of `threshold_circuit`."""
+        return layout(self.threshold_circuit)
+
     # -- inputs and split
     def sample_input(self, rng: random.Random):
         return input_from_index(self.tm, self.length, rng.randrange(input_count(self.tm, self.length)))
@@ -91,7 +121,7 @@ class TuringTask(Task):
     @cached_property
     def vocab(self) -> Vocab:
         if self.cot == "threshold":  # bits only, as for any circuit
-            return Vocab([BOS, "=", EOS, "0", "1"])
+            return CIRCUIT_VOCAB
         syms = [BOS, "=", ";", EOS, *self.tm.alphabet]
         if self.cot == "trace":
             syms += [f"[{q}]" for q in self.tm.states]
@@ -103,8 +133,7 @@ class TuringTask(Task):
     def seq_len(self) -> int:
         steps, tape = self.bounds
         if self.cot == "threshold":
-            c = self.threshold_circuit
-            return 1 + len(c.inputs) + 1 + len(c.gates) + 1 + len(c.outputs) + 1
+            return self.threshold_layout.seq_len
         n_ans = 1 if self.tm.output == "accept" else tape
         cot = steps * (tape + 2) + 1 if self.cot == "trace" else 0
         return 1 + self.length + 1 + cot + n_ans + 1
@@ -137,22 +166,18 @@ class TuringTask(Task):
         return Example((BOS, *x, "="), cot, self.answer_of(run))
 
     def _threshold_example(self, x) -> Example:
-        """The `circuit` task's layout: `<bos> bits = g1 … gk = o1 … om` (see compile.layout)."""
-        c = self.threshold_circuit
-        vals = c.evaluate_all(self.unrolled.input_bits(x))
-        prompt = (BOS, *(str(vals[i]) for i in c.inputs), "=")
-        cot = (*(str(vals[g.name]) for g in c.gates), "=")
-        return Example(prompt, cot, tuple(str(vals[o]) for o in c.outputs))
+        """The circuit layout: `<bos> bits = g1 … gk = o1 … om` (see `arlearn.circuits.layout`)."""
+        return Example(*self.threshold_layout.example(self.unrolled.input_bits(x)))
 
     def parse_answer(self, tokens: Sequence[str]) -> tuple[str, ...] | None:
         """The tokens after the last `=`, if they are a well-formed answer."""
+        if self.cot == "threshold":
+            return self.threshold_layout.parse_answer(tokens)
         tokens = list(tokens)
         if "=" not in tokens:
             return None
         ans = tuple(tokens[len(tokens) - tokens[::-1].index("=") :])
-        if self.cot == "threshold":
-            ok = len(ans) == len(self.unrolled.circuit.outputs) and all(t in ("0", "1") for t in ans)
-        elif self.tm.output == "accept":
+        if self.tm.output == "accept":
             ok = ans in (("0",), ("1",))
         else:
             ok = len(ans) == self.bounds[1] and all(t in self.tm.alphabet for t in ans)
@@ -168,5 +193,5 @@ class TuringTask(Task):
         toks = tuple(t for t in text.replace("=", " ").split() if t != BOS)
         if self.cot == "threshold":
             x = check_input(self.tm, self.length, toks)
-            return (BOS, *map(str, self.unrolled.input_bits(x)), "=")
+            return self.threshold_layout.prompt(self.unrolled.input_bits(x))
         return (BOS, *check_input(self.tm, self.length, toks), "=")

@@ -1,6 +1,6 @@
 """Data-parallel training with PyTorch's DistributedDataParallel (one process per device).
 
-    torchrun --nproc_per_node=N -m arlearn.training.trainer --preset quick ...        # one machine
+    torchrun --nproc_per_node=N -m arlearn.cli.train --preset quick ...   # one machine
     arlearn train --distributed ...   (under torchrun, same thing)
 
 What each rank does:
@@ -28,7 +28,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-from torch.nn import functional as F
 
 from arlearn.errors import ArlearnError
 
@@ -59,7 +58,7 @@ def session(enabled: bool, device: str = "auto"):
         return
     if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
         raise ArlearnError("--distributed needs torchrun's environment (RANK, WORLD_SIZE, MASTER_ADDR): "
-                           "launch with `torchrun --nproc_per_node=N -m arlearn.training.trainer ...`")
+                           "launch with `torchrun --nproc_per_node=N -m arlearn.cli.train ...`")
     use_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     if use_cuda:
@@ -95,32 +94,6 @@ def broadcast_object(obj, w: World):
     return box[0]
 
 
-def accumulate_gradients(model, x, m, w: World, micro_batches: int, autocast_ctx):
-    """Forward/backward of this rank's share of the global batch (x [n, L], mask m [n, L-1]).
-
-    `model` is the DDP wrapper when w.size > 1. Leaves the global-batch-mean gradient in
-    .grad on every rank; returns global (loss, token accuracy) as floats-in-tensors.
-    """
-    total = m.sum()  # loss tokens in the global batch (every rank holds the whole batch)
-    stats = torch.zeros(2, dtype=torch.float64, device=x.device)  # [loss sum, correct]
-    slices = shard_rows(len(x), w, micro_batches)
-    for i, rows in enumerate(slices):
-        xs, ms = x[rows], m[rows]
-        sync = i == len(slices) - 1 or w.size == 1
-        ctx = contextlib.nullcontext() if sync else model.no_sync()
-        with ctx:
-            with autocast_ctx():
-                logits = model(xs[:, :-1])
-            lf = logits.float()[ms]
-            tgt = xs[:, 1:][ms]
-            loss_sum = F.cross_entropy(lf, tgt, reduction="sum")
-            (loss_sum * (w.size / total.clamp(min=1))).backward()
-        stats += torch.stack([loss_sum.detach().double(), (lf.argmax(-1) == tgt).sum().double()])
-    all_reduce_sum(stats, w)
-    n = max(int(total), 1)
-    return stats[0] / n, stats[1] / n
-
-
 def any_rank(flag: bool, w: World, device) -> bool:
     """True on every rank when `flag` is true on any rank (a collective: call on all ranks)."""
     if w.size == 1:
@@ -128,104 +101,3 @@ def any_rank(flag: bool, w: World, device) -> bool:
     t = torch.tensor([1.0 if flag else 0.0], device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item())
-
-
-# -- the trainer ---------------------------------------------------------------------------
-import signal  # noqa: E402
-
-from arlearn.device import autocast  # noqa: E402
-from arlearn.training.trainer import Trainer, lr_at  # noqa: E402
-
-
-class _NullLog:
-    def write(self, **row) -> None:
-        pass
-
-    def truncate_after(self, step: int) -> None:
-        pass
-
-
-def needs_distributed_trainer(cfg) -> bool:
-    return world().size > 1 or cfg.train.micro_batches > 1
-
-
-class DistributedTrainer(Trainer):
-    """The Trainer for N data-parallel processes and/or gradient accumulation (see module doc).
-
-    With one process and micro_batches > 1 it is plain gradient accumulation."""
-
-    def __init__(self, cfg, run_dir, progress: bool = True, resume: bool = False):
-        self.world = w = world()
-        if w.size > 1 and cfg.train.max_minutes:
-            raise ArlearnError("train.max_minutes is not supported with several processes (each rank's clock "
-                               "would stop it at a different step); bound the run by train.steps")
-        shard_rows(cfg.train.batch_size, w, cfg.train.micro_batches)  # fail early on indivisible batches
-        super().__init__(cfg, run_dir, progress and w.is_main, resume)
-        if not w.is_main:
-            self.log = _NullLog()
-            torch.manual_seed(cfg.train.seed + 1_000_003 * w.rank)  # own dropout stream per rank
-        self.net = self.model
-        if w.size > 1:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
-            ids = [torch.cuda.current_device()] if self.device.type == "cuda" else None
-            # a context longer than the sequences leaves the last block-causal chunks unused
-            unused = getattr(self.model, "T", 0) > self.task.seq_len - 1
-            self.net = DDP(self.model, device_ids=ids, find_unused_parameters=unused)
-
-    def train_step(self) -> tuple[float, float, float]:
-        tc = self.cfg.train
-        x, m = self.data.batch(self.step)  # the global batch: the same on every rank
-        x, m = x.to(self.device), m.to(self.device)
-        lr = lr_at(self.step, tc)
-        for g in self.opt.param_groups:
-            g["lr"] = lr
-        self.model.train()
-        self.opt.zero_grad(set_to_none=True)
-        loss, acc = accumulate_gradients(self.net, x, m, self.world, tc.micro_batches,
-                                         lambda: autocast(self.device, self.bf16))
-        params = [p for p in self.model.parameters() if p.grad is not None]
-        if tc.grad_clip:
-            norm = torch.nn.utils.clip_grad_norm_(params, tc.grad_clip)
-        else:
-            norm = torch.nn.utils.get_total_norm([p.grad for p in params])
-        if not bool(torch.isfinite(loss) & torch.isfinite(norm.to(loss.device))):
-            what = "loss" if not torch.isfinite(loss) else "gradient norm"
-            raise ArlearnError(f"step {self.step + 1}: {what} is {float(loss if what == 'loss' else norm)}; "
-                               "training stopped, weights not updated")
-        self.opt.step()
-        self.step += 1
-        return loss.item(), acc.item(), lr
-
-    # only rank 0 writes; everyone agrees on when to stop
-    def save_checkpoint(self):
-        if self.world.is_main:
-            return super().save_checkpoint()
-        self.last_checkpoint = (self.step, self.train_seconds)
-        return None
-
-    def maybe_checkpoint(self, stop=None) -> float:
-        if stop is not None and any_rank(stop.signal is not None, self.world, self.device) and stop.signal is None:
-            stop.signal = signal.SIGTERM  # another rank was asked to stop: stop after the same step
-        return super().maybe_checkpoint(stop)
-
-    def save_final_model(self) -> None:
-        if self.world.is_main:
-            super().save_final_model()
-
-    def evaluate(self, examples=None):
-        if self.world.is_main:
-            summary, records = super().evaluate(examples)
-        else:
-            summary, records = None, []
-        return broadcast_object(summary, self.world), records
-
-    def evaluate_text(self, max_windows: int = 0) -> dict:
-        out = super().evaluate_text(max_windows) if self.world.is_main else None
-        return broadcast_object(out, self.world)
-
-    def finish(self, stopped: str) -> dict:
-        if self.world.is_main:
-            return super().finish(stopped)
-        self.evaluate_text() if getattr(self, "is_text", False) else self.evaluate()  # the matching collective
-        return {}

@@ -1,4 +1,5 @@
-"""Run directories: everything a run leaves behind, written atomically.
+"""Run directories: everything a run leaves behind, written atomically, and the one loader
+(`load_run`) every command uses to read a run back.
 
     config.toml          the fully resolved configuration (re-loadable with --config)
     metrics.jsonl        one JSON object per logged step / eval
@@ -12,8 +13,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-
-import torch
 
 from arlearn.config import RunConfig, dumps_toml, from_dict, load_toml
 from arlearn.errors import ArlearnError
@@ -148,6 +147,3 @@ def read_metrics(path: Path) -> list[dict]:
                 continue
     return rows
 
-
-def model_dtype_note(model: torch.nn.Module) -> str:
-    return str(next(model.parameters()).dtype).replace("torch.", "")

@@ -1,14 +1,20 @@
-"""Training: cross-entropy on next tokens, AdamW, warmup + cosine decay, gradient clipping.
+"""The Trainer: cross-entropy on next tokens, AdamW, warmup + cosine decay, gradient clipping.
 
-The batch order is a pure function of (seed, step) — epoch e is a permutation drawn from
-seed+e — so a run is reproducible from its config alone and can resume from any step.
+One trainer for every case: a single process is a data-parallel world of size 1 (the
+collectives in distributed.py are then no-ops), and `train.micro_batches` > 1 is gradient
+accumulation in any world. The batch of step s is a pure function of (seed, s) — epoch e is a
+permutation drawn from seed+e — and the learning rate of (config, s), so a run is reproducible
+from its config alone and resumes bit-exactly from any checkpoint. What to measure (exact match
+or perplexity) comes from the task's evaluator; the trainer never asks what kind of task it has.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
+import signal
 import sys
 import time
 from pathlib import Path
@@ -19,13 +25,17 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from arlearn.config import RunConfig
-from arlearn.training.data import train_source
 from arlearn.device import autocast, resolve_device, use_bf16
-from arlearn.evaluation import evaluate, evaluate_text
-from arlearn.tasks.text import TextTask
-from arlearn.training import checkpoint
 from arlearn.errors import ArlearnError
+from arlearn.evaluation import evaluator_for
+from arlearn.training import checkpoint
+from arlearn.training.distributed import World, all_reduce_sum, any_rank, broadcast_object, shard_rows, world
 from arlearn.training.runs import METRICS, MetricsLog, build, prepare_run_dir, save_model, write_results
+
+#: weight of the newest step in the progress bar's running loss / accuracy
+SMOOTHING = 0.05
+#: offset between ranks' seeds (each rank draws its own dropout stream)
+RANK_SEED_STRIDE = 1_000_003
 
 
 def seed_everything(seed: int) -> None:
@@ -55,18 +65,53 @@ def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> to
     return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95), fused=fused)
 
 
-def masked_loss(logits, targets, mask):
-    """Mean cross-entropy and argmax accuracy over the masked target positions."""
-    lf = logits.float()
-    loss = F.cross_entropy(lf[mask], targets[mask])
-    acc = (lf.argmax(-1)[mask] == targets[mask]).float().mean()
-    return loss, acc
+def accumulate_gradients(model, x, m, w: World, micro_batches: int, autocast_ctx):
+    """Forward/backward of this rank's share of the global batch (x [n, L], mask m [n, L-1]).
+
+    `model` is the DDP wrapper when w.size > 1. Each micro-step's loss is its cross-entropy
+    *sum* over the loss tokens divided by the loss tokens of the whole global batch (times N,
+    which DDP's gradient average divides out), so the update is exactly the single-process
+    update on the global batch for any N and micro_batches. Leaves the gradient in .grad on
+    every rank; returns the global (loss, token accuracy) as float64 tensors.
+    """
+    total = m.sum()  # loss tokens in the global batch (every rank holds the whole batch)
+    stats = torch.zeros(2, dtype=torch.float64, device=x.device)  # [loss sum, correct]
+    slices = shard_rows(len(x), w, micro_batches)
+    for i, rows in enumerate(slices):
+        xs, ms = x[rows], m[rows]
+        sync = i == len(slices) - 1 or w.size == 1
+        with contextlib.nullcontext() if sync else model.no_sync():
+            with autocast_ctx():
+                logits = model(xs[:, :-1])
+            lf = logits.float()[ms]
+            tgt = xs[:, 1:][ms]
+            loss_sum = F.cross_entropy(lf, tgt, reduction="sum")
+            (loss_sum * (w.size / total.clamp(min=1))).backward()
+        stats += torch.stack([loss_sum.detach().double(), (lf.argmax(-1) == tgt).sum().double()])
+    all_reduce_sum(stats, w)
+    n = max(int(total), 1)
+    return stats[0] / n, stats[1] / n
+
+
+class _NullLog:
+    """The metrics log of ranks other than 0 (only rank 0 writes)."""
+
+    def write(self, **row) -> None:
+        pass
+
+    def truncate_after(self, step: int) -> None:
+        pass
 
 
 class Trainer:
     def __init__(self, cfg: RunConfig, run_dir: str | Path, progress: bool = True, resume: bool = False):
-        self.cfg, self.progress = cfg, progress
-        tc = cfg.train
+        self.cfg, tc = cfg, cfg.train
+        self.world = w = world()
+        if w.size > 1 and tc.max_minutes:
+            raise ArlearnError("train.max_minutes is not supported with several processes (each rank's clock "
+                               "would stop it at a different step); bound the run by train.steps")
+        shard_rows(tc.batch_size, w, tc.micro_batches)  # fail early on indivisible batches
+        self.progress = progress and w.is_main
         if tc.threads:
             torch.set_num_threads(tc.threads)
         seed_everything(tc.seed)
@@ -78,16 +123,26 @@ class Trainer:
         self.opt = make_optimizer(self.model, tc.lr, tc.weight_decay)
         self.step = 0
         self.train_seconds = 0.0
-        self.log = MetricsLog(self.run_dir / METRICS, fresh=not resume)
-        self.data = train_source(self.task, tc, progress)
-        self.is_text = isinstance(self.task, TextTask)  # evaluated by validation perplexity, not exact match
-        self.eval_examples = [] if self.is_text else self.task.sample("test", cfg.eval.examples, cfg.eval.seed)
+        self.log = MetricsLog(self.run_dir / METRICS, fresh=not resume) if w.is_main else _NullLog()
+        self.data = self.task.train_data(tc, self.progress)
+        self.evaluator = evaluator_for(self.task, cfg.eval, self.device, self.bf16)
         self.last_checkpoint = (0, 0.0)  # (step, train_seconds) of the newest checkpoint
         if tc.checkpoint_every or tc.checkpoint_minutes:
             checkpoint.check_space(self.run_dir, self.model, tc.keep_checkpoints)
         if resume:
             self.resume()
+        if not w.is_main:
+            torch.manual_seed(tc.seed + RANK_SEED_STRIDE * w.rank)  # own dropout stream per rank
+        self.net = self.model
+        if w.size > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
 
+            ids = [torch.cuda.current_device()] if self.device.type == "cuda" else None
+            # a context longer than the sequences leaves the last block-causal chunks unused
+            unused = getattr(self.model, "T", 0) > self.task.seq_len - 1
+            self.net = DDP(self.model, device_ids=ids, find_unused_parameters=unused)
+
+    # -- checkpoints ------------------------------------------------------------------------
     def resume(self) -> None:
         """Continue from the newest checkpoint: weights, optimizer, RNGs, step, metrics log."""
         path = checkpoint.latest_checkpoint(self.run_dir)
@@ -102,18 +157,23 @@ class Trainer:
         self.last_checkpoint = (self.step, self.train_seconds)
         self.log.truncate_after(self.step)  # rows logged after the checkpoint are logged again
 
-    def save_checkpoint(self) -> Path:
-        tc = self.cfg.train
-        path = checkpoint.save_checkpoint(self.run_dir, self.step, self.model, self.opt,
-                                          {"train_seconds": self.train_seconds, "config": self.cfg.to_dict()},
-                                          tc.keep_checkpoints)
+    def save_checkpoint(self) -> Path | None:
+        """Write a checkpoint (rank 0 only; the others just note the step)."""
+        path = None
+        if self.world.is_main:
+            tc = self.cfg.train
+            path = checkpoint.save_checkpoint(self.run_dir, self.step, self.model, self.opt,
+                                              {"train_seconds": self.train_seconds, "config": self.cfg.to_dict()},
+                                              tc.keep_checkpoints)
         self.last_checkpoint = (self.step, self.train_seconds)
         return path
 
     def maybe_checkpoint(self, stop: checkpoint.StopFlag | None = None) -> float:
-        """Checkpoint when due (or when a signal asked to stop); returns the seconds it took."""
+        """Checkpoint when due (or when a signal on any rank asked to stop); returns the seconds it took."""
         tc = self.cfg.train
         t = time.perf_counter()
+        if stop is not None and any_rank(stop.signal is not None, self.world, self.device) and stop.signal is None:
+            stop.signal = signal.SIGTERM  # another rank was asked to stop: stop after the same step
         due = (tc.checkpoint_every and self.step % tc.checkpoint_every == 0) or (
             tc.checkpoint_minutes and self.train_seconds - self.last_checkpoint[1] >= 60 * tc.checkpoint_minutes)
         if ((due and self.step < tc.steps) or (stop and stop.signal)) and self.last_checkpoint[0] != self.step:
@@ -124,38 +184,44 @@ class Trainer:
             raise KeyboardInterrupt
         return time.perf_counter() - t
 
+    # -- one step ---------------------------------------------------------------------------
     def train_step(self) -> tuple[float, float, float]:
         tc = self.cfg.train
-        x, m = self.data.batch(self.step)
+        x, m = self.data.batch(self.step)  # the global batch: the same on every rank
         x, m = x.to(self.device), m.to(self.device)
         lr = lr_at(self.step, tc)
         for g in self.opt.param_groups:
             g["lr"] = lr
         self.model.train()
-        with autocast(self.device, self.bf16):
-            logits = self.model(x[:, :-1])
-        loss, acc = masked_loss(logits, x[:, 1:], m)
-        acc = acc.detach()
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss, acc = accumulate_gradients(self.net, x, m, self.world, tc.micro_batches,
+                                         lambda: autocast(self.device, self.bf16))
+        params = [p for p in self.model.parameters() if p.grad is not None]
         if tc.grad_clip:
-            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)
+            norm = torch.nn.utils.clip_grad_norm_(params, tc.grad_clip)
         else:
-            norm = torch.nn.utils.get_total_norm([p.grad for p in self.model.parameters() if p.grad is not None])
-        if not bool(torch.isfinite(loss.detach()) & torch.isfinite(norm)):  # guard: never step on NaN/inf
-            what = "loss" if not torch.isfinite(loss.detach()) else "gradient norm"
+            norm = torch.nn.utils.get_total_norm([p.grad for p in params])
+        if not bool(torch.isfinite(loss) & torch.isfinite(norm.to(loss.device))):  # never step on NaN/inf
+            what = "loss" if not torch.isfinite(loss) else "gradient norm"
             last = checkpoint.latest_checkpoint(self.run_dir)
-            raise ArlearnError(f"step {self.step + 1}: {what} is {float(loss.detach() if what == 'loss' else norm)}; "
+            raise ArlearnError(f"step {self.step + 1}: {what} is {float(loss if what == 'loss' else norm)}; "
                                f"training stopped, weights not updated; last good checkpoint: {last or 'none'}")
         self.opt.step()
         self.step += 1
         return loss.item(), acc.item(), lr
 
-    def evaluate(self, examples=None):
-        ev = self.cfg.eval
-        return evaluate(self.model, self.task, examples or self.eval_examples, ev.batch_size,
-                        self.device, self.bf16)
+    # -- evaluation: rank 0 evaluates, every rank gets its result ------------------------------
+    def check(self) -> dict:
+        """A periodic held-out check (a metrics row)."""
+        full = bool(self.cfg.train.target_exact_match)  # all of it when it can stop the run
+        row = self.evaluator.check(self.model, full) if self.world.is_main else None
+        return broadcast_object(row, self.world)
 
+    def final_evaluation(self) -> tuple[dict, list[dict] | None]:
+        summary, records = self.evaluator.final(self.model) if self.world.is_main else (None, None)
+        return broadcast_object(summary, self.world), records
+
+    # -- the loop ---------------------------------------------------------------------------
     def fit(self) -> dict:
         with checkpoint.StopFlag() as stop:  # SIGINT/SIGTERM: finish the step, checkpoint, exit
             self.stop = stop
@@ -170,30 +236,20 @@ class Trainer:
         stopped = "steps"
         while self.step < tc.steps:
             loss, acc, lr = self.train_step()
-            run_loss = loss if run_loss is None else 0.95 * run_loss + 0.05 * loss
-            run_acc = acc if run_acc is None else 0.95 * run_acc + 0.05 * acc
+            run_loss = loss if run_loss is None else (1 - SMOOTHING) * run_loss + SMOOTHING * loss
+            run_acc = acc if run_acc is None else (1 - SMOOTHING) * run_acc + SMOOTHING * acc
             self.train_seconds = time.perf_counter() - t0
             bar.update(1)
             if self.step % tc.log_every == 0 or self.step == tc.steps:
                 bar.set_postfix(loss=f"{run_loss:.4f}", acc=f"{run_acc:.3f}")
                 self.log.write(step=self.step, loss=loss, token_acc=acc, lr=lr,
                                seconds=round(self.train_seconds, 3))
-            if tc.eval_every and self.step % tc.eval_every == 0 and self.step < tc.steps and self.is_text:
-                ev = self.evaluate_text(self.cfg.eval.examples)  # eval.examples = validation windows
-                self.log.write(step=self.step, val_loss=ev["val_loss"], val_perplexity=ev["val_perplexity"],
-                               seconds=round(self.train_seconds, 3))
-                bar.write(f"step {self.step}: validation perplexity {ev['val_perplexity']:.2f}")
-                t0 = time.perf_counter() - self.train_seconds
-            elif tc.eval_every and self.step % tc.eval_every == 0 and self.step < tc.steps:
-                # a quarter of the held-out set for monitoring; all of it when it can stop the run
-                n = len(self.eval_examples) if tc.target_exact_match else max(len(self.eval_examples) // 4, 1)
-                quick, _ = self.evaluate(self.eval_examples[:n])
-                self.log.write(step=self.step, eval_exact_match=quick["exact_match"],
-                               eval_token_accuracy=quick["token_accuracy"],
-                               seconds=round(self.train_seconds, 3))
-                bar.write(f"step {self.step}: held-out exact match {quick['exact_match']:.4f}")
+            if tc.eval_every and self.step % tc.eval_every == 0 and self.step < tc.steps:
+                row = self.check()
+                self.log.write(step=self.step, **row, seconds=round(self.train_seconds, 3))
+                bar.write(f"step {self.step}: {self.evaluator.message(row)}")
                 t0 = time.perf_counter() - self.train_seconds  # eval time is not training time
-                if tc.target_exact_match and quick["exact_match"] >= tc.target_exact_match:
+                if self.evaluator.reached(row, tc.target_exact_match):
                     stopped = "target"
                     break
             if tc.max_minutes and self.train_seconds >= 60 * tc.max_minutes:
@@ -201,37 +257,15 @@ class Trainer:
                 break
             t0 += self.maybe_checkpoint(self.stop)  # checkpoint time is not training time
         bar.close()
-        self.save_final_model()
+        if self.world.is_main:
+            save_model(self.run_dir, self.model)
         return self.finish(stopped)
 
-    def save_final_model(self) -> None:
-        save_model(self.run_dir, self.model)
-
-    def evaluate_text(self, max_windows: int = 0) -> dict:
-        return evaluate_text(self.model, self.task, self.cfg.eval.batch_size, self.device, self.bf16, max_windows)
-
-    def finish_text(self, stopped: str) -> dict:
-        """A text run's results: validation loss/perplexity on the whole valid stream."""
-        tc = self.cfg.train
-        summary = self.evaluate_text()
-        tokens = self.step * tc.batch_size * (self.task.seq_len - 1)
-        results = {"task": self.task.describe(), "model": self.cfg.model.name,
-                   "parameters": self.model.live_parameters(), **summary, "steps": self.step,
-                   "stopped_by": stopped, "tokens_seen": tokens,
-                   "epochs": round(self.step * tc.batch_size / len(self.data), 3),
-                   "train_seconds": round(self.train_seconds, 1),
-                   "tokens_per_second": round(tokens / max(self.train_seconds, 1e-9), 1),
-                   "device": str(self.device), "dtype": "bf16" if self.bf16 else "fp32"}
-        self.log.write(step=self.step, val_loss=summary["val_loss"], val_perplexity=summary["val_perplexity"],
-                       final=True)
-        write_results(self.run_dir, results)
-        return results
-
     def finish(self, stopped: str) -> dict:
-        if self.is_text:
-            return self.finish_text(stopped)
-        summary, records = self.evaluate()
-        tc = self.cfg.train
+        """Final evaluation; rank 0 writes results.json (and per-example records) and returns them."""
+        summary, records = self.final_evaluation()
+        if not self.world.is_main:
+            return {}
         results = {
             "task": self.task.describe(),
             "model": self.cfg.model.name,
@@ -239,14 +273,12 @@ class Trainer:
             **summary,
             "steps": self.step,
             "stopped_by": stopped,
-            "train_examples": tc.train_examples,
-            "examples_seen": self.step * tc.batch_size,
+            **self.data.consumed(self.step, self.train_seconds),
             "train_seconds": round(self.train_seconds, 1),
             "device": str(self.device),
             "dtype": "bf16" if self.bf16 else "fp32",
         }
-        self.log.write(step=self.step, eval_exact_match=summary["exact_match"],
-                       eval_token_accuracy=summary["token_accuracy"], final=True)
+        self.log.write(step=self.step, **self.evaluator.row(summary), final=True)
         write_results(self.run_dir, results, records)
         return results
 
@@ -254,13 +286,4 @@ class Trainer:
 def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, resume: bool = False) -> dict:
     """Train a model as configured, write the run directory, return the final results.
     With `resume`, continue from the run directory's newest checkpoint (bit-exact)."""
-    from arlearn.training.distributed import DistributedTrainer, needs_distributed_trainer
-
-    cls = DistributedTrainer if needs_distributed_trainer(cfg) else Trainer  # DDP / grad accumulation
-    return cls(cfg, run_dir, progress, resume).fit()
-
-
-if __name__ == "__main__":  # `torchrun --nproc_per_node=N -m arlearn.training.trainer <arlearn train options>`
-    from arlearn.cli import main
-
-    sys.exit(main(["train", "--distributed", *sys.argv[1:]]))
+    return Trainer(cfg, run_dir, progress, resume).fit()

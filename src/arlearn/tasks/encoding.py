@@ -1,4 +1,9 @@
-"""Examples → token tensors.
+"""Examples → token tensors: how a task's data reaches the model.
+
+Sequence tasks (`Task`): an example becomes one row of ids; `ExamplePool` holds a run's
+training pool compactly and `prompt_batches` groups held-out prompts for generation.
+Stream tasks (`StreamTask`, e.g. text): `TokenWindows` cuts a token stream into windows.
+Both answer `batch(step)` with (ids, loss mask) as a pure function of (seed, step).
 
 A sequence `prompt + CoT + answer (+ EOS)` of length n is right-padded to the task's
 `seq_len`; the model reads `ids[:, :-1]` and is trained to predict `ids[:, 1:]`. The loss
@@ -8,14 +13,15 @@ the paper's code) or `"cot_answer"` (only the CoT and answer, minGPT-adder style
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
 
 from arlearn.errors import ArlearnError
-from arlearn.tasks.base import Example, Task
-from arlearn.tasks.text import TextTask
+
+if TYPE_CHECKING:  # type hints only: base.py imports this module
+    from arlearn.tasks.base import Example, Task
 
 LOSS_ON = ("all", "cot_answer")
 
@@ -86,6 +92,10 @@ class ExamplePool:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def consumed(self, steps: int, seconds: float) -> dict:
+        """What a run's results say about the data it trained on after `steps` steps."""
+        return {"train_examples": len(self), "examples_seen": steps * self.batch_size}
+
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         idx = batch_indices(step, len(self.ids), self.batch_size, self.seed)
         return self.ids[idx].long(), _range_mask(self.first[idx], self.end[idx], self.ids.shape[1])
@@ -103,15 +113,12 @@ def _make_chunk(task: Task, k: int, size: int, seed: int, loss_on: str):
     return k, ids.astype(compact_dtype(len(task.vocab))), first, end
 
 
-def train_source(task: Task, train_cfg, progress: bool = False, workers: int | None = None) -> ExamplePool:
-    """The training data of a run: `train_examples` examples drawn from the task's train split.
+def example_pool(task: Task, train_cfg, progress: bool = False, workers: int | None = None) -> ExamplePool:
+    """The training data of a sequence task: `train_examples` examples from its train split.
 
     Generated in fixed chunks, each from its own seed, so the pool is the same whether it is
-    built in one process or in parallel (large pools use every CPU core). A text task's data
-    is instead its memmapped token stream, cut into windows (`TokenWindows`).
+    built in one process or in parallel (large pools use every CPU core).
     """
-    if isinstance(task, TextTask):
-        return TokenWindows(task.tokens("train", progress), task.seq_len, train_cfg.batch_size, train_cfg.seed)
     import os
     import sys
     from concurrent.futures import ProcessPoolExecutor
@@ -167,6 +174,12 @@ class TokenWindows:
 
     def __len__(self) -> int:
         return self.n
+
+    def consumed(self, steps: int, seconds: float) -> dict:
+        """What a run's results say about the data it trained on after `steps` steps."""
+        tokens = steps * self.batch_size * (self.L - 1)
+        return {"tokens_seen": tokens, "epochs": round(steps * self.batch_size / self.n, 3),
+                "tokens_per_second": round(tokens / max(seconds, 1e-9), 1)}
 
     def windows(self, idx) -> torch.Tensor:
         starts = np.asarray(idx, dtype=np.int64) * (self.L - 1)

@@ -1,0 +1,57 @@
+"""`arlearn sweep length|samples`: train a grid of runs and measure length / sample complexity."""
+
+from __future__ import annotations
+
+import sys
+
+from arlearn.cli.common import add_set_arg, add_source_args, emit
+from arlearn.cli.parsing import parse_list
+from arlearn.config import resolve
+from arlearn.experiments.sweep import SweepSpec, length_sweep, sample_sweep
+from arlearn.reporting.sweep import markdown_table, write_outputs
+
+NAME = "sweep"
+HELP = "train a grid of runs: exact match vs CoT length (`length`) or vs training examples (`samples`)"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("kind", choices=["length", "samples"],
+                   help="length: every CoT format, then the shortest successful one at fewer "
+                        "examples; samples: every CoT format at every training-set size")
+    add_source_args(p)
+    p.add_argument("--models", default="linear,mlp,transformer", help="comma-separated model classes")
+    p.add_argument("--cot", required=True, help="comma-separated CoT formats, e.g. none,running,threshold")
+    p.add_argument("--seeds", default="0", help="comma-separated seeds or a range like 0..2")
+    p.add_argument("--train-examples", default="",
+                   help="comma-separated training-set sizes (default: the config's "
+                        "train.train_examples; the largest is where length complexity is judged)")
+    p.add_argument("--epsilon", type=float, default=0.01,
+                   help="success means mean exact match ≥ 1 − epsilon (default 0.01)")
+    p.add_argument("--steps", type=int, help="training steps per cell (the shared budget)")
+    add_set_arg(p, "override any base config value, e.g. --set task.n=16 (repeatable)")
+    p.add_argument("-o", "--out", help="sweep directory (default: runs/sweep-<kind>-<task>); "
+                                       "rerunning the same command there skips finished cells")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def run(args) -> None:
+    ov = [f"task.name={args.task}"] if args.task else []
+    if args.steps is not None:
+        ov.append(f"train.steps={args.steps}")
+    base = resolve(args.preset, args.config, ov + args.overrides)
+    spec = SweepSpec(
+        base,
+        models=parse_list(args.models, "models"),
+        cots=parse_list(args.cot, "cot"),
+        seeds=parse_list(args.seeds, "seeds", int),
+        train_examples=parse_list(args.train_examples, "train-examples", int) if args.train_examples else (),
+        epsilon=args.epsilon,
+    )
+    out = args.out or f"runs/sweep-{args.kind}-{base.task_name}"
+    sweep = length_sweep if args.kind == "length" else sample_sweep
+    report = sweep(spec, out, progress=not args.no_progress, log=lambda s: print(s, file=sys.stderr),
+                   on_update=write_outputs)
+    print(markdown_table(report), file=sys.stderr)
+    emit({"out": out, "cells": report["cells_done"], "budget": report["budget"],
+          "length_complexity": report["length_complexity"],
+          "sample_complexity": report["sample_complexity"], "plots": report["plots"]})

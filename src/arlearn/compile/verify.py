@@ -1,0 +1,126 @@
+"""Stage 5 of the compiler: `verify_run` checks a run directory's model (compiled or trained)
+by greedy decoding against direct evaluation of its task's circuit, CoT and answer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from arlearn.circuits import CIRCUIT_VOCAB, Circuit, layout, normalize
+from arlearn.compile.weights import SparseLinear
+from arlearn.errors import ArlearnError
+from arlearn.fileio import load_safetensors
+from arlearn.models.base import generate_greedy
+from arlearn.tasks import make_task
+from arlearn.training.runs import MODEL, PACKED, load_run, load_run_config
+
+EXHAUSTIVE_MAX_INPUTS = 20
+#: a saved `linear` map with at most this fraction of its live weights non-zero is a compiled
+#: (sparse) one and is decoded with the packed engine; a denser (trained) map is decoded densely
+PACKED_MAX_DENSITY = 0.05
+
+
+def reference_circuit(task) -> Circuit:
+    """The threshold circuit a task's sequences lay out (circuit task, or tm with threshold CoT)."""
+    if hasattr(task, "normal"):
+        return task.normal
+    unrolled = getattr(task, "unrolled", None)
+    if unrolled is not None and getattr(task, "cot", "") == "threshold":
+        return normalize(unrolled.circuit)
+    raise ArlearnError(f"task {task.name!r} is not a circuit layout (use the circuit task or tm with cot=threshold)")
+
+
+def _load_for_verify(run_dir: Path):
+    """(cfg, task, dense model or None, packed weights or None), loaded through
+    `arlearn.training.runs` so that file options (a copied .bench or machine spec) resolve inside
+    the run directory, whatever the working directory."""
+    cfg = load_run_config(run_dir)
+    if (run_dir / MODEL).is_file():
+        cfg, task, model = load_run(run_dir)
+        if cfg.model.name != "linear":
+            return cfg, task, model, None
+        packed = SparseLinear.from_model(model)
+        if packed.w.numel() > PACKED_MAX_DENSITY * model.mix[0].live_parameters():
+            return cfg, task, model, None  # a trained (dense) map: decode densely
+        return cfg, task, model, packed
+    if (run_dir / PACKED).is_file():
+        task = make_task(cfg.task_name, cfg.task_options)
+        return cfg, task, None, SparseLinear.from_tensors(load_safetensors(run_dir / PACKED))
+    raise ArlearnError(f"{run_dir} has neither {MODEL} nor {PACKED}")
+
+
+def _inputs_to_check(n: int, examples: int, seed: int) -> np.ndarray:
+    """Every input (bit i of the index = input i) when n ≤ 20, else `examples` random ones: [B, n]."""
+    if n <= EXHAUSTIVE_MAX_INPUTS:
+        idx = np.arange(1 << n, dtype=np.int64)
+        return ((idx[:, None] >> np.arange(n)) & 1).astype(np.int64)
+    if examples < 1:
+        raise ArlearnError(f"examples must be ≥ 1, got {examples}")
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 2, size=(examples, n), dtype=np.int64)
+
+
+def verify_run(run_dir, examples: int = 10_000, seed: int = 0, batch_size: int = 4096,
+               dense_check: int = 1000, progress: bool = False) -> dict:
+    """Greedy decoding of a run's model vs direct evaluation of its task's circuit.
+
+    Exhaustive when the circuit has ≤ 20 inputs, else `examples` uniformly random inputs.
+    Every input is decoded with the packed form of the saved weights (`SparseLinear`); the first
+    `dense_check` of them also with the dense model `arlearn eval` runs (when it was saved). A
+    trained model (an mlp, or a linear map that is not sparse) is decoded densely on every input.
+    A mismatch is any difference in CoT or answer tokens.
+    Returns a report: inputs checked, mismatches (count and the first few), engines used.
+    """
+    run_dir = Path(run_dir)
+    cfg, task, model, packed = _load_for_verify(run_dir)
+    circuit = reference_circuit(task)
+    lay = layout(circuit)
+    if task.vocab.symbols != CIRCUIT_VOCAB.symbols or task.seq_len != lay.seq_len:
+        raise ArlearnError(f"{run_dir}: the task's sequences are not this circuit's layout")
+    bits = _inputs_to_check(lay.n, examples, seed)
+    check = _Check(lay, model, packed, dense_check)
+    with tqdm(total=len(bits), desc="verify", unit="input", disable=not progress) as bar:
+        for k in range(0, len(bits), batch_size):
+            check.batch(bits[k : k + batch_size])
+            bar.update(len(bits[k : k + batch_size]))
+    engines = (["packed"] if packed is not None else []) + (["dense"] if model is not None and check.dense_done else [])
+    return {"run_dir": str(run_dir), "circuit": circuit.name, "inputs": lay.n, "threshold_gates": lay.k,
+            "checked": len(bits), "exhaustive": lay.n <= EXHAUSTIVE_MAX_INPUTS, "mismatches": check.mismatches,
+            "ok": check.mismatches == 0, "dense_checked": check.dense_done, "engines": engines,
+            "first_mismatches": check.first}
+
+
+class _Check:
+    """Decodes batches of inputs with the packed and/or dense engine and tallies mismatches."""
+
+    def __init__(self, lay, model, packed: SparseLinear | None, dense_check: int):
+        self.lay, self.model, self.packed, self.dense_check = lay, model, packed, dense_check
+        self.mismatches, self.dense_done = 0, 0
+        self.first: list[dict] = []
+
+    def batch(self, b: np.ndarray) -> None:
+        prompts, want = self.lay.encode_batch(b)
+        prompts = torch.tensor(prompts)
+        packed, model = self.packed, self.model
+        got_runs = []
+        if packed is not None:
+            got_runs.append(packed.generate(prompts, want.shape[1]).numpy())
+        nd = min(len(b), self.dense_check - self.dense_done) if packed is not None else len(b)
+        if model is not None and nd > 0:
+            model.eval()
+            g = generate_greedy(model, prompts[:nd], want.shape[1], None, CIRCUIT_VOCAB.pad_id).numpy()
+            got_runs.append(np.concatenate([g, got_runs[0][nd:]]) if packed is not None else g)
+            self.dense_done += nd
+        bad = np.zeros(len(b), dtype=bool)
+        for got in got_runs:
+            bad |= (got != want).any(1)
+        for r in np.nonzero(bad)[0][: max(0, 5 - len(self.first))]:
+            got = got_runs[-1][r]
+            wrong = np.nonzero(got != want[r])[0]
+            self.first.append({"input": "".join(map(str, b[r])),
+                               "first_wrong_position": int(wrong[0]) if len(wrong) else None})
+        self.mismatches += int(bad.sum())

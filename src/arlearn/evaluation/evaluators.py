@@ -1,0 +1,90 @@
+"""Evaluators: one object per metric, used alike by the trainer (periodic checks, final
+results) and by `arlearn eval`, so neither asks what kind of task it has.
+
+`evaluator_for(task, eval_cfg, device, bf16)` picks the evaluator named by the task's `metric`:
+exact match of greedy generation for sequence tasks, held-out perplexity for stream tasks.
+"""
+
+from __future__ import annotations
+
+from arlearn.evaluation.exact_match import evaluate
+from arlearn.evaluation.perplexity import evaluate_text
+
+#: held-out examples used by a periodic check that cannot stop the run (a quarter: it only monitors)
+MONITOR_FRACTION = 4
+
+
+class ExactMatchEvaluator:
+    """Greedy exact match on held-out examples (drawn once, from the test split)."""
+
+    def __init__(self, task, eval_cfg, device, bf16: bool):
+        self.task, self.cfg, self.device, self.bf16 = task, eval_cfg, device, bf16
+        self.examples = task.sample("test", eval_cfg.examples, eval_cfg.seed)
+
+    def check(self, model, full: bool) -> dict:
+        """A periodic check during training: a metrics row (a quarter of the held-out set
+        unless `full`: then all of it, as when the check can stop the run)."""
+        n = len(self.examples) if full else max(len(self.examples) // MONITOR_FRACTION, 1)
+        summary, _ = evaluate(model, self.task, self.examples[:n], self.cfg.batch_size, self.device, self.bf16)
+        return self.row(summary)
+
+    @staticmethod
+    def row(summary: dict) -> dict:
+        return {"eval_exact_match": summary["exact_match"], "eval_token_accuracy": summary["token_accuracy"]}
+
+    @staticmethod
+    def message(row: dict) -> str:
+        return f"held-out exact match {row['eval_exact_match']:.4f}"
+
+    @staticmethod
+    def reached(row: dict, target: float) -> bool:
+        return bool(target) and row["eval_exact_match"] >= target
+
+    def final(self, model) -> tuple[dict, list[dict] | None]:
+        return evaluate(model, self.task, self.examples, self.cfg.batch_size, self.device, self.bf16)
+
+    def run(self, model, n: int = 0, split: str = "test", seed: int | None = None) -> tuple[dict, list[dict]]:
+        """`arlearn eval`: `n` examples (default: the config's) of `split`, drawn with `seed`."""
+        examples = self.task.sample(split, n or self.cfg.examples, self.cfg.seed if seed is None else seed)
+        summary, records = evaluate(model, self.task, examples, self.cfg.batch_size, self.device, self.bf16)
+        return {"split": split, **summary}, records
+
+
+class PerplexityEvaluator:
+    """Validation loss and perplexity over the windows of the task's held-out stream."""
+
+    def __init__(self, task, eval_cfg, device, bf16: bool):
+        self.task, self.cfg, self.device, self.bf16 = task, eval_cfg, device, bf16
+
+    def _score(self, model, max_windows: int) -> dict:
+        return evaluate_text(model, self.task, self.cfg.batch_size, self.device, self.bf16, max_windows)
+
+    def check(self, model, full: bool) -> dict:
+        """A periodic check: the first `eval.examples` validation windows."""
+        return self.row(self._score(model, self.cfg.examples))
+
+    @staticmethod
+    def row(summary: dict) -> dict:
+        return {"val_loss": summary["val_loss"], "val_perplexity": summary["val_perplexity"]}
+
+    @staticmethod
+    def message(row: dict) -> str:
+        return f"validation perplexity {row['val_perplexity']:.2f}"
+
+    @staticmethod
+    def reached(row: dict, target: float) -> bool:
+        return False  # train.target_exact_match does not apply to perplexity
+
+    def final(self, model) -> tuple[dict, list[dict] | None]:
+        return self._score(model, 0), None
+
+    def run(self, model, n: int = 0, split: str = "valid", seed: int | None = None) -> tuple[dict, None]:
+        """`arlearn eval`: the whole validation stream (or its first `n` windows)."""
+        return {"split": "valid", **self._score(model, n)}, None
+
+
+EVALUATORS = {"exact_match": ExactMatchEvaluator, "perplexity": PerplexityEvaluator}
+
+
+def evaluator_for(task, eval_cfg, device, bf16: bool):
+    return EVALUATORS[task.metric](task, eval_cfg, device, bf16)

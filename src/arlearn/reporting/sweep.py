@@ -1,0 +1,157 @@
+"""Sweep outputs for people: the Markdown table and the exact-match plots of a sweep directory.
+
+This module owns how a sweep's report data (`sweep.json`, built by `arlearn.experiments.sweep`)
+is shown: `markdown_table` (mean ± std exact match per cell group and the measured length and
+sample complexities), `plot_length` (exact match vs CoT length) and `plot_samples` (exact match
+vs training examples). `write_outputs(out, report)` writes `table.md` and the plots into the
+sweep directory; the CLI passes it to `length_sweep`/`sample_sweep` as their `on_update`
+callback, so the table and plots are rewritten after every finished cell.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+from arlearn.experiments.complexity import line_key
+from arlearn.experiments.sweep import LENGTH_PNG, SAMPLES_PNG, TABLE
+from arlearn.fileio import write_text
+
+
+def write_outputs(out: Path, report: dict) -> list[str]:
+    """Write `table.md` and the plots the report has data for into `out`; return the plots'
+    file names (the engine records them in report["plots"])."""
+    out = Path(out)
+    write_text(out / TABLE, markdown_table(report))
+    b = report["budget"]
+    size = report["main_size"]
+    title = f"{report['task']} — {b['steps']} steps × {b['batch_size']}"
+    plots = []
+    length = report["kind"] == "length"
+    if length and plot_length(report["groups"], size, out / LENGTH_PNG, f"{title}, {size} train examples"):
+        plots.append(LENGTH_PNG)
+    if length:
+        focus = {(k, f["cot"]) for k, f in report["sample_focus"].items()}
+        keep = lambda g: (line_key(g), g["cot"]) in focus  # noqa: E731
+    else:
+        keep = lambda g: True  # noqa: E731
+    if plot_samples(report["groups"], out / SAMPLES_PNG, title, keep):
+        plots.append(SAMPLES_PNG)
+    return plots
+
+
+def markdown_table(report: dict) -> str:
+    eps = report["spec"]["epsilon"]
+    b = report["budget"]
+    lines = [f"Task: {report['task']}", "",
+             f"Budget per cell: {b['steps']} steps × batch {b['batch_size']} = {b['examples_seen']} "
+             f"examples seen (lr {b['lr']}" + (f", at most {b['max_minutes']} min" if b["max_minutes"] else "")
+             + (f", stopping early once a check every {b['eval_every']} steps reaches exact match "
+                f"{b['target_exact_match']:g}" if b.get("target_exact_match") and b.get("eval_every") else "")
+             + f"); exact match on {b['eval_examples']} held-out examples; "
+             f"{report['cells_done']}/{report['cells_total']} cells done.", "",
+             "| variant | model | CoT | CoT len | train examples | seeds | exact match (mean ± std) "
+             "| min–max | token acc | params | train s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for g in report["groups"]:
+        lines.append(
+            f"| {g['variant'] or '-'} | {g['model']} | {g['cot']} | {g['cot_length']} | {g['train_examples']} "
+            f"| {g['seeds']} | {g['exact_match_mean']:.4f} ± {g['exact_match_std']:.4f} "
+            f"| {g['exact_match_min']:.4f}–{g['exact_match_max']:.4f} | {g['token_accuracy_mean']:.4f} "
+            f"| {g['parameters']:,} | {g['train_seconds_mean']:.1f} |")
+    if report.get("length_complexity"):
+        lines += ["", f"Measured length complexity (shortest CoT with mean exact match ≥ {1 - eps:g} "
+                  f"at {report['main_size']} training examples):", ""]
+        for key, lc in report["length_complexity"].items():
+            best = report.get("sample_focus", {}).get(key, {}).get("cot")
+            verdict = (f"{lc['cot_length']} CoT tokens (`{lc['cot']}`)" if lc["cot"] is not None
+                       else f"not reached (best: `{best}`)")
+            lines.append(f"- {key}: {verdict}")
+    if report.get("sample_complexity"):
+        lines += ["", f"Sample complexity (fewest training examples in the grid with mean exact match "
+                  f"≥ {1 - eps:g}):", ""]
+        for key, sc in report["sample_complexity"].items():
+            n = sc["train_examples"]
+            tried = ", ".join(map(str, sc["sizes_tried"]))
+            lines.append(f"- {key}: {n if n is not None else 'not reached'} (sizes tried: {tried})")
+    return "\n".join(lines) + "\n"
+
+
+def plot_length(groups: Sequence[dict], size: int, path: Path, title: str) -> bool:
+    """Exact match vs CoT length at training-set size `size`: one line per model class."""
+    pts = [g for g in groups if g["train_examples"] == size]
+    if not pts:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for key in dict.fromkeys(line_key(g) for g in pts):
+        line = sorted((g for g in pts if line_key(g) == key), key=lambda g: (g["cot_length"], g["cot"]))
+        x = [g["cot_length"] for g in line]
+        y = [g["exact_match_mean"] for g in line]
+        lo = [g["exact_match_min"] for g in line]
+        hi = [g["exact_match_max"] for g in line]
+        (h,) = ax.plot(x, y, marker="o", label=key)
+        ax.fill_between(x, lo, hi, color=h.get_color(), alpha=0.15)
+    for cot, xlen in sorted({(g["cot"], g["cot_length"]) for g in pts}, key=lambda t: t[1]):
+        ax.annotate(cot, (xlen, 1.02), rotation=60, fontsize=7, ha="left", va="bottom",
+                    annotation_clip=False)
+    ax.set_xlabel("CoT length (tokens)")
+    ax.set_title(title, fontsize=9, pad=38)
+    _finish_exact_match_plot(fig, ax, path)
+    return True
+
+
+def plot_samples(groups: Sequence[dict], path: Path, title: str,
+                 keep: Callable[[dict], bool] = lambda g: True) -> bool:
+    """Exact match vs number of training examples (log x): one line per (model, CoT)."""
+    pts = [g for g in groups if keep(g)]
+    lines: dict[str, list[dict]] = {}
+    for g in pts:
+        lines.setdefault(f"{line_key(g)}, {g['cot']}", []).append(g)
+    lines = {k: v for k, v in lines.items() if len(v) > 1}
+    if not lines:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for key, line in lines.items():
+        line.sort(key=lambda g: g["train_examples"])
+        x = [g["train_examples"] for g in line]
+        (h,) = ax.plot(x, [g["exact_match_mean"] for g in line], marker="o", label=key)
+        ax.fill_between(x, [g["exact_match_min"] for g in line], [g["exact_match_max"] for g in line],
+                        color=h.get_color(), alpha=0.15)
+    ax.set_xscale("log")
+    sizes = sorted({g["train_examples"] for line in lines.values() for g in line})
+    ax.set_xticks(sizes, [f"{n:,}" for n in sizes])  # the grid's sizes, not 2×10^1-style ticks
+    ax.minorticks_off()
+    ax.set_xlabel("training examples (train.train_examples: the pool drawn from the train split)")
+    ax.set_title(title, fontsize=9)
+    _finish_exact_match_plot(fig, ax, path)
+    return True
+
+
+def _finish_exact_match_plot(fig, ax, path: Path) -> None:
+    """The y axis, grid and legend both sweep plots share; then save atomically and close."""
+    import matplotlib.pyplot as plt
+
+    ax.set_ylabel("held-out exact match")
+    ax.set_ylim(-0.03, 1.03)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, title="mean over seeds; band min–max", title_fontsize=7)
+    fig.tight_layout()
+    _save_fig(fig, path)
+    plt.close(fig)
+
+
+def _save_fig(fig, path: Path) -> None:
+    from arlearn.fileio import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)

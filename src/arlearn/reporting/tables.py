@@ -1,0 +1,26 @@
+"""Plain-text tables of run results (the CLI prints them to stderr)."""
+
+from __future__ import annotations
+
+#: (results key, column header) of the results table
+COLUMNS = [("model", "model"), ("cot", "cot"), ("parameters", "params"), ("cot_length", "CoT len"),
+           ("exact_match", "exact match"), ("token_accuracy", "token acc"), ("train_seconds", "train s")]
+
+
+def _cell(key: str, v) -> str:
+    if v is None:
+        return ""
+    if key == "parameters":
+        return f"{v / 1e6:.2f}M"
+    if isinstance(v, float):
+        return f"{v:.4f}" if key != "train_seconds" else f"{v:.1f}"
+    return str(v)
+
+
+def results_table(rows: list[dict]) -> str:
+    """A Markdown table of results rows (one per run)."""
+    table = [[h for _, h in COLUMNS]] + [[_cell(k, r.get(k, "")) for k, _ in COLUMNS] for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |" for row in table]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)

@@ -15,11 +15,12 @@ MONITOR_FRACTION = 4
 
 
 class ExactMatchEvaluator:
-    """Greedy exact match on held-out examples (drawn once, from the test split)."""
+    """Greedy exact match on distinct held-out examples (drawn once, from the test split;
+    all of them, each once, when the split is smaller than eval.examples)."""
 
     def __init__(self, task, eval_cfg, device, bf16: bool):
         self.task, self.cfg, self.device, self.bf16 = task, eval_cfg, device, bf16
-        self.examples = task.sample("test", eval_cfg.examples, eval_cfg.seed)
+        self.examples = task.held_out(eval_cfg.examples, eval_cfg.seed)
 
     def check(self, model, full: bool) -> dict:
         """A periodic check during training: a metrics row (a quarter of the held-out set
@@ -43,10 +44,13 @@ class ExactMatchEvaluator:
     def final(self, model) -> tuple[dict, list[dict] | None]:
         return evaluate(model, self.task, self.examples, self.cfg.batch_size, self.device, self.bf16)
 
-    def run(self, model, n: int = 0, split: str = "test", seed: int | None = None) -> tuple[dict, list[dict]]:
-        """`arlearn eval`: `n` examples (default: the config's) of `split`, drawn with `seed`."""
-        examples = self.task.sample(split, n or self.cfg.examples, self.cfg.seed if seed is None else seed)
-        summary, records = evaluate(model, self.task, examples, self.cfg.batch_size, self.device, self.bf16)
+    def run(self, model, n: int = 0, split: str = "test", seed: int | None = None,
+            progress: bool = False) -> tuple[dict, list[dict]]:
+        """`arlearn eval`: `n` examples (default: the config's) of `split`, drawn with `seed`;
+        `progress`: a progress bar (stderr) over the generation."""
+        examples = self.task.held_out(n or self.cfg.examples, self.cfg.seed if seed is None else seed, split)
+        summary, records = evaluate(model, self.task, examples, self.cfg.batch_size, self.device, self.bf16,
+                                    progress)
         return {"split": split, **summary}, records
 
 
@@ -56,8 +60,8 @@ class PerplexityEvaluator:
     def __init__(self, task, eval_cfg, device, bf16: bool):
         self.task, self.cfg, self.device, self.bf16 = task, eval_cfg, device, bf16
 
-    def _score(self, model, max_windows: int) -> dict:
-        return evaluate_text(model, self.task, self.cfg.batch_size, self.device, self.bf16, max_windows)
+    def _score(self, model, max_windows: int, progress: bool = False) -> dict:
+        return evaluate_text(model, self.task, self.cfg.batch_size, self.device, self.bf16, max_windows, progress)
 
     def check(self, model, full: bool) -> dict:
         """A periodic check: the first `eval.examples` validation windows."""
@@ -78,9 +82,10 @@ class PerplexityEvaluator:
     def final(self, model) -> tuple[dict, list[dict] | None]:
         return self._score(model, 0), None
 
-    def run(self, model, n: int = 0, split: str = "valid", seed: int | None = None) -> tuple[dict, None]:
+    def run(self, model, n: int = 0, split: str = "valid", seed: int | None = None,
+            progress: bool = False) -> tuple[dict, None]:
         """`arlearn eval`: the whole validation stream (or its first `n` windows)."""
-        return {"split": "valid", **self._score(model, n)}, None
+        return {"split": "valid", **self._score(model, n, progress)}, None
 
 
 EVALUATORS = {"exact_match": ExactMatchEvaluator, "perplexity": PerplexityEvaluator}

@@ -18,6 +18,7 @@ is. New tasks plug in with `@register_task("name")`.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 from dataclasses import dataclass
 from typing import ClassVar, Iterator, Sequence
@@ -27,6 +28,8 @@ from arlearn.tasks.encoding import TokenWindows, example_pool
 from arlearn.vocab import EOS, Vocab
 
 SPLITS = ("train", "test")
+#: consecutive repeated draws, per distinct input found, after which a split counts as exhausted
+STALE_DRAWS = 50
 
 
 @dataclass(frozen=True)
@@ -128,20 +131,47 @@ class Task(TaskBase):
     def split_of(self, x) -> str:
         return hash_split(self.input_index(x), self.split_salt, self.test_fraction)
 
-    def iter_sample(self, split: str, n: int, seed: int | str) -> Iterator[Example]:
-        """`n` examples drawn i.i.d. (with replacement) from `split`, deterministic in `seed`."""
+    def _split_inputs(self, split: str, seed: int | str) -> Iterator:
+        """Inputs drawn i.i.d. (with replacement) from the whole input space, kept when they
+        fall in `split`; an endless stream, deterministic in `seed`."""
         if split not in SPLITS:
             raise ArlearnError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
         rng = random.Random(f"{self.name}:{split}:{seed}")
         made = tries = 0
-        while made < n:
+        while True:
             x = self.sample_input(rng)
             tries += 1
             if self.split_of(x) == split:
                 made += 1
-                yield self.make_example(x)
+                yield x
             elif tries > 1000 and not made:
                 raise ArlearnError(f"task {self.name!r} has no inputs in split {split!r}")
+
+    def iter_sample(self, split: str, n: int, seed: int | str) -> Iterator[Example]:
+        """`n` examples drawn i.i.d. (with replacement) from `split`, deterministic in `seed`."""
+        for x in itertools.islice(self._split_inputs(split, seed), n):
+            yield self.make_example(x)
+
+    def held_out(self, n: int, seed: int | str, split: str = "test") -> list[Example]:
+        """`n` *distinct* inputs of `split` (what evaluation scores), or, when the split holds
+        fewer than `n`, every one of them once. Drawn as `iter_sample` draws, skipping repeats;
+        the split counts as exhausted after STALE_DRAWS·(distinct so far) + 1000 draws in a row
+        bring nothing new (an unseen input then survives with probability < e^-STALE_DRAWS)."""
+        if n < 1:
+            raise ArlearnError(f"eval.examples must be ≥ 1, got {n}")
+        seen: dict[int, object] = {}
+        stale = 0
+        for x in self._split_inputs(split, seed):
+            k = self.input_index(x)
+            if k in seen:
+                stale += 1
+                if stale > STALE_DRAWS * len(seen) + 1000:
+                    break
+                continue
+            seen[k], stale = x, 0
+            if len(seen) == n:
+                break
+        return [self.make_example(x) for x in seen.values()]
 
     def sample(self, split: str, n: int, seed: int | str) -> list[Example]:
         return list(self.iter_sample(split, n, seed))

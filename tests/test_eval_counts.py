@@ -1,0 +1,54 @@
+"""Evaluation counts distinct held-out inputs: a split smaller than the request is scored once
+per input and reported as such, never padded with repeats."""
+
+import json
+
+import pytest
+
+from arlearn.circuits import bits_of_index
+from arlearn.cli import main
+from arlearn.errors import ArlearnError
+from arlearn.tasks import make_task
+from arlearn.turing import input_count, input_from_index, load_machine
+
+BENCH = """INPUT(a)\nINPUT(b)\nINPUT(c)\nINPUT(d)\nOUTPUT(y)\nOUTPUT(z)
+t = NAND(a, b)\nu = XOR(c, d)\ny = AND(t, u)\nz = OR(a, d)\n"""
+
+
+def _test_split_size(task, inputs) -> int:
+    return sum(task.split_of(x) == "test" for x in inputs)
+
+
+def test_held_out_is_every_test_input_once_when_the_split_is_small():
+    task = make_task("tm", {"machine": "binary-increment", "cot": "trace"})
+    tm = load_machine("binary-increment")
+    n = task.length
+    want = _test_split_size(task, [input_from_index(tm, n, i) for i in range(input_count(tm, n))])
+    got = task.held_out(100, seed=1234)
+    assert len(got) == want < 100
+    assert len({ex.prompt for ex in got}) == len(got)
+
+
+def test_held_out_is_distinct_and_as_asked_when_the_split_is_large():
+    task = make_task("multiplication", {"n": 2, "m": 2, "cot": "long"})
+    got = task.held_out(500, seed=3)
+    assert len(got) == 500 and len({ex.prompt for ex in got}) == 500
+
+
+def test_held_out_rejects_zero():
+    task = make_task("parity", {"n": 8, "k": 3})
+    with pytest.raises(ArlearnError, match="must be ≥ 1"):
+        task.held_out(0, seed=0)
+
+
+def test_cli_eval_reports_distinct_count_for_a_compiled_circuit(tmp_path, capsys):
+    (tmp_path / "c.bench").write_text(BENCH)
+    run = tmp_path / "run"
+    assert main(["compile", "circuit", str(tmp_path / "c.bench"), "-o", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(run), "--examples", "1000"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    task = make_task("circuit", {"file": str(tmp_path / "c.bench")})
+    want = _test_split_size(task, [bits_of_index(i, 4) for i in range(16)])
+    assert out["n"] == want < 16
+    assert out["exact_match"] == 1.0

@@ -7,7 +7,6 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-.venv/bin/python -m pip install -q build >/dev/null 2>&1 || true
 .venv/bin/python -m build --wheel --no-isolation --outdir "$work/dist" . >"$work/build.log" 2>&1 \
   || { tail -20 "$work/build.log"; exit 1; }
 wheel=$(ls "$work"/dist/arlearn-*.whl)

@@ -52,3 +52,9 @@ def test_cli_eval_reports_distinct_count_for_a_compiled_circuit(tmp_path, capsys
     want = _test_split_size(task, [bits_of_index(i, 4) for i in range(16)])
     assert out["n"] == want < 16
     assert out["exact_match"] == 1.0
+
+
+def test_eval_examples_zero_is_rejected_before_anything_is_written(tmp_path, capsys):
+    assert main(["train", "--preset", "quick", "--set", "eval.examples=0", "-o", str(tmp_path / "run")]) == 2
+    assert "eval: 'examples' must be ≥ 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

@@ -72,3 +72,28 @@ def test_evaluate_file_scores_against_the_files_products(tmp_path):
     assert summary["n_held_out"] == 2 - summary["in_train_split"]
     assert [r["answer"] for r in records] == ["2 1 2 7 8 6 5 8", "0 1 0 0 1 0 0 0"]
     assert summary["exact_match"] == sum(r["correct"] for r in records) / 2
+
+
+def test_cli_eval_examples_file(tmp_path, capsys):
+    import json
+
+    from arlearn.cli import main
+    from arlearn.config import resolve
+    from arlearn.training import train
+
+    cfg = resolve("quick", overrides=["task.n=2", "task.m=2", "task.operands=\"full\"", "train.steps=3",
+                                      "train.warmup=1", "train.train_examples=200", "train.batch_size=16",
+                                      "eval.examples=10", "model.hidden=16", "train.threads=1"])
+    train(cfg, tmp_path / "run", progress=False)
+    good = tmp_path / "2x2.txt"
+    good.write_text("2 1 * 3 4||x #### 6 1 5 0\n0 1 * 0 1||x #### 0 0 1 0\n")  # 12 × 43 = 516, 10 × 10 = 100
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "run"), "--examples-file", str(good), "--no-progress"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["file_problems"] == out["n"] == 2 and out["format"] == "icot"
+    assert out["n_held_out"] + out["in_train_split"] == 2
+    bad = tmp_path / "bad.txt"
+    bad.write_text("2 1 * 3 4||x #### 6 1 5 0\n0 1 * 0 1||x #### 0 0 1 1\n")
+    assert main(["eval", str(tmp_path / "run"), "--examples-file", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.txt:2:" in err[0] and "is wrong" in err[0]

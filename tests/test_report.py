@@ -90,6 +90,24 @@ def test_report_errors(runs, tmp_path, capsys):
     assert "results.json is not valid JSON" in capsys.readouterr().err
 
 
+def test_a_compiled_run_is_shown_as_compiled_with_its_verification(tmp_path):
+    from arlearn.compile import compile_generator, verify_run
+
+    run = tmp_path / "adder2"
+    compile_generator("adder2", run)
+    page = build_report([run], tmp_path / "before.html")["html"].read_text()
+    for text in ("Compiled circuit", "threshold gates", "non-zero weights", "dense model.safetensors written",
+                 "Not verified yet"):
+        assert text in page, text
+    for text in ("No results.json", "training has not finished", "train.steps", "Training curves"):
+        assert text not in page, text  # a compiled run was never trained
+    verify_run(run)
+    assert json.loads((run / "verify.json").read_text())["ok"] is True
+    page = build_report([run], tmp_path / "after.html")["html"].read_text()
+    assert "correct on every input" in page and "Not verified yet" not in page
+    assert "(compiled run)" in page
+
+
 # -- headless Chromium -------------------------------------------------------------------------------
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",

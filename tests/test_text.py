@@ -220,7 +220,8 @@ def test_cli_sample_and_eval_on_a_text_run(tiny_run, capsys):
     assert main(args) == 0
     out1 = capsys.readouterr().out
     assert main(args) == 0
-    assert capsys.readouterr().out == out1 and out1.startswith("Lily saw")
+    assert capsys.readouterr().out == out1 and json.loads(out1)["prompt"] == "Lily saw"
+    assert json.loads(out1)["generated"]  # the continuation, as text
     assert main(["eval", str(run_dir)]) == 0
     ev = json.loads(capsys.readouterr().out)
     assert math.isclose(ev["val_loss"], res["val_loss"], rel_tol=1e-5)

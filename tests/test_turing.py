@@ -328,7 +328,8 @@ def test_cli_compile_tm_then_verify(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["compile", "tm", str(spec), "--n", "3", "--steps", "8", "--tape", "5", "-o", str(out)]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["inputs"] == 3 and (out / "machine.json").is_file()  # the run keeps its own copy
+    kept = json.loads((out / "inputs.json").read_text())  # the run keeps its own copy of the spec
+    assert report["inputs"] == 3 and kept["inc.json"]["option"] == "machine" and (out / "inc.json").is_file()
     assert main(["verify", str(out), "--no-progress"]) == 0
     assert json.loads(capsys.readouterr().out)["mismatches"] == 0
     # bounds too small: one clear error, nothing written

@@ -1,16 +1,20 @@
-"""Run configuration: typed sections loaded from TOML presets, files and `key=value` overrides.
+"""Run configuration: typed sections loaded from TOML presets, TOML or YAML files and
+`key=value` overrides.
 
     [task]   name + the task's own options (validated by the task's dataclass)
     [model]  ModelConfig
     [train]  TrainConfig
     [eval]   EvalConfig
 
-Unknown sections or keys and ill-typed values are errors that name the key.
+Unknown sections or keys, ill-typed values and non-finite floats (nan, inf) are errors that
+name the key. A config file is read as YAML when its name ends in .yaml/.yml (same schema; needs
+PyYAML, the `yaml` extra), else as TOML.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -34,6 +38,8 @@ def _check_type(owner: str, key: str, value, annotation) -> None:
     ok = isinstance(value, want) and not (base in ("int", "float") and isinstance(value, bool))
     if not ok:
         raise ArlearnError(f"{owner}: '{key}' must be {base}, got {type(value).__name__} {value!r}")
+    if base == "float" and isinstance(value, float) and not math.isfinite(value):
+        raise ArlearnError(f"{owner}: '{key}' must be a finite number, got {value!r}")
 
 
 def build_dataclass(cls, options: dict, owner: str):
@@ -101,6 +107,7 @@ class TrainConfig:
     checkpoint_every: int = 0  #: steps between resumable checkpoints (0: only by checkpoint_minutes)
     checkpoint_minutes: float = 10.0  #: training minutes between resumable checkpoints (0: only by steps)
     keep_checkpoints: int = 2  #: newest checkpoints kept in <run_dir>/checkpoints
+    logger: str = "jsonl"  #: "jsonl" (metrics.jsonl) or "tensorboard" (metrics.jsonl and TensorBoard events)
 
     def __post_init__(self):
         positive = ("steps", "batch_size", "train_examples", "log_every", "micro_batches")
@@ -113,16 +120,25 @@ class TrainConfig:
             raise ArlearnError(f"train: loss_on must be 'all' or 'cot_answer', got {self.loss_on!r}")
         if self.checkpoint_every < 0 or self.checkpoint_minutes < 0 or self.keep_checkpoints < 1:
             raise ArlearnError("train: checkpoint_every, checkpoint_minutes ≥ 0 and keep_checkpoints ≥ 1")
+        if self.logger not in ("jsonl", "tensorboard"):
+            raise ArlearnError(f"train: logger must be jsonl or tensorboard, got {self.logger!r}")
         if self.dtype not in ("auto", "bf16", "fp32"):
             raise ArlearnError(f"train: dtype must be auto, bf16 or fp32, got {self.dtype!r}")
 
 
 @dataclass
 class EvalConfig:
-    examples: int = 1000  #: held-out examples for exact match
+    examples: int = 1000  #: distinct held-out examples for exact match (text: validation windows of periodic checks)
     batch_size: int = 500
     seed: int = 1234
     show_mistakes: int = 3
+
+    def __post_init__(self):
+        for k in ("examples", "batch_size"):
+            if getattr(self, k) < 1:
+                raise ArlearnError(f"eval: '{k}' must be ≥ 1, got {getattr(self, k)}")
+        if self.show_mistakes < 0:
+            raise ArlearnError(f"eval: 'show_mistakes' must be ≥ 0, got {self.show_mistakes}")
 
 
 @dataclass
@@ -186,6 +202,38 @@ def load_toml(path: str | Path) -> dict:
         raise ArlearnError(f"cannot read config file {path}: {e.strerror}") from None
 
 
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def load_yaml(path: str | Path) -> dict:
+    """A YAML config file (`yaml.safe_load`: plain data only) as the same {section: {key: value}}
+    dict a TOML file gives; an empty file is an empty config."""
+    try:
+        import yaml
+    except ImportError:
+        raise ArlearnError(f"config file {path}: reading YAML needs PyYAML "
+                           "(pip install 'arlearn[yaml]'), or write the config as TOML") from None
+    path = Path(path)
+    try:
+        d = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ArlearnError(f"config file not found: {path}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ArlearnError(f"config file {path} is not valid YAML: {' '.join(str(e).split())}") from None
+    except OSError as e:
+        raise ArlearnError(f"cannot read config file {path}: {e.strerror}") from None
+    if d is None:
+        return {}
+    if not isinstance(d, dict):
+        raise ArlearnError(f"config file {path}: expected a mapping of sections, got {type(d).__name__}")
+    return d
+
+
+def load_config_file(path: str | Path) -> dict:
+    """A `--config` file: YAML by its suffix (.yaml/.yml), else TOML."""
+    return load_yaml(path) if Path(path).suffix.lower() in YAML_SUFFIXES else load_toml(path)
+
+
 def preset_names() -> list[str]:
     return sorted(p.name[:-5] for p in resources.files("arlearn.presets").iterdir() if p.name.endswith(".toml"))
 
@@ -232,7 +280,7 @@ def resolve(preset: str | None = None, config_file: str | None = None, overrides
     if preset:
         d = load_preset(preset)
     if config_file:
-        file_d = load_toml(config_file)
+        file_d = load_config_file(config_file)
         for sec, val in file_d.items():
             if isinstance(val, dict) and isinstance(d.get(sec), dict):
                 d[sec] = _merge_section(sec, d[sec], val)

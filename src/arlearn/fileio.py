@@ -1,33 +1,74 @@
 """Atomic file writes: a reader never sees a half-written checkpoint or result.
 
 Every write goes to a temporary file in the same directory, is flushed to disk, then
-`os.replace`d over the destination (atomic on POSIX and Windows).
+`os.replace`d over the destination (atomic on POSIX and Windows). The temporary file is created
+with mode 0o666 filtered by the process umask — the mode `open()` would give — and is given that
+mode again before it is moved into place (a writer such as safetensors may recreate it 0600), so
+every file arlearn writes (weights, results, configs, logs) has the same, umask-given permissions. A write that the
+file system refuses (read-only, no space, a path under a regular file) raises `ArlearnError`
+naming the path, so every writer reports it in one line.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
+import stat
 from contextlib import contextmanager
 from pathlib import Path
+
+from arlearn.errors import ArlearnError
+
+
+def _os_error(path, e: OSError) -> ArlearnError:
+    return ArlearnError(f"cannot write {path}: {e.strerror or e}")
+
+
+def make_dir(path: str | os.PathLike) -> Path:
+    """`mkdir -p path`, or an `ArlearnError` naming it (e.g. a path under a regular file)."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _os_error(path, e) from None
+    return path
+
+
+def _create_temp(path: Path) -> Path:
+    """A new empty file next to `path`, created with mode 0o666 & ~umask (what open() gives)."""
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
 
 
 @contextmanager
 def atomic_path(path: str | os.PathLike):
-    """Yield a temporary path next to `path`; on success move it into place."""
+    """Yield a temporary path next to `path`; on success move it into place. An `OSError` while
+    writing becomes an `ArlearnError` naming `path`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     try:
-        yield Path(tmp)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _create_temp(path)
+    except OSError as e:
+        raise _os_error(path, e) from None
+    try:
+        mode = stat.S_IMODE(os.stat(tmp).st_mode)  # 0o666 & ~umask, without touching the umask
+        yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        if stat.S_IMODE(os.stat(tmp).st_mode) != mode:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise _os_error(path, e) from None
         raise
 
 
@@ -52,8 +93,6 @@ def load_safetensors(path) -> dict:
     """Load tensors with safetensors only (nothing is ever unpickled)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
-
-    from arlearn.errors import ArlearnError
 
     path = Path(path)
     if not path.is_file():

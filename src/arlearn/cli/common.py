@@ -1,16 +1,78 @@
 """What several commands share: the config flags and their resolution, `key=value` options,
-and `emit` (the one JSON line of results on stdout)."""
+and the output rule.
+
+The output rule, kept here once: stdout carries only a command's results — `emit`'s one JSON
+line (or, for `list` and `show-task`, their text via `result_text`) — and everything for people
+(progress bars, logs, tables, summaries: `say`) goes to stderr, so `arlearn … | jq` always
+parses. `results_stdout()` (entered by `arlearn.cli.main` around every command) points
+`sys.stdout` at stderr while the command runs, so a stray print from the library or a
+dependency cannot break the JSON; `emit` and `result_text` write to the real stdout.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import sys
+from contextlib import contextmanager, redirect_stdout
 
 from arlearn.config import parse_value, resolve
 from arlearn.errors import ArlearnError
 
+#: the top-level help's note on where output goes
+OUTPUT_NOTE = ("stdout carries only the results: one JSON line (`list` and `show-task`: text, or JSON "
+               "with --json); progress bars, logs and tables go to stderr.")
+
+_results: list = []  #: the real stdout of each `results_stdout()` being run (innermost last)
+
+
+@contextmanager
+def results_stdout():
+    """While inside: `print()` goes to stderr; `emit`/`result_text` go to the stdout of entry."""
+    _results.append(sys.stdout)
+    try:
+        with redirect_stdout(sys.stderr):
+            yield
+    finally:
+        _results.pop()
+
+
+def _stdout():
+    return _results[-1] if _results else sys.stdout
+
+
+def _finite(obj):
+    """nan/inf → None (JSON has no such numbers; strict parsers reject them)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
 
 def emit(results: dict) -> None:
-    print(json.dumps(results), flush=True)
+    """The command's results: one JSON line on stdout."""
+    print(json.dumps(_finite(results), default=str), file=_stdout(), flush=True)
+
+
+def result_text(text: str) -> None:
+    """Human-readable results on stdout (`list`, `show-task` without --json)."""
+    print(text, file=_stdout(), flush=True)
+
+
+def say(text: str) -> None:
+    """A line for people (a table, a summary, a log line): stderr."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def add_progress_arg(p, what: str = "progress bar") -> None:
+    p.add_argument("--no-progress", action="store_true", help=f"hide the {what} (drawn on stderr)")
+
+
+def add_json_arg(p) -> None:
+    p.add_argument("--json", action="store_true", help="print the result as one JSON line instead of text")
 
 
 def kv_options(items) -> dict:
@@ -31,7 +93,8 @@ def add_set_arg(p, help: str = "override any config value, e.g. --set model.d=64
 def add_source_args(p) -> None:
     """--preset and --config: where a run's config comes from."""
     p.add_argument("--preset", help="a preset name (see `arlearn list`)")
-    p.add_argument("--config", help="a TOML config file (merged over the preset)")
+    p.add_argument("--config", metavar="FILE",
+                   help="a config file, TOML or YAML (.yaml/.yml), with the presets' sections (merged over the preset)")
     p.add_argument("--task", help="task name (shortcut for --set task.name=…)")
 
 

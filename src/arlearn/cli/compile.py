@@ -3,10 +3,9 @@ a Turing machine, written as an ordinary run directory."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from arlearn.cli.common import emit
+from arlearn.cli.common import emit, say
 from arlearn.compile import compile_bench, compile_generator, compile_tm
 from arlearn.errors import ArlearnError
 
@@ -43,7 +42,7 @@ def run(args) -> None:
     else:
         report = compile_generator(src, args.out, **kw)
     r = report.as_dict()
-    print(f"compiled {r['circuit']}: {r['inputs']} inputs, {r['gates']} gates -> {r['threshold_gates']} threshold "
+    say(f"compiled {r['circuit']}: {r['inputs']} inputs, {r['gates']} gates -> {r['threshold_gates']} threshold "
           f"gates (CoT length {r['threshold_gates'] + 1}), linear model T={r['T']} d={r['d']}, {r['nonzeros']:,} "
-          f"non-zero weights; run directory {r['run_dir']}", file=sys.stderr)
+          f"non-zero weights; run directory {r['run_dir']}")
     emit(r)

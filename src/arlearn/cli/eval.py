@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
-from arlearn.cli.common import emit
+from arlearn.cli.common import add_progress_arg, emit, say
 from arlearn.device import resolve_device, use_bf16
 from arlearn.evaluation import evaluator_for
+from arlearn.evaluation.external import evaluate_file
 from arlearn.training import load_run
 
 NAME = "eval"
@@ -14,21 +13,33 @@ HELP = "evaluate a run directory: greedy exact match on held-out examples (text:
 
 
 def add_arguments(p) -> None:
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", help="a run directory (from train, demo, sweep or compile)")
     p.add_argument("--examples", type=int, default=0,
                    help="held-out examples (text: validation windows; default: the run's eval.examples / all)")
-    p.add_argument("--split", default="test", choices=["test", "train"], help="split to draw examples from")
+    p.add_argument("--split", default="test", choices=["test", "train"],
+                   help="split to draw the examples from (default: test, the held-out one)")
     p.add_argument("--seed", type=int, default=None, help="seed of the drawn examples (default: the run's eval.seed)")
-    p.add_argument("--device", default=None, help="torch device (default: the run's train.device)")
+    p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: the run's train.device)")
+    p.add_argument("--examples-file", metavar="FILE",
+                   help="score the problems of an external test file instead of held-out samples "
+                        "(multiplication runs; see --format)")
+    p.add_argument("--format", default="icot", choices=["icot"],
+                   help="format of --examples-file: icot = `a * b||CoT #### product`, digits least "
+                        "significant first (the implicit-CoT test files)")
+    add_progress_arg(p)
 
 
 def run(args) -> None:
     cfg, task, model = load_run(args.run_dir)
     device = resolve_device(cfg.train.device if args.device is None else args.device)
     model.to(device)
-    ev = evaluator_for(task, cfg.eval, device, use_bf16(cfg.train.dtype, device))
-    summary, records = ev.run(model, args.examples, args.split, args.seed)
+    bf16 = use_bf16(cfg.train.dtype, device)
+    if args.examples_file:
+        summary, records = evaluate_file(model, task, args.examples_file, args.format, cfg.eval.batch_size,
+                                         device, bf16, progress=not args.no_progress)
+    else:
+        ev = evaluator_for(task, cfg.eval, device, bf16)
+        summary, records = ev.run(model, args.examples, args.split, args.seed, progress=not args.no_progress)
     for r in [r for r in records or () if not r["correct"]][: cfg.eval.show_mistakes]:
-        print(f"wrong: {r['prompt']} -> {r['generated']} (first divergence at {r['first_divergence']})",
-              file=sys.stderr)
+        say(f"wrong: {r['prompt']} -> {r['generated']} (first divergence at {r['first_divergence']})")
     emit({"run_dir": str(args.run_dir), **summary})

@@ -1,35 +1,37 @@
-"""`arlearn generate RUN_DIR --prompt ...`: greedy continuation of one prompt."""
+"""`arlearn generate RUN_DIR --prompt ...`: greedy continuation of one prompt of a sequence task
+(the tokens on stderr, {"prompt", "generated", "answer"} as one JSON line on stdout). A text run
+is refused with a pointer to `arlearn sample`, which decodes its tokens back into text."""
 
 from __future__ import annotations
 
-import sys
-
 import torch
 
-from arlearn.cli.common import emit
+from arlearn.cli.common import emit, say
 from arlearn.errors import ArlearnError
 from arlearn.evaluation import generate_texts
-from arlearn.tasks import Example, Task
-from arlearn.training import load_run
+from arlearn.tasks import TASKS, Example, Task
+from arlearn.training import load_run, load_run_config
 
 NAME = "generate"
-HELP = "greedily continue a prompt with a trained run"
+HELP = "greedily continue a prompt with a trained run (sequence tasks; text runs: use sample)"
 
 
 def add_arguments(p) -> None:
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", help="a run directory (from train, demo, sweep or compile)")
     p.add_argument("--prompt", required=True, help="prompt in the task's notation, e.g. \"1234 x 5678\"")
 
 
 def run(args) -> None:
+    cfg = load_run_config(args.run_dir)
+    if not issubclass(TASKS.get(cfg.task_name, Task), Task):  # a stream task: its tokens are BPE pieces
+        raise ArlearnError(f"{args.run_dir} is a '{cfg.task_name}' run: generate continues prompts of sequence "
+                           f"tasks; continue text with `arlearn sample {args.run_dir} --prompt TEXT`")
     cfg, task, model = load_run(args.run_dir)
-    if not isinstance(task, Task):
-        raise ArlearnError(f"{args.run_dir} is a '{cfg.task_name}' run; continue text with `arlearn sample`")
     prompt = task.parse_prompt(args.prompt)
     if len(prompt) > model.T:
         raise ArlearnError(f"prompt has {len(prompt)} tokens; the model's context is {model.T}")
     gen = generate_texts(model, task, [Example(prompt, (), ())], device=torch.device("cpu"))[0]
     answer = task.parse_answer(prompt + tuple(gen))
-    print(" ".join(prompt + tuple(gen)), file=sys.stderr)
+    say(" ".join(prompt + tuple(gen)))
     emit({"prompt": " ".join(prompt), "generated": " ".join(gen),
           "answer": None if answer is None else " ".join(answer)})

@@ -10,7 +10,7 @@ HELP = "PNG heatmap of the norm of every (t, s) block of a linear/mlp run's mode
 
 
 def add_arguments(p) -> None:
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", help="a linear or mlp run directory")
     p.add_argument("-o", "--out", required=True, help="PNG file to write")
     p.add_argument("--layer", type=int, default=0, help="block-causal map to draw (mlp: 0 = first)")
 

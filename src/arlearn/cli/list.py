@@ -1,7 +1,8 @@
-"""`arlearn list`: the tasks, models and presets arlearn knows."""
+"""`arlearn list`: the tasks, models and presets arlearn knows (text, or one JSON line with --json)."""
 
 from __future__ import annotations
 
+from arlearn.cli.common import add_json_arg, emit, result_text
 from arlearn.config import MODELS, preset_names
 from arlearn.tasks import TASKS
 
@@ -10,12 +11,17 @@ HELP = "list tasks, models and presets"
 
 
 def add_arguments(p) -> None:
-    pass
+    add_json_arg(p)
 
 
 def run(args) -> None:
-    print("tasks:")
-    for name, cls in sorted(TASKS.items()):
-        print(f"  {name} (v{cls.version}) cot formats: {', '.join(cls.cot_formats)}")
-    print("models:", ", ".join(MODELS))
-    print("presets:", ", ".join(preset_names()))
+    if args.json:
+        emit({"tasks": {name: {"version": cls.version, "cot_formats": list(cls.cot_formats)}
+                        for name, cls in sorted(TASKS.items())},
+              "models": list(MODELS), "presets": preset_names()})
+        return
+    lines = ["tasks:"]
+    lines += [f"  {name} (v{cls.version}) cot formats: {', '.join(cls.cot_formats)}"
+              for name, cls in sorted(TASKS.items())]
+    lines += ["models: " + ", ".join(MODELS), "presets: " + ", ".join(preset_names())]
+    result_text("\n".join(lines))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
-from arlearn.cli.common import emit
+from arlearn.cli.common import emit, say
 from arlearn.turing import check_input, load_machine, simulate
 
 NAME = "run-tm"
@@ -25,7 +23,7 @@ def run(args) -> None:
     result = simulate(tm, x, args.max_steps, args.tape)
     if args.trace:
         for k, c in enumerate(result.configs):
-            print(f"{k:5d}  {' '.join(c.tokens())}", file=sys.stderr)
+            say(f"{k:5d}  {' '.join(c.tokens())}")
     tape = list(result.final.tape)
     while tape and tape[-1] == tm.blank:
         tape.pop()

@@ -1,8 +1,9 @@
-"""`arlearn show-task NAME [key=value ...]`: a few examples of a task, as readable text."""
+"""`arlearn show-task NAME [key=value ...]`: a few examples of a task, as readable text (or,
+with --json, one JSON line)."""
 
 from __future__ import annotations
 
-from arlearn.cli.common import kv_options
+from arlearn.cli.common import add_json_arg, emit, kv_options, result_text
 from arlearn.errors import ArlearnError
 from arlearn.tasks import Task, make_task
 
@@ -13,19 +14,26 @@ HELP = "print a few examples of a task as readable text"
 def add_arguments(p) -> None:
     p.add_argument("name", help="task name (see `arlearn list`)")
     p.add_argument("options", nargs="*", metavar="KEY=VALUE", help="task options, e.g. cot=paper n=2")
-    p.add_argument("-n", type=int, default=3, help="examples to show")
-    p.add_argument("--split", default="train", choices=["train", "test"])
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-n", type=int, default=3, help="examples to show (default 3)")
+    p.add_argument("--split", default="train", choices=["train", "test"],
+                   help="split to draw the examples from (default: train)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the drawn examples (default 0)")
+    add_json_arg(p)
 
 
 def run(args) -> None:
     task = make_task(args.name, kv_options(args.options))
-    print(task.describe())
     if not isinstance(task, Task):
         raise ArlearnError(f"task {args.name!r} is a token stream with no examples to show "
                            "(train on it, then `arlearn sample`)")
-    for ex in task.sample(args.split, args.n, args.seed):
-        print()
-        print("prompt:", " ".join(ex.prompt))
-        print("cot:   ", " ".join(ex.cot) if ex.cot else "(none)")
-        print("answer:", " ".join(ex.answer))
+    examples = task.sample(args.split, args.n, args.seed)
+    if args.json:
+        emit({"task": args.name, "description": task.describe(),
+              "examples": [{"prompt": " ".join(ex.prompt), "cot": " ".join(ex.cot), "answer": " ".join(ex.answer)}
+                           for ex in examples]})
+        return
+    lines = [task.describe()]
+    for ex in examples:
+        lines += ["", "prompt: " + " ".join(ex.prompt), "cot:    " + (" ".join(ex.cot) if ex.cot else "(none)"),
+                  "answer: " + " ".join(ex.answer)]
+    result_text("\n".join(lines))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
-from arlearn.cli.common import add_set_arg, add_source_args, emit
+from arlearn.cli.common import add_progress_arg, add_set_arg, add_source_args, emit, say
 from arlearn.cli.parsing import parse_list
 from arlearn.config import resolve
 from arlearn.experiments.sweep import SweepSpec, length_sweep, sample_sweep
@@ -31,7 +29,7 @@ def add_arguments(p) -> None:
     add_set_arg(p, "override any base config value, e.g. --set task.n=16 (repeatable)")
     p.add_argument("-o", "--out", help="sweep directory (default: runs/sweep-<kind>-<task>); "
                                        "rerunning the same command there skips finished cells")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_progress_arg(p, "progress bars")
 
 
 def run(args) -> None:
@@ -49,9 +47,9 @@ def run(args) -> None:
     )
     out = args.out or f"runs/sweep-{args.kind}-{base.task_name}"
     sweep = length_sweep if args.kind == "length" else sample_sweep
-    report = sweep(spec, out, progress=not args.no_progress, log=lambda s: print(s, file=sys.stderr),
+    report = sweep(spec, out, progress=not args.no_progress, log=say,
                    on_update=write_outputs)
-    print(markdown_table(report), file=sys.stderr)
+    say(markdown_table(report))
     emit({"out": out, "cells": report["cells_done"], "budget": report["budget"],
           "length_complexity": report["length_complexity"],
           "sample_complexity": report["sample_complexity"], "plots": report["plots"]})

@@ -1,14 +1,20 @@
 """`arlearn train`: train a model on a task and evaluate it. Also the torchrun entry point:
 
     torchrun --nproc_per_node=N -m arlearn.cli.train --preset quick ...
+
+A new run needs an empty (or absent) run directory, `--force` replaces the run in one, and
+`--resume RUN` continues one (`--steps N` with it extends a run past its train.steps).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import sys
 import time
+import warnings
 
-from arlearn.cli.common import add_config_args, emit, resolve_args
+from arlearn.cli.common import add_config_args, add_progress_arg, emit, resolve_args, say
 from arlearn.errors import ArlearnError
 from arlearn.reporting.tables import results_table
 from arlearn.training import load_run_config, train
@@ -16,39 +22,80 @@ from arlearn.training.distributed import session
 
 NAME = "train"
 HELP = "train a model on a task and evaluate it by held-out exact match (or perplexity for text)"
+#: what a bare `arlearn train` says (it would otherwise start the default preset's long run)
+WHAT_TO_TRAIN = ("what to train? give --preset NAME (`arlearn list` shows them; `--preset quick` is a "
+                 "one-minute CPU run), --config FILE.toml or --task NAME; `arlearn demo` is the guided first run")
 
 
 def add_arguments(p) -> None:
     add_config_args(p)
-    p.add_argument("-o", "--out", help="run directory (default: runs/<task>-<model>-<time>)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    for a in p._actions:  # --steps also extends a resumed run
+        if a.dest == "steps":
+            a.help = ("training steps; with --resume: extend the run to N steps (N > its train.steps; "
+                      "config.toml is rewritten, and the learning rate's cosine decay is stretched over the "
+                      "new N, so the rate rises again from where the shorter schedule had ended)")
+    p.add_argument("-o", "--out", help="run directory (default: runs/<task>-<model>-<time>); must be empty "
+                                       "or absent unless --force")
+    p.add_argument("--force", action="store_true",
+                   help="replace the run in a non-empty --out: its run files (config.toml, weights, metrics, "
+                        "results, input files, checkpoints/) are deleted first; other files there are kept")
+    add_progress_arg(p)
     p.add_argument("--resume", metavar="RUN_DIR",
-                   help="continue RUN_DIR from its newest checkpoint (bit-exact; see train.checkpoint_every)")
+                   help="continue RUN_DIR from its newest intact checkpoint (bit-exact; see "
+                        "train.checkpoint_every); with --steps N, train it on to N steps")
     p.add_argument("--distributed", action="store_true",
                    help="data-parallel over the processes torchrun starts (DDP; see README)")
 
 
-def run(args) -> None:
-    if args.resume:  # continue a run exactly as its config.toml says
+def _config(args):
+    """(config, run directory) of the run to start or continue."""
+    if args.resume:  # continue a run exactly as its config.toml says (--steps: for longer)
         given = [f for f, v in (("--preset", args.preset), ("--config", args.config), ("--task", args.task),
-                                ("--model", args.model), ("--cot", args.cot), ("--steps", args.steps),
-                                ("--set", args.overrides), ("-o", args.out)) if v]
+                                ("--model", args.model), ("--cot", args.cot), ("--set", args.overrides),
+                                ("-o", args.out), ("--force", args.force)) if v]
         if given:
             raise ArlearnError(f"--resume continues RUN_DIR as configured in its config.toml; drop {', '.join(given)}")
-        cfg, run_dir = load_run_config(args.resume), args.resume
-    else:
-        cfg = resolve_args(args)
-        run_dir = args.out or f"runs/{cfg.task_name}-{cfg.model.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    with session(args.distributed, cfg.train.device) as world:  # torchrun: one process per device
-        res = train(cfg, run_dir, progress=not args.no_progress and world.is_main, resume=bool(args.resume))
+        cfg = load_run_config(args.resume)
+        if args.steps is not None:
+            if args.steps <= cfg.train.steps:
+                raise ArlearnError(f"--steps {args.steps} with --resume extends a run: it must exceed the "
+                                   f"run's train.steps ({cfg.train.steps})")
+            cfg.train = dataclasses.replace(cfg.train, steps=args.steps)
+        return cfg, args.resume
+    if not any((args.preset, args.config, args.task, args.model, args.cot, args.steps is not None, args.overrides)):
+        raise ArlearnError(WHAT_TO_TRAIN)
+    cfg = resolve_args(args)
+    return cfg, args.out or f"runs/{cfg.task_name}-{cfg.model.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+@contextlib.contextmanager
+def warnings_as_lines():
+    """Library warnings (e.g. a damaged checkpoint skipped on resume) as `arlearn: warning: …` lines."""
+    shown = warnings.showwarning
+
+    def one_line(message, category, filename, lineno, file=None, line=None):
+        say(f"arlearn: warning: {message}")
+
+    warnings.showwarning = one_line
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
+
+
+def run(args) -> None:
+    cfg, run_dir = _config(args)
+    with session(args.distributed, cfg.train.device) as world, warnings_as_lines():  # torchrun: one process per device
+        res = train(cfg, run_dir, progress=not args.no_progress and world.is_main, resume=bool(args.resume),
+                    overwrite=args.force)
     if not world.is_main:  # rank 0 reports
         return
     res["run_dir"] = run_dir
     if "val_perplexity" in res:  # a text run: no exact match
-        print(f"{res['model']}: validation perplexity {res['val_perplexity']:.2f} (loss {res['val_loss']:.4f}) "
-              f"after {res['tokens_seen']:,} tokens, {res['tokens_per_second']:,.0f} tokens/s", file=sys.stderr)
+        say(f"{res['model']}: validation perplexity {res['val_perplexity']:.2f} (loss {res['val_loss']:.4f}) "
+            f"after {res['tokens_seen']:,} tokens, {res['tokens_per_second']:,.0f} tokens/s")
     else:
-        print(results_table([res]), file=sys.stderr)
+        say(results_table([res]))
     emit(res)
 
 

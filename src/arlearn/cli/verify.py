@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from arlearn.cli.common import emit
+from arlearn.cli.common import add_progress_arg, emit, say
 from arlearn.compile import verify_run
 
 NAME = "verify"
@@ -12,21 +12,21 @@ HELP = "check a compiled (or trained) circuit run against direct circuit evaluat
 
 
 def add_arguments(p) -> None:
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", help="a circuit or tm run directory (e.g. from `arlearn compile`)")
     p.add_argument("--examples", type=int, default=10_000,
                    help="random inputs when the circuit has more than 20 inputs (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     p.add_argument("--dense-check", type=int, default=1000,
                    help="inputs also decoded with the dense model (default 1000)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_arg(p)
 
 
 def run(args) -> None:
     rep = verify_run(args.run_dir, examples=args.examples, seed=args.seed, dense_check=args.dense_check,
                      progress=not args.no_progress)
     how = "all" if rep["exhaustive"] else "random"
-    print(f"{rep['circuit']}: {rep['mismatches']} mismatches on {rep['checked']:,} {how} inputs "
-          f"({', '.join(rep['engines'])}; dense model on {rep['dense_checked']:,})", file=sys.stderr)
+    say(f"{rep['circuit']}: {rep['mismatches']} mismatches on {rep['checked']:,} {how} inputs "
+        f"({', '.join(rep['engines'])}; dense model on {rep['dense_checked']:,})")
     emit(rep)
     if not rep["ok"]:
         sys.exit(1)

@@ -1,9 +1,11 @@
 """Stage 5 of the compiler: `verify_run` checks a run directory's model (compiled or trained)
-by greedy decoding against direct evaluation of its task's circuit, CoT and answer.
+by greedy decoding against direct evaluation of its task's circuit, CoT and answer, and records
+the result in the run's verify.json (shown by `arlearn report`).
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +15,10 @@ from tqdm import tqdm
 from arlearn.circuits import CIRCUIT_VOCAB, Circuit, layout, normalize
 from arlearn.compile.weights import SparseLinear
 from arlearn.errors import ArlearnError
-from arlearn.fileio import load_safetensors
+from arlearn.fileio import load_safetensors, write_json
 from arlearn.models.base import generate_greedy
 from arlearn.tasks import make_task
-from arlearn.training.runs import MODEL, PACKED, load_run, load_run_config
+from arlearn.training.runs import MODEL, PACKED, VERIFY, load_run, load_run_config
 
 EXHAUSTIVE_MAX_INPUTS = 20
 #: a saved `linear` map with at most this fraction of its live weights non-zero is a compiled
@@ -65,7 +67,7 @@ def _inputs_to_check(n: int, examples: int, seed: int) -> np.ndarray:
 
 
 def verify_run(run_dir, examples: int = 10_000, seed: int = 0, batch_size: int = 4096,
-               dense_check: int = 1000, progress: bool = False) -> dict:
+               dense_check: int = 1000, progress: bool = False, record: bool = True) -> dict:
     """Greedy decoding of a run's model vs direct evaluation of its task's circuit.
 
     Exhaustive when the circuit has ≤ 20 inputs, else `examples` uniformly random inputs.
@@ -73,7 +75,9 @@ def verify_run(run_dir, examples: int = 10_000, seed: int = 0, batch_size: int =
     `dense_check` of them also with the dense model `arlearn eval` runs (when it was saved). A
     trained model (an mlp, or a linear map that is not sparse) is decoded densely on every input.
     A mismatch is any difference in CoT or answer tokens.
-    Returns a report: inputs checked, mismatches (count and the first few), engines used.
+    Returns a report: inputs checked, mismatches (count and the first few), engines used; with
+    `record` it is also written (atomically) to the run's verify.json, which `arlearn report`
+    shows (a read-only run directory is verified all the same, without the record).
     """
     run_dir = Path(run_dir)
     cfg, task, model, packed = _load_for_verify(run_dir)
@@ -88,10 +92,17 @@ def verify_run(run_dir, examples: int = 10_000, seed: int = 0, batch_size: int =
             check.batch(bits[k : k + batch_size])
             bar.update(len(bits[k : k + batch_size]))
     engines = (["packed"] if packed is not None else []) + (["dense"] if model is not None and check.dense_done else [])
-    return {"run_dir": str(run_dir), "circuit": circuit.name, "inputs": lay.n, "threshold_gates": lay.k,
-            "checked": len(bits), "exhaustive": lay.n <= EXHAUSTIVE_MAX_INPUTS, "mismatches": check.mismatches,
-            "ok": check.mismatches == 0, "dense_checked": check.dense_done, "engines": engines,
-            "first_mismatches": check.first}
+    report = {"run_dir": str(run_dir), "circuit": circuit.name, "inputs": lay.n, "threshold_gates": lay.k,
+              "checked": len(bits), "exhaustive": lay.n <= EXHAUSTIVE_MAX_INPUTS, "mismatches": check.mismatches,
+              "ok": check.mismatches == 0, "dense_checked": check.dense_done, "engines": engines,
+              "first_mismatches": check.first}
+    if record:
+        try:
+            rec = {k: v for k, v in report.items() if k != "run_dir"}  # the directory may move
+            write_json(run_dir / VERIFY, {**rec, "seed": seed, "verified_at": time.strftime("%Y-%m-%d %H:%M:%S %Z")})
+        except OSError:
+            pass  # a read-only copy of a run: the report is returned, not recorded
+    return report
 
 
 class _Check:

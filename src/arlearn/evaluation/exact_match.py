@@ -33,12 +33,16 @@ def first_divergence(generated: Sequence[str], target: Sequence[str]) -> int | N
 @weights_fixed
 @torch.no_grad()
 def generate_texts(model: ARModel, task: Task, examples: Sequence[Example], batch_size: int = 500,
-                   device=torch.device("cpu"), bf16: bool = False) -> list[list[str]]:
-    """Greedy continuations (EOS and padding stripped) for each example's prompt."""
+                   device=torch.device("cpu"), bf16: bool = False, progress: bool = False) -> list[list[str]]:
+    """Greedy continuations (EOS and padding stripped) for each example's prompt. `progress`:
+    a progress bar with an ETA on stderr, advanced batch by batch."""
+    from tqdm.auto import tqdm
+
     vocab = task.vocab
     eos_id = vocab.id(EOS) if EOS in vocab else None
     out: list[list[str]] = [[] for _ in examples]
     model.eval()
+    bar = tqdm(total=len(examples), desc="generate", unit="ex", disable=not progress, dynamic_ncols=True)
     for idx, prompts in prompt_batches(task, examples, batch_size):
         with autocast(device, bf16):
             gen = generate_greedy(model, prompts.to(device), task.seq_len - prompts.shape[1], eos_id,
@@ -48,6 +52,8 @@ def generate_texts(model: ARModel, task: Task, examples: Sequence[Example], batc
             if EOS in toks:
                 toks = toks[: toks.index(EOS)]
             out[i] = toks
+        bar.update(len(idx))
+    bar.close()
     return out
 
 
@@ -70,9 +76,9 @@ def teacher_forced_accuracy(model: ARModel, task: Task, examples: Sequence[Examp
 
 
 def evaluate(model: ARModel, task: Task, examples: Sequence[Example], batch_size: int = 500,
-             device=torch.device("cpu"), bf16: bool = False) -> tuple[dict, list[dict]]:
-    """Returns (summary, per-example records)."""
-    gens = generate_texts(model, task, examples, batch_size, device, bf16)
+             device=torch.device("cpu"), bf16: bool = False, progress: bool = False) -> tuple[dict, list[dict]]:
+    """Returns (summary, per-example records); `progress`: a bar over the generation."""
+    gens = generate_texts(model, task, examples, batch_size, device, bf16, progress)
     records, divs = [], []
     for ex, gen in zip(examples, gens):
         parsed = task.parse_answer(ex.prompt + tuple(gen))

@@ -34,13 +34,15 @@ def external_examples(task, path, fmt: str = "icot"):
                                         "outside_operand_range": outside}
 
 
-def evaluate_file(model, task, path, fmt: str = "icot", batch_size: int = 500, device=None, bf16: bool = False):
+def evaluate_file(model, task, path, fmt: str = "icot", batch_size: int = 500, device=None, bf16: bool = False,
+                  progress: bool = False):
     """(summary, per-example records) of the model on the file's problems. `exact_match` covers
     every problem; `exact_match_held_out` only those outside the run's training split."""
     import torch
 
     examples, in_train, counts = external_examples(task, path, fmt)
-    summary, records = evaluate(model, task, examples, batch_size, device or torch.device("cpu"), bf16)
+    summary, records = evaluate(model, task, examples, batch_size, device or torch.device("cpu"), bf16,
+                                progress=progress)
     held = [r["correct"] for r, t in zip(records, in_train) if not t]
     for r, t in zip(records, in_train):
         r["in_train_split"] = t

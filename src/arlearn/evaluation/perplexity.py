@@ -16,19 +16,22 @@ LOGITS_BUDGET = 1 << 27
 @weights_fixed
 @torch.no_grad()
 def evaluate_text(model: ARModel, task, batch_size: int = 64, device=torch.device("cpu"), bf16: bool = False,
-                  max_windows: int = 0) -> dict:
+                  max_windows: int = 0, progress: bool = False) -> dict:
     """Mean next-token cross-entropy (nats) and perplexity on the task's validation stream.
 
     The stream is cut into the same non-overlapping windows as training (`TokenWindows`): each
     window of T+1 tokens scores its T targets, the first with one token of context and the last
     with T — the same targets, in the same way, for every model (the n-gram baseline included,
-    see `ngram.NGramLM.window_nll`).
+    see `ngram.NGramLM.window_nll`). `progress`: a progress bar (stderr) over the windows.
     """
+    from tqdm.auto import tqdm
+
     src = TokenWindows(task.tokens("valid"), task.seq_len, batch_size, 0)
     batch_size = max(1, min(batch_size, LOGITS_BUDGET // (task.seq_len * len(task.vocab))))
     n = min(len(src), max_windows) if max_windows else len(src)
     total, count = 0.0, 0
     model.eval()
+    bar = tqdm(total=n, desc="perplexity", unit="window", disable=not progress, dynamic_ncols=True)
     for k in range(0, n, batch_size):
         x = src.windows(range(k, min(k + batch_size, n))).to(device)
         with autocast(device, bf16):
@@ -36,6 +39,8 @@ def evaluate_text(model: ARModel, task, batch_size: int = 64, device=torch.devic
         total += float(torch.nn.functional.cross_entropy(
             logits.float().flatten(0, 1), x[:, 1:].flatten(), reduction="sum"))
         count += x[:, 1:].numel()
+        bar.update(x.shape[0])
+    bar.close()
     loss = total / max(count, 1)
     return {"val_loss": loss, "val_perplexity": float(torch.tensor(loss).exp()), "val_tokens": count,
             "val_windows": n}

@@ -16,17 +16,21 @@ from arlearn.models.base import ARModel
 @torch.no_grad()
 def sample_tokens(model: ARModel, prompt: Sequence[int], max_new: int, temperature: float = 1.0, top_k: int = 0,
                   seed: int = 0, stop_id: int | None = None, banned: Sequence[int] = (),
-                  device=torch.device("cpu"), bf16: bool = False) -> list[int]:
+                  device=torch.device("cpu"), bf16: bool = False, progress: bool = False) -> list[int]:
     """Sample up to `max_new` tokens after `prompt`, the context sliding over the last T tokens.
 
     temperature 0 is greedy; top_k > 0 keeps the k most likely tokens. Deterministic for a
     fixed seed (its own generator; the global RNG is untouched). Stops after `stop_id`
-    (not returned). `banned` ids (e.g. PAD) are never sampled.
+    (not returned). `banned` ids (e.g. PAD) are never sampled. `progress`: a progress bar
+    (stderr) over the tokens, with an ETA for `max_new`.
     """
+    from tqdm.auto import tqdm
+
     g = torch.Generator(device="cpu").manual_seed(seed)
     ids = list(prompt)
     out: list[int] = []
     model.eval()
+    bar = tqdm(total=max_new, desc="sample", unit="tok", disable=not progress, dynamic_ncols=True)
     for _ in range(max_new):
         x = torch.tensor([ids[-model.T:]], dtype=torch.long, device=device)
         with autocast(device, bf16):
@@ -45,6 +49,8 @@ def sample_tokens(model: ARModel, prompt: Sequence[int], max_new: int, temperatu
             break
         ids.append(tok)
         out.append(tok)
+        bar.update()
+    bar.close()
     return out
 
 
@@ -52,7 +58,8 @@ MAX_SAMPLE_TOKENS = 10_000
 
 
 def sample_text(model: ARModel, task, prompt: str, max_tokens: int = 200, temperature: float = 1.0,
-                top_k: int = 0, seed: int = 0, device=torch.device("cpu"), bf16: bool = False) -> str:
+                top_k: int = 0, seed: int = 0, device=torch.device("cpu"), bf16: bool = False,
+                progress: bool = False) -> str:
     """Continue `prompt` (text) with a text task's model; returns the generated text only.
 
     The prompt must fit the context (≤ T tokens); generation then slides the T-token window
@@ -70,5 +77,5 @@ def sample_text(model: ARModel, task, prompt: str, max_tokens: int = 200, temper
     if len(ids) > model.T:
         raise ArlearnError(f"prompt is {len(ids)} tokens; the model's context is {model.T}")
     out = sample_tokens(model, ids, max_tokens, temperature, top_k, seed, stop_id=task.eot_id,
-                        banned=[task.vocab.pad_id], device=device, bf16=bf16)
+                        banned=[task.vocab.pad_id], device=device, bf16=bf16, progress=progress)
     return task.decode_ids(out)

@@ -307,12 +307,8 @@ def _check_sizes(cfg: BenchConfig) -> None:
         positive("every peak_size entry", v)
 
 
-def run_bench(cfg: BenchConfig, progress: bool = True, log=None) -> dict:
-    """Run every case; return {"config", "environment", "results", "ratios"}."""
-    from tqdm.auto import tqdm
-
-    from arlearn.device import resolve_device
-
+def _check_config(cfg: BenchConfig) -> None:
+    """Every name and size of `cfg` valid, or one clear error naming the option."""
     for dt in cfg.dtypes:
         if dt not in DTYPES:
             raise ArlearnError(f"bench: unknown dtype {dt!r} (use fp32 or bf16)")
@@ -323,33 +319,58 @@ def run_bench(cfg: BenchConfig, progress: bool = True, log=None) -> dict:
         if impl not in ("arlearn", "dense"):
             raise ArlearnError(f"bench: unknown implementation {impl!r} (use arlearn or dense)")
     _check_sizes(cfg)
+
+
+def _environment(cfg: BenchConfig, device: torch.device) -> dict:
+    return {"device": str(device), "torch": torch.__version__,
+            "threads": cfg.threads or torch.get_num_threads(),
+            "cpu": _cpu_name() if device.type == "cpu" else torch.cuda.get_device_name(device),
+            "load_average": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+
+
+def run_bench(cfg: BenchConfig, progress: bool = True, log=None, on_case=None) -> dict:
+    """Run every case; return {"config", "environment", "results", "medians", "ratios",
+    "projections", "cases_done", "cases_total", "complete"}.
+
+    `on_case(report)`, if given, is called before the first case and after every case with the
+    report so far (config, environment, results, cases_done, cases_total, complete=False), and
+    once more with the final report — `arlearn bench -o` rewrites its file atomically each time,
+    so a benchmark that is stopped keeps its finished cases (and an unwritable file fails first).
+    """
+    from tqdm.auto import tqdm
+
+    from arlearn.device import resolve_device
+
+    _check_config(cfg)
     device = resolve_device(cfg.device)
     limit = cfg.memory_limit_gb or (0.8 * free_memory_gb() if device.type == "cpu" else
                                     0.9 * torch.cuda.get_device_properties(device).total_memory / 2**30)
     isolate = cfg.isolate and device.type == "cpu"
-    results = []
     todo = cases(cfg)
+    report = {"config": dataclasses.asdict(cfg), "environment": _environment(cfg, device), "results": [],
+              "cases_done": 0, "cases_total": len(todo), "complete": False}
+    results = report["results"]
+    if on_case:
+        on_case(report)
     for kind, args in tqdm(todo, desc="bench", disable=not progress, dynamic_ncols=True):
-        if kind == "step":
-            need = estimate_step_gb(model_shape(cfg, args[0]), args[1], cfg.chunk)
-            if need > limit:
-                r = {"what": "step", "model": args[0], "impl": args[1], "dtype": args[2],
-                     "skipped": f"needs ~{need:.1f} GB, limit {limit:.1f} GB"}
-                results.append(r)
-                if log:
-                    log(json.dumps(r))
-                continue
-        r = _isolated(cfg, kind, args) if isolate else _run_case(dataclasses.asdict(cfg), kind, args)
+        need = estimate_step_gb(model_shape(cfg, args[0]), args[1], cfg.chunk) if kind == "step" else 0.0
+        if need > limit:
+            r = {"what": "step", "model": args[0], "impl": args[1], "dtype": args[2],
+                 "skipped": f"needs ~{need:.1f} GB, limit {limit:.1f} GB"}
+        else:
+            r = _isolated(cfg, kind, args) if isolate else _run_case(dataclasses.asdict(cfg), kind, args)
         results.append(r)
+        report["cases_done"] = len(results)
         if log:
             log(json.dumps(r))
-    env = {"device": str(device), "torch": torch.__version__,
-           "threads": cfg.threads or torch.get_num_threads(),
-           "cpu": _cpu_name() if device.type == "cpu" else torch.cuda.get_device_name(device),
-           "load_average": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+        if on_case:
+            on_case(report)
     medians = median_cases(results)
-    return {"config": dataclasses.asdict(cfg), "environment": env, "results": results,
-            "medians": medians, "ratios": ratios(results), "projections": projections(medians, cfg.epoch_tokens)}
+    report.update(medians=medians, ratios=ratios(results), projections=projections(medians, cfg.epoch_tokens),
+                  complete=True)
+    if on_case:
+        on_case(report)
+    return report
 
 
 def _cpu_name() -> str:

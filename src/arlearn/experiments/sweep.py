@@ -8,7 +8,8 @@ named config *variants*, e.g. task options) on top of one base `RunConfig`. Ever
 ordinary run — `arlearn.training.trainer.train(cfg, <sweep>/cells/<cell id>)` — so it can be
 inspected, evaluated and generated from like any other run. When a cell finishes its summary is
 written atomically to `<cell dir>/cell.json`; a rerun of the same sweep skips every cell that
-has one, so a killed sweep loses at most the cell in progress. Rerunning into a sweep directory
+has one, so a killed sweep loses at most the cell in progress (whose directory, lacking
+`cell.json`, is cleared and trained afresh). Rerunning into a sweep directory
 that holds a *different* sweep is an error (the base config is recorded in `sweep.json`).
 
 After every finished cell and at the end the engine rewrites `sweep.json` (the spec, the
@@ -41,7 +42,8 @@ from typing import Callable, Sequence
 from arlearn.config import RunConfig, from_dict
 from arlearn.errors import ArlearnError
 from arlearn.experiments.complexity import aggregate, length_complexity, sample_complexity, sample_focus
-from arlearn.fileio import write_json
+from arlearn.training.runs import claim_run_dir
+from arlearn.fileio import make_dir, write_json
 
 #: the files of a sweep directory: each cell's summary (in its run directory), the report data
 #: (this module), the table and the plots (`arlearn.reporting.sweep.write_outputs`)
@@ -151,6 +153,8 @@ def run_cell(spec: SweepSpec, cell: Cell, out: Path, progress: bool = False) -> 
             return json.loads(done.read_text(encoding="utf-8"))
         except json.JSONDecodeError:
             pass  # cannot happen with atomic writes, but retrain rather than fail
+    if cell_dir.is_dir():  # an unfinished cell (killed mid-training) is the sweep's own: start it over
+        claim_run_dir(cell_dir, overwrite=True)
     res = trainer.train(spec.config_for(cell), cell_dir, progress=progress)
     row = {"id": cell.id, "variant": cell.variant, "model": cell.model, "cot": cell.cot,
            "train_examples": cell.train_examples, "seed": cell.seed,
@@ -251,7 +255,7 @@ def length_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
     out = Path(out)
     _check_dir(spec, out, "length")
     check_cells(spec)
-    out.mkdir(parents=True, exist_ok=True)
+    make_dir(out)
     rows: dict[str, dict] = {}
     main = _grid(spec, spec.cots, [spec.main_size])
     smaller = [n for n in spec.sizes if n != spec.main_size]
@@ -276,7 +280,7 @@ def sample_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
     out = Path(out)
     _check_dir(spec, out, "samples")
     check_cells(spec)
-    out.mkdir(parents=True, exist_ok=True)
+    make_dir(out)
     rows: dict[str, dict] = {}
     cells = _grid(spec, spec.cots, spec.sizes)
     _run_cells(spec, cells, out, "samples", rows, len(cells), progress, log, on_update)

@@ -52,12 +52,13 @@ def block_norm_heatmap(model, path, title: str = "", layer: int = 0, marks=(), l
     ax.set_ylabel("output position t (predicts token t+1)")
     ax.set_title(title or f"block norms, T={T}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     from arlearn.fileio import atomic_path
 
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", bbox_inches="tight")
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:  # makes the directory; an unwritable path is an ArlearnError
+            fig.savefig(tmp, format="png", bbox_inches="tight")
+    finally:
+        plt.close(fig)
     return path
 
 

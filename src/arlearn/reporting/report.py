@@ -4,7 +4,9 @@ For every run directory (config.toml) the page shows the config, the results, tr
 from metrics.jsonl (loss, token accuracy, held-out exact match or validation perplexity), the
 block-norm "what each position reads" heatmap of linear/MLP models (`arlearn.reporting.heatmap`), and
 example chains of thought with the first wrong token highlighted (eval_examples.jsonl) or
-generated samples (text runs). For every sweep directory (sweep.json, `arlearn sweep`) it shows
+generated samples (text runs). A compiled run (compile.json, `arlearn compile`) shows what was
+compiled instead (circuit, gates, threshold gates, T, non-zeros, whether the dense model was
+written), and any run shows the verification `arlearn verify` recorded (verify.json). For every sweep directory (sweep.json, `arlearn sweep`) it shows
 the table and the length-/sample-complexity plots. Figures are PNGs embedded as base64, the page
 has no script and loads nothing from the network. The same content is written as Markdown
 beside the HTML (`report.md`, figures in `report_files/`). This module owns reading the
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -25,7 +26,7 @@ from arlearn.errors import ArlearnError
 from arlearn.experiments.sweep import SWEEP, TABLE
 from arlearn.fileio import atomic_path, write_text
 from arlearn.reporting.render import Figure, Section, render_html, render_markdown
-from arlearn.training.runs import CONFIG, EXAMPLES, METRICS, MODEL, RESULTS
+from arlearn.training.runs import COMPILE, CONFIG, EXAMPLES, METRICS, MODEL, PACKED, RESULTS, VERIFY
 
 MAX_EXAMPLES = 8  #: example CoTs shown per run (wrong ones first)
 
@@ -126,17 +127,60 @@ RESULT_KEYS = ("exact_match", "token_accuracy", "val_perplexity", "val_loss", "p
                "stopped_by", "train_seconds", "cot_length", "n", "device", "dtype")
 
 
+COMPILE_KEYS = (("circuit", "circuit"), ("inputs", "inputs"), ("outputs", "outputs"), ("gates", "gates"),
+                ("threshold_gates", "threshold gates (CoT length − 1)"), ("T", "context T"), ("d", "d"),
+                ("nonzeros", "non-zero weights"), ("dense_bytes", "dense model bytes"),
+                ("dense_written", f"dense {MODEL} written"))
+
+
 def run_section(run_dir: Path, samples: bool = True) -> Section:
-    from arlearn.training.checkpoint import list_checkpoints
+    """A trained run (config, results, curves, heatmap, examples) or a compiled one (what was
+    compiled, its verification); either shows the verification `arlearn verify` recorded."""
     from arlearn.training.runs import load_run_config
 
     cfg = load_run_config(run_dir)
-    d = cfg.to_dict()
     name = run_dir.resolve().name
-    sec = Section(name, "run")
+    compiled = _read_json(run_dir / COMPILE)
+    verified = _read_json(run_dir / VERIFY)
+    sec = Section(name, "compiled run" if compiled else "run")
+    task = " ".join([cfg.task_name] + [f"{k}={v}" for k, v in cfg.task_options.items()])
+    if compiled:
+        _compiled_blocks(sec, run_dir, task, compiled, verified)
+    else:
+        _trained_blocks(sec, run_dir, cfg, task)
+    if verified is not None:
+        _verification_blocks(sec, run_dir, verified)
+    if cfg.model.name in ("linear", "mlp") and (run_dir / MODEL).is_file():
+        sec.blocks.append(("h", "What each position reads"))
+        try:
+            png = _heatmap(run_dir)
+            sec.blocks.append(("fig", Figure(f"{name}-heatmap.png", "Frobenius norm of each block W[t,s] of the "
+                                             "block-causal map (log10; blank = zero): row t reads columns s ≤ t", png)))
+        except ArlearnError as e:
+            sec.blocks.append(("p", f"heatmap unavailable: {e}"))
+    examples = _read_jsonl(run_dir / EXAMPLES)
+    if examples:
+        wrong = [r for r in examples if not r.get("correct")]
+        right = [r for r in examples if r.get("correct")]
+        shown = (wrong[: MAX_EXAMPLES - 2] + right[:2])[:MAX_EXAMPLES] if wrong else right[:MAX_EXAMPLES]
+        sec.blocks.append(("h", f"Example chains of thought ({len(wrong)} of {len(examples)} held-out wrong)"))
+        sec.blocks.append(("cot", shown))
+    elif samples and "val_perplexity" in (_read_json(run_dir / RESULTS) or {}) and (run_dir / MODEL).is_file():
+        sec.blocks.append(("h", "Generated samples (temperature 0.8, top-k 40)"))
+        try:
+            sec.blocks.append(("samples", _text_samples(run_dir)))
+        except ArlearnError as e:
+            sec.blocks.append(("p", f"samples unavailable: {e}"))
+    return sec
+
+
+def _trained_blocks(sec: Section, run_dir: Path, cfg, task: str) -> None:
+    """Configuration, results (or how far an unfinished run got) and training curves."""
+    from arlearn.training.checkpoint import list_checkpoints
+
+    d, name = cfg.to_dict(), sec.title
     results = _read_json(run_dir / RESULTS) or {}
     metrics = _read_jsonl(run_dir / METRICS)
-    task = " ".join([cfg.task_name] + [f"{k}={v}" for k, v in cfg.task_options.items()])
     sec.summary = {"run": name, "task": task, "model": cfg.model.name, **{k: results.get(k) for k in
                    ("parameters", "exact_match", "val_perplexity", "steps", "train_seconds")}}
     rows = [("task", task)] + [(f"{s}.{k}", d[s][k]) for s, keys in CONFIG_KEYS.items() for k in keys if k in d[s]]
@@ -158,28 +202,41 @@ def run_section(run_dir: Path, samples: bool = True) -> Section:
         sec.blocks.append(("fig", Figure(f"{name}-curves.png", f"training curves from {METRICS}", png)))
     else:
         sec.blocks.append(("p", f"{METRICS} has no rows yet."))
-    if cfg.model.name in ("linear", "mlp") and (run_dir / MODEL).is_file():
-        sec.blocks.append(("h", "What each position reads"))
-        try:
-            png = _heatmap(run_dir)
-            sec.blocks.append(("fig", Figure(f"{name}-heatmap.png", "Frobenius norm of each block W[t,s] of the "
-                                             "block-causal map (log10; blank = zero): row t reads columns s ≤ t", png)))
-        except ArlearnError as e:
-            sec.blocks.append(("p", f"heatmap unavailable: {e}"))
-    examples = _read_jsonl(run_dir / EXAMPLES)
-    if examples:
-        wrong = [r for r in examples if not r.get("correct")]
-        right = [r for r in examples if r.get("correct")]
-        shown = (wrong[: MAX_EXAMPLES - 2] + right[:2])[:MAX_EXAMPLES] if wrong else right[:MAX_EXAMPLES]
-        sec.blocks.append(("h", f"Example chains of thought ({len(wrong)} of {len(examples)} held-out wrong)"))
-        sec.blocks.append(("cot", shown))
-    elif samples and "val_perplexity" in results and (run_dir / MODEL).is_file():
-        sec.blocks.append(("h", "Generated samples (temperature 0.8, top-k 40)"))
-        try:
-            sec.blocks.append(("samples", _text_samples(run_dir)))
-        except ArlearnError as e:
-            sec.blocks.append(("p", f"samples unavailable: {e}"))
-    return sec
+
+
+def _compiled_blocks(sec: Section, run_dir: Path, task: str, compiled: dict, verified: dict | None) -> None:
+    """A compiled run: what was compiled into which model (compile.json); never trained."""
+    if not isinstance(compiled, dict):
+        raise ArlearnError(f"{run_dir}/{COMPILE} is not a compile report")
+    checked = verified.get("checked") if isinstance(verified, dict) else None
+    exact = 1 - verified.get("mismatches", 0) / checked if _num(checked) and checked else None
+    sec.summary = {"run": sec.title, "task": task, "model": "linear (compiled)",
+                   "parameters": compiled.get("nonzeros"), "exact_match": exact, "steps": "compiled"}
+    sec.blocks.append(("h", "Compiled circuit"))
+    sec.blocks.append(("p", "Exact weights written by `arlearn compile` (no training): the linear model computes "
+                            "every threshold gate of the circuit as one chain-of-thought token."))
+    sec.blocks.append(("kv", [("task", task)] + [(label, compiled[k]) for k, label in COMPILE_KEYS if k in compiled]
+                       + [("packed weights", PACKED if (run_dir / PACKED).is_file() else "missing")]))
+    sec.blocks.append(("details", f"full {CONFIG}", (run_dir / CONFIG).read_text(encoding="utf-8")))
+    if verified is None:
+        sec.blocks.append(("h", "Verification"))
+        sec.blocks.append(("p", f"Not verified yet: `arlearn verify {run_dir.name}` checks it against the circuit "
+                                f"and records the result ({VERIFY})."))
+
+
+def _verification_blocks(sec: Section, run_dir: Path, verified: dict) -> None:
+    """The result `arlearn verify` recorded (verify.json)."""
+    sec.blocks.append(("h", "Verification"))
+    if not isinstance(verified, dict):
+        sec.blocks.append(("p", f"{VERIFY} is not a verification report."))
+        return
+    how = "every input" if verified.get("exhaustive") else f"{verified.get('checked', '?')} random inputs"
+    verdict = "correct" if verified.get("ok") else f"{verified.get('mismatches', '?')} mismatches"
+    sec.blocks.append(("p", f"{verdict} on {how} (greedy decoding vs direct evaluation of the circuit, "
+                            "chain of thought and answer)."))
+    sec.blocks.append(("kv", [(k, verified[k]) for k in ("ok", "checked", "exhaustive", "mismatches", "engines",
+                                                        "dense_checked", "seed", "verified_at") if k in verified]
+                       + [("first mismatches", verified["first_mismatches"])] * bool(verified.get("first_mismatches"))))
 
 
 def sweep_section(sweep_dir: Path) -> Section:
@@ -236,8 +293,6 @@ def build_report(paths, out: str | Path = "report.html", title: str = "arlearn r
             with atomic_path(out.parent / files_dir / f.name) as tmp:
                 Path(tmp).write_bytes(f.png)
         write_text(md_path, md)
-        for p in [out, md_path, *((out.parent / files_dir / f.name) for f in figs)]:
-            os.chmod(p, 0o644)  # a report is for reading (temporary files are created 0600)
     except OSError as e:
         raise ArlearnError(f"cannot write report {out}: {e.strerror}") from None
     return {"html": out, "markdown": md_path, "runs": len(sections), "figures": len(figs)}

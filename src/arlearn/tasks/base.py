@@ -88,6 +88,11 @@ class TaskBase:
         `len()` and `consumed(steps, seconds) -> dict` (see arlearn.tasks.encoding)."""
         raise NotImplementedError
 
+    def assets(self) -> dict:
+        """The files this task's options refer to, which a run directory keeps a copy of so it can
+        be moved: {option: (file name, bytes)} (default: none; see arlearn.training.runs)."""
+        return {}
+
     def parse_prompt(self, text: str) -> tuple[str, ...]:
         """Turn user text into prompt tokens (default: whitespace-separated symbols)."""
         toks = tuple(text.split())

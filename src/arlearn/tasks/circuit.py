@@ -1,10 +1,12 @@
-"""The `circuit` task."""
+"""The `circuit` task: a Boolean circuit (a .bench file or a generator) laid out as prompt →
+threshold-gate CoT → output bits. A run directory keeps a copy of its .bench file (`assets`)."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 from arlearn.circuits import (
     CIRCUIT_VOCAB,
@@ -66,6 +68,15 @@ class CircuitTask(Task):
     @cached_property
     def seq_len(self) -> int:
         return self.layout.seq_len
+
+    def assets(self) -> dict[str, tuple[str, bytes]]:
+        """The .bench file, by content, for a run directory to keep (a generator needs none)."""
+        if not self.file:
+            return {}
+        try:
+            return {"file": (Path(self.file).name, Path(self.file).read_bytes())}
+        except OSError as e:
+            raise ArlearnError(f"cannot read circuit file {self.file}: {e.strerror}") from None
 
     def sample_input(self, rng: random.Random):
         return bits_of_index(rng.getrandbits(len(self.circuit.inputs)), len(self.circuit.inputs))

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from arlearn.errors import ArlearnError
+from arlearn.signals import check_stop
 
 if TYPE_CHECKING:  # type hints only: base.py imports this module
     from arlearn.tasks.base import Example, Task
@@ -138,18 +139,30 @@ def example_pool(task: Task, train_cfg, progress: bool = False, workers: int | N
         workers = min(os.cpu_count() or 1, len(jobs)) if big else 0
     with tqdm(total=n, disable=not progress or n < 50_000, desc="generating data", unit="ex") as bar:
         if workers > 1:  # forked workers run pure Python/numpy (no torch ops, so no OpenMP in the child)
-            with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as ex:
-                results = ex.map(_make_chunk, *zip(*jobs))
-                for k, *arrays in results:
+            ex = ProcessPoolExecutor(workers, mp_context=get_context("fork"), initializer=_ignore_stop_signals)
+            try:
+                for k, *arrays in ex.map(_make_chunk, *zip(*jobs)):
                     _store(ids, first, end, k, arrays)
                     bar.update(len(arrays[0]))
+                    check_stop("data generation")
+            finally:  # on a stop, drop the chunks not started yet
+                ex.shutdown(wait=True, cancel_futures=True)
         else:
             for job in jobs:
                 k, *arrays = _make_chunk(*job)
                 _store(ids, first, end, k, arrays)
                 bar.update(len(arrays[0]))
+                check_stop("data generation")
     return ExamplePool(torch.from_numpy(ids), torch.from_numpy(first), torch.from_numpy(end),
                        train_cfg.batch_size, train_cfg.seed)
+
+
+def _ignore_stop_signals() -> None:
+    """Workers leave SIGINT/SIGTERM to the parent, which stops them between chunks."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _store(ids, first, end, k, arrays) -> None:

@@ -10,6 +10,9 @@ Pipeline (each step cached so a second run does no work):
    (as in the paper), or `bpe`: a byte-level BPE of `bpe_vocab` symbols trained on the training
    corpus with HF `tokenizers` (smaller vocabularies for CPU-sized runs). A PAD symbol is
    appended after the tokenizer's ids, so ids are the tokenizer's own (GPT-2: V = 50,258).
+   `tokenizer_file` loads a tokenizer saved as JSON instead: a run directory stores its
+   tokenizer (and its validation stream, `valid_tokens`) this way (`assets()`), so evaluating
+   and sampling a run needs neither the corpus nor the gpt2 files.
 3. **Token stream** — all stories encoded (whole texts at once, in Rust) and joined with the
    end-of-text id, stored as a flat uint16 file `<cache_dir>/<corpus>-<corpus hash>-<tokenizer
    fingerprint>.u16` read back with `np.memmap` (nanoGPT's layout). The key holds the SHA-256 of
@@ -34,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from arlearn.errors import ArlearnError
+from arlearn.signals import check_stop
 from arlearn.fileio import atomic_path, write_json
 from arlearn.tasks.base import StreamTask, register_task
 from arlearn.vocab import PAD, Vocab
@@ -129,6 +133,20 @@ def gpt2_tokenizer(directory: str):
     return tok
 
 
+def load_tokenizer_file(path: str):
+    """A tokenizer saved as HF `tokenizers` JSON (`tok.to_str()`), e.g. a run's tokenizer.json."""
+    Tokenizer = _tokenizers().Tokenizer
+    if not Path(path).is_file():
+        raise ArlearnError(f"tokenizer file not found: {path}")
+    try:
+        tok = Tokenizer.from_file(str(path))
+    except Exception as e:  # the Rust side raises plain Exceptions on bad JSON
+        raise ArlearnError(f"tokenizer file {path} does not parse: {str(e).splitlines()[0]}") from None
+    if tok.token_to_id(EOT) is None:
+        raise ArlearnError(f"tokenizer file {path} has no {EOT} token")
+    return tok
+
+
 def train_bpe(stories: list[str], vocab_size: int):
     """A byte-level BPE of `vocab_size` symbols (incl. the 256 bytes and EOT) trained on `stories`."""
     tk = _tokenizers()
@@ -159,6 +177,7 @@ def encode_stories(tok, stories: list[str], progress: bool = False) -> np.ndarra
     step = 2000
     for k in tqdm(range(0, len(stories), step), disable=not progress or len(stories) <= step,
                   desc="tokenizing", unit="chunk"):
+        check_stop("tokenizing")
         for enc in tok.encode_batch(stories[k : k + step], add_special_tokens=False):
             ids = np.asarray(enc.ids + [eot], dtype=np.uint16)
             parts.append(ids)
@@ -180,6 +199,12 @@ class TextTask(StreamTask):
     window: int = 64  #: context T: the model reads T tokens and predicts T next tokens
     cache_dir: str = ".cache/arlearn"  #: tokenizers and memmapped token streams
     max_stories: int = 0  #: use only the first N stories of each file (0: all)
+    #: a tokenizer as HF `tokenizers` JSON, loaded instead of building `tokenizer` (a run
+    #: directory stores its tokenizer so: eval and sample need neither the corpus nor gpt2 files)
+    tokenizer_file: str = ""
+    #: the validation stream as a little-endian uint16 token file, read instead of tokenizing
+    #: valid_path (a run directory stores it so: eval needs no corpus)
+    valid_tokens: str = ""
 
     version = 1
 
@@ -194,7 +219,9 @@ class TextTask(StreamTask):
     # tokenizer and vocabulary -------------------------------------------------------------
     @cached_property
     def tok(self):
-        if self.tokenizer == "gpt2":
+        if self.tokenizer_file:
+            tok = load_tokenizer_file(self.tokenizer_file)
+        elif self.tokenizer == "gpt2":
             tok = gpt2_tokenizer(self.tokenizer_dir)
         else:
             tok = self._trained_bpe()
@@ -260,6 +287,9 @@ class TextTask(StreamTask):
         memo = self.__dict__.setdefault("_token_cache", {})
         if split in memo:
             return memo[split]
+        if split == "valid" and self.valid_tokens:
+            memo[split] = self._stored_tokens(self.valid_tokens)
+            return memo[split]
         data, meta = self.cache_files(split)
         fp = fingerprint(self.tok)
         arr = None
@@ -286,6 +316,29 @@ class TextTask(StreamTask):
         memo[split] = arr
         return arr
 
+    def _stored_tokens(self, path: str) -> np.ndarray:
+        """A token file written by `assets()` (little-endian uint16), checked against the vocabulary."""
+        p = Path(path)
+        if not p.is_file():
+            raise ArlearnError(f"validation token file not found: {path}")
+        if p.stat().st_size % 2:
+            raise ArlearnError(f"validation token file {path} is not a uint16 stream (odd size)")
+        arr = np.memmap(p, dtype="<u2", mode="r") if p.stat().st_size else np.zeros(0, "<u2")
+        if len(arr) < self.seq_len:
+            raise ArlearnError(f"validation token file {path} has {len(arr)} tokens: no complete window of "
+                               f"{self.seq_len} tokens (window {self.window} + 1)")
+        if int(arr.max()) >= self.tok.get_vocab_size():
+            raise ArlearnError(f"validation token file {path} holds ids beyond the tokenizer's "
+                               f"{self.tok.get_vocab_size()} symbols")
+        return arr
+
+    def assets(self) -> dict[str, tuple[str, bytes]]:
+        """What a run directory stores so eval, sample and report need no corpus: the tokenizer
+        (HF JSON) and the validation token stream (never the training corpus)."""
+        valid = np.ascontiguousarray(self.tokens("valid"), dtype="<u2")
+        return {"tokenizer_file": ("tokenizer.json", self.tok.to_str().encode("utf-8")),
+                "valid_tokens": ("valid.u16", valid.tobytes())}
+
     # text in and out ----------------------------------------------------------------------
     def encode_text(self, text: str) -> list[int]:
         try:
@@ -306,5 +359,6 @@ class TextTask(StreamTask):
 
     def describe(self) -> str:
         tok = self.tokenizer if self.tokenizer == "gpt2" else f"bpe{self.bpe_vocab}"
+        tok += f" from {Path(self.tokenizer_file).name}" if self.tokenizer_file else ""
         return (f"text v{self.version} (train {self.train_path}, tokenizer {tok}, window {self.window}); "
                 f"vocab {len(self.vocab)}")

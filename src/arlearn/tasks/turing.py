@@ -18,6 +18,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Sequence
 
 from arlearn.circuits import CIRCUIT_VOCAB, Circuit, Layout, layout, normalize
@@ -34,6 +35,7 @@ from arlearn.turing import (
     input_count,
     input_from_index,
     load_machine,
+    machine_names,
     simulate,
     unroll,
 )
@@ -73,6 +75,15 @@ class TuringTask(Task):
     @cached_property
     def tm(self) -> TuringMachine:
         return load_machine(self.machine)
+
+    def assets(self) -> dict[str, tuple[str, bytes]]:
+        """A machine spec file, by content, for a run directory to keep (shipped names need none)."""
+        if self.machine in machine_names():
+            return {}
+        try:
+            return {"machine": (Path(self.machine).name, Path(self.machine).read_bytes())}
+        except OSError as e:
+            raise ArlearnError(f"cannot read machine spec {self.machine}: {e.strerror}") from None
 
     @property
     def length(self) -> int:

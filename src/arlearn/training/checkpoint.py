@@ -10,8 +10,11 @@ The batch at a step is a pure function of (seed, step) and the learning rate of 
 so "data position" and "schedule position" are the step. A checkpoint is written into a temporary
 directory which is then renamed into place (`os.replace`), so a crash at any instant leaves
 either the old set of checkpoints or the new one, never half a checkpoint; the last `keep` are
-kept. Loading verifies sizes, checksums, names and shapes before touching the model, and reads
-tensors with safetensors only (nothing is ever unpickled).
+kept. A run with checkpoints on (the default) also ends with one, so a finished run can be
+extended. Loading verifies sizes, checksums, names and shapes before touching the model, and
+reads tensors with safetensors only (nothing is ever unpickled); resuming takes the newest
+checkpoint that reads back intact (`newest_intact`), skipping damaged newer ones with a
+`CheckpointWarning`.
 """
 
 from __future__ import annotations
@@ -22,9 +25,7 @@ import os
 import random
 import re
 import shutil
-import signal
-import tempfile
-import threading
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,11 @@ import numpy as np
 import torch
 
 from arlearn.errors import ArlearnError
+from arlearn.fileio import save_safetensors
+
+class CheckpointWarning(UserWarning):
+    """A damaged checkpoint was skipped for an older intact one (the CLI prints it as one line)."""
+
 
 FORMAT = "arlearn-checkpoint-v1"
 DIRNAME = "checkpoints"
@@ -125,10 +131,19 @@ def _set_rng_state(tensors: dict, info: dict) -> None:
 
 
 def _write_tensors(path: Path, tensors: dict) -> None:
-    from safetensors.torch import save_file
+    save_safetensors(path, tensors, metadata={"format": FORMAT})
 
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(path),
-              metadata={"format": FORMAT})
+
+def _fresh_dir(parent: Path, prefix: str) -> Path:
+    """A new directory with a unique name, created with the user's umask (mkdtemp forces 0700)."""
+    for _ in range(100):
+        path = parent / f"{prefix}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise ArlearnError(f"cannot create a temporary directory in {parent}")
 
 
 def _fsync(path: Path) -> None:
@@ -146,10 +161,14 @@ def estimate_bytes(model: torch.nn.Module) -> int:
 
 
 def check_space(run_dir: Path, model: torch.nn.Module, keep: int) -> None:
-    """Fail before training when the run directory cannot hold `keep`+1 checkpoints and the model."""
+    """Fail before training when the run directory cannot hold `keep`+1 checkpoints and the model
+    (measured on the directory, or on its nearest existing parent before it is created)."""
     need = estimate_bytes(model) * (keep + 1) + estimate_bytes(model) // 3
+    probe = Path(run_dir)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
     try:
-        free = shutil.disk_usage(run_dir).free
+        free = shutil.disk_usage(probe).free
     except OSError as e:
         raise ArlearnError(f"cannot write checkpoints in {run_dir}: {e.strerror}") from None
     if free < need:
@@ -165,7 +184,7 @@ def save_checkpoint(run_dir: str | Path, step: int, model: torch.nn.Module, opt:
     final = root / f"step-{step:08d}"
     try:
         root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".step-{step:08d}.", suffix=".tmp", dir=root))
+        tmp = _fresh_dir(root, f".step-{step:08d}")
         try:
             opt_tensors, opt_structure = _optimizer_split(opt)
             rng_tensors, rng_info = _rng_state()
@@ -267,6 +286,18 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     return Checkpoint(path, step, state, model, optimizer, rng_t)
 
 
+def newest_intact(run_dir: str | Path) -> tuple[Checkpoint | None, list[str]]:
+    """The newest checkpoint that reads back intact, and why each newer one was skipped (the
+    `read_checkpoint` errors, newest first). (None, [...]) when none is intact."""
+    skipped = []
+    for _, path in reversed(list_checkpoints(run_dir)):
+        try:
+            return read_checkpoint(path), skipped
+        except ArlearnError as e:
+            skipped.append(str(e))
+    return None, skipped
+
+
 def restore(ckpt: Checkpoint, model: torch.nn.Module, opt: torch.optim.Optimizer) -> None:
     """Load a verified checkpoint into the model, the optimizer and the global RNGs."""
     expected = model.state_dict()
@@ -296,32 +327,3 @@ def restore(ckpt: Checkpoint, model: torch.nn.Module, opt: torch.optim.Optimizer
 
 
 # -- signals ----------------------------------------------------------------------------------------
-class StopFlag:
-    """While active, SIGINT/SIGTERM set `.signal` instead of killing the process, so the training
-    loop can finish its step, save a checkpoint and exit. A second signal exits immediately."""
-
-    def __init__(self):
-        self.signal: int | None = None
-        self._old: dict = {}
-
-    def _handler(self, signum, frame):
-        if self.signal is not None:  # asked twice: stop now
-            self.__exit__(None, None, None)
-            raise KeyboardInterrupt
-        self.signal = signum
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for s in (signal.SIGINT, signal.SIGTERM):
-                self._old[s] = signal.signal(s, self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        for s, h in self._old.items():
-            signal.signal(s, h)
-        self._old = {}
-        return False
-
-    @property
-    def name(self) -> str:
-        return signal.Signals(self.signal).name if self.signal else ""

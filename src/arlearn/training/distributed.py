@@ -57,7 +57,7 @@ def session(enabled: bool, device: str = "auto"):
         yield World()
         return
     if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
-        raise ArlearnError("--distributed needs torchrun's environment (RANK, WORLD_SIZE, MASTER_ADDR): "
+        raise ArlearnError("distributed training needs torchrun's environment (RANK, WORLD_SIZE, MASTER_ADDR): "
                            "launch with `torchrun --nproc_per_node=N -m arlearn.cli.train ...`")
     use_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
     local_rank = int(os.environ.get("LOCAL_RANK", 0))

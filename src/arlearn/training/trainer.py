@@ -17,6 +17,7 @@ import random
 import signal
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,11 +27,27 @@ from tqdm.auto import tqdm
 
 from arlearn.config import RunConfig
 from arlearn.device import autocast, resolve_device, use_bf16
-from arlearn.errors import ArlearnError
+from arlearn.errors import ArlearnError, TrainingStopped
+from arlearn.signals import StopFlag, check_stop
 from arlearn.evaluation import evaluator_for
 from arlearn.training import checkpoint
+from arlearn.training.tensorboard import FanOut, TensorBoardLog, require_tensorboard
 from arlearn.training.distributed import World, all_reduce_sum, any_rank, broadcast_object, shard_rows, world
-from arlearn.training.runs import METRICS, MetricsLog, build, prepare_run_dir, save_model, write_results
+from arlearn.training.runs import (
+    METRICS,
+    RESULTS,
+    MetricsLog,
+    build,
+    claim_run_dir,
+    finished_steps,
+    load_run_config,
+    portable_config,
+    prepare_run_dir,
+    save_model,
+    task_assets,
+    unfinish,
+    write_results,
+)
 
 #: weight of the newest step in the progress bar's running loss / accuracy
 SMOOTHING = 0.05
@@ -93,6 +110,24 @@ def accumulate_gradients(model, x, m, w: World, micro_batches: int, autocast_ctx
     return stats[0] / n, stats[1] / n
 
 
+def usable_device(name: str) -> torch.device:
+    """`train.device` resolved and tried (one tiny tensor), so a device that is missing here
+    fails before the run directory is created."""
+    device = resolve_device(name)
+    try:
+        torch.empty(1, device=device)
+    except Exception as e:  # noqa: BLE001  (torch raises RuntimeError, AssertionError, NotImplementedError)
+        raise ArlearnError(f"train.device={name!r} is not usable here: {str(e).splitlines()[0][:160]}") from None
+    return device
+
+
+def _without_steps(config: dict) -> dict:
+    """A stored config with train.steps left out (the one value a resumed run may change)."""
+    out = dict(config)
+    out["train"] = {k: v for k, v in config.get("train", {}).items() if k != "steps"}
+    return out
+
+
 class _NullLog:
     """The metrics log of ranks other than 0 (only rank 0 writes)."""
 
@@ -102,35 +137,60 @@ class _NullLog:
     def truncate_after(self, step: int) -> None:
         pass
 
+    def close(self) -> None:
+        pass
+
 
 class Trainer:
-    def __init__(self, cfg: RunConfig, run_dir: str | Path, progress: bool = True, resume: bool = False):
+    """Trains `cfg` into `run_dir`. A new run needs an absent or empty directory (or `overwrite`:
+    the run's own files there are deleted first); `resume` continues the run in `run_dir` from its
+    newest intact checkpoint, and a `cfg.train.steps` above its config.toml's extends it.
+    Everything that can fail (task options, data, device, the directory) is checked before
+    anything is written."""
+
+    def __init__(self, cfg: RunConfig, run_dir: str | Path, progress: bool = True, resume: bool = False,
+                 overwrite: bool = False):
         self.cfg, tc = cfg, cfg.train
         self.world = w = world()
         if w.size > 1 and tc.max_minutes:
             raise ArlearnError("train.max_minutes is not supported with several processes (each rank's clock "
                                "would stop it at a different step); bound the run by train.steps")
+        if resume and overwrite:
+            raise ArlearnError("resume continues the run in the directory, overwrite replaces it: choose one")
         shard_rows(tc.batch_size, w, tc.micro_batches)  # fail early on indivisible batches
         self.progress = progress and w.is_main
         if tc.threads:
             torch.set_num_threads(tc.threads)
         seed_everything(tc.seed)
         self.task, self.model = build(cfg)  # bad task options fail here, before anything is written
-        self.run_dir = prepare_run_dir(run_dir, cfg)
-        self.device = resolve_device(tc.device)
+        if tc.logger == "tensorboard":
+            require_tensorboard()  # a missing package fails here too
+        if not resume and not overwrite:  # a non-empty directory fails now, before data generation
+            self._on_main(lambda: claim_run_dir(run_dir, overwrite=False))
+        self.device = usable_device(tc.device)
         self.bf16 = use_bf16(tc.dtype, self.device)
         self.model.to(self.device)
         self.opt = make_optimizer(self.model, tc.lr, tc.weight_decay)
         self.step = 0
         self.train_seconds = 0.0
-        self.log = MetricsLog(self.run_dir / METRICS, fresh=not resume) if w.is_main else _NullLog()
         self.data = self.task.train_data(tc, self.progress)
         self.evaluator = evaluator_for(self.task, cfg.eval, self.device, self.bf16)
         self.last_checkpoint = (0, 0.0)  # (step, train_seconds) of the newest checkpoint
+        self.run_dir, self.extending = Path(run_dir), False
         if tc.checkpoint_every or tc.checkpoint_minutes:
             checkpoint.check_space(self.run_dir, self.model, tc.keep_checkpoints)
-        if resume:
-            self.resume()
+        assets = task_assets(self.task)  # read before an overwritten directory is cleared
+        self._on_main(lambda: self._check_resumable() if resume else claim_run_dir(self.run_dir, overwrite))
+        ckpt = self.resume() if resume else None  # nothing is written before this point
+        self.run_dir, self.cfg = self._on_main(lambda: self._write_run_dir(run_dir, cfg, assets),  # cfg: as stored
+                                               lambda: prepare_run_dir(run_dir, cfg, assets, write=False))
+        self.log = _NullLog()
+        if w.is_main:
+            self.log = MetricsLog(self.run_dir / METRICS, fresh=not resume)
+            if tc.logger == "tensorboard":
+                self.log = FanOut(self.log, TensorBoardLog(self.run_dir))
+        if ckpt is not None:
+            self.log.truncate_after(self.step)  # rows logged after the checkpoint are logged again
         if not w.is_main:
             torch.manual_seed(tc.seed + RANK_SEED_STRIDE * w.rank)  # own dropout stream per rank
         self.net = self.model
@@ -142,20 +202,68 @@ class Trainer:
             unused = getattr(self.model, "T", 0) > self.task.seq_len - 1
             self.net = DDP(self.model, device_ids=ids, find_unused_parameters=unused)
 
+    def _on_main(self, fn, elsewhere=lambda: None):
+        """`fn()` on rank 0, `elsewhere()` on the other ranks, which wait until rank 0 is done;
+        an ArlearnError of rank 0 is raised on every rank (so none waits forever in a collective)."""
+        out, err = None, None
+        if self.world.is_main:
+            try:
+                out = fn()
+            except ArlearnError as e:
+                err = str(e)
+        err = broadcast_object(err, self.world)
+        if err:
+            raise ArlearnError(err)
+        return out if self.world.is_main else elsewhere()
+
+    def _write_run_dir(self, run_dir, cfg: RunConfig, assets: dict):
+        """Create the run directory with the task's input files and config.toml; a run extended
+        beyond its finish loses its old results.json."""
+        out = prepare_run_dir(run_dir, cfg, assets)
+        if self.extending:
+            unfinish(out[0])
+        return out
+
+    def _check_resumable(self) -> None:
+        """A resumed run is unfinished, or `cfg.train.steps` extends it beyond its config.toml's."""
+        stored = load_run_config(self.run_dir).train.steps
+        steps = self.cfg.train.steps
+        if steps < stored:
+            raise ArlearnError(f"{self.run_dir} was configured for train.steps={stored}; a resumed run can "
+                               f"only train longer, not stop at {steps}")
+        done = finished_steps(self.run_dir)
+        if done is not None and steps == stored:
+            raise ArlearnError(f"{self.run_dir} has finished ({done} of {stored} steps, {RESULTS} written); "
+                               "nothing to resume. To train it further, resume with a larger train.steps "
+                               "(--steps N)")
+
     # -- checkpoints ------------------------------------------------------------------------
-    def resume(self) -> None:
-        """Continue from the newest checkpoint: weights, optimizer, RNGs, step, metrics log."""
-        path = checkpoint.latest_checkpoint(self.run_dir)
-        if path is None:
+    def resume(self) -> checkpoint.Checkpoint:
+        """Continue from the newest intact checkpoint: weights, optimizer, RNGs, step (a damaged
+        newer one is skipped with a warning). The caller truncates the metrics log."""
+        ckpt, damaged = checkpoint.newest_intact(self.run_dir)
+        if ckpt is None:
+            if damaged:
+                raise ArlearnError(f"nothing to resume in {self.run_dir}: no intact checkpoint ({damaged[0]})")
             raise ArlearnError(f"nothing to resume in {self.run_dir}: no checkpoints/step-* directory "
                                "(checkpoints are written every train.checkpoint_every steps)")
-        ckpt = checkpoint.read_checkpoint(path)
-        if ckpt.state.get("config") != json.loads(json.dumps(self.cfg.to_dict())):  # as JSON stored it
-            raise ArlearnError(f"checkpoint {path} was written by a different config than {self.run_dir}/config.toml")
+        if damaged and self.world.is_main:
+            warnings.warn(f"{'; '.join(damaged)}; resuming from the newest intact checkpoint, {ckpt.path.name}",
+                          checkpoint.CheckpointWarning, stacklevel=2)
+        stored = ckpt.state.get("config")
+        mine = json.loads(json.dumps(portable_config(self.cfg, self.run_dir)))  # as JSON stored it
+        old_steps = stored.get("train", {}).get("steps") if isinstance(stored, dict) else None
+        if not isinstance(old_steps, int) or _without_steps(stored) != _without_steps(mine):
+            raise ArlearnError(f"checkpoint {ckpt.path} was written by a different config than "
+                               f"{self.run_dir}/config.toml")
+        if ckpt.step > self.cfg.train.steps:
+            raise ArlearnError(f"checkpoint {ckpt.path} is at step {ckpt.step}, beyond train.steps="
+                               f"{self.cfg.train.steps}")
+        self.extending = self.cfg.train.steps > old_steps
         checkpoint.restore(ckpt, self.model, self.opt)
         self.step, self.train_seconds = ckpt.step, float(ckpt.state.get("train_seconds", 0.0))
         self.last_checkpoint = (self.step, self.train_seconds)
-        self.log.truncate_after(self.step)  # rows logged after the checkpoint are logged again
+        return ckpt
 
     def save_checkpoint(self) -> Path | None:
         """Write a checkpoint (rank 0 only; the others just note the step)."""
@@ -163,12 +271,13 @@ class Trainer:
         if self.world.is_main:
             tc = self.cfg.train
             path = checkpoint.save_checkpoint(self.run_dir, self.step, self.model, self.opt,
-                                              {"train_seconds": self.train_seconds, "config": self.cfg.to_dict()},
+                                              {"train_seconds": self.train_seconds,
+                                               "config": portable_config(self.cfg, self.run_dir)},
                                               tc.keep_checkpoints)
         self.last_checkpoint = (self.step, self.train_seconds)
         return path
 
-    def maybe_checkpoint(self, stop: checkpoint.StopFlag | None = None) -> float:
+    def maybe_checkpoint(self, stop: StopFlag | None = None) -> float:
         """Checkpoint when due (or when a signal on any rank asked to stop); returns the seconds it took."""
         tc = self.cfg.train
         t = time.perf_counter()
@@ -179,9 +288,7 @@ class Trainer:
         if ((due and self.step < tc.steps) or (stop and stop.signal)) and self.last_checkpoint[0] != self.step:
             self.save_checkpoint()
         if stop and stop.signal:
-            print(f"arlearn: {stop.name} at step {self.step}: checkpoint saved; continue with "
-                  f"`arlearn train --resume {self.run_dir}`", file=sys.stderr, flush=True)
-            raise KeyboardInterrupt
+            raise TrainingStopped(stop.name, self.step, self.run_dir)
         return time.perf_counter() - t
 
     # -- one step ---------------------------------------------------------------------------
@@ -222,10 +329,14 @@ class Trainer:
         return broadcast_object(summary, self.world), records
 
     # -- the loop ---------------------------------------------------------------------------
-    def fit(self) -> dict:
-        with checkpoint.StopFlag() as stop:  # SIGINT/SIGTERM: finish the step, checkpoint, exit
-            self.stop = stop
-            return self._fit()
+    def fit(self, stop: StopFlag | None = None) -> dict:
+        """Train to the end. SIGINT/SIGTERM finish the current step, checkpoint and raise
+        TrainingStopped (`stop`: an already active StopFlag, as `train()` holds one)."""
+        if stop is None:
+            with StopFlag() as stop:
+                return self.fit(stop)
+        self.stop = stop
+        return self._fit()
 
     def _fit(self) -> dict:
         tc = self.cfg.train
@@ -233,6 +344,7 @@ class Trainer:
                    unit="step", dynamic_ncols=True)
         run_loss = run_acc = None
         t0 = time.perf_counter() - self.train_seconds
+        first = (self.step, self.train_seconds)
         stopped = "steps"
         while self.step < tc.steps:
             loss, acc, lr = self.train_step()
@@ -240,6 +352,8 @@ class Trainer:
             run_acc = acc if run_acc is None else (1 - SMOOTHING) * run_acc + SMOOTHING * acc
             self.train_seconds = time.perf_counter() - t0
             bar.update(1)
+            if tc.max_minutes:
+                _bound_by_time(bar, self.step, self.train_seconds, first, 60 * tc.max_minutes)
             if self.step % tc.log_every == 0 or self.step == tc.steps:
                 bar.set_postfix(loss=f"{run_loss:.4f}", acc=f"{run_acc:.3f}")
                 self.log.write(step=self.step, loss=loss, token_acc=acc, lr=lr,
@@ -247,7 +361,7 @@ class Trainer:
             if tc.eval_every and self.step % tc.eval_every == 0 and self.step < tc.steps:
                 row = self.check()
                 self.log.write(step=self.step, **row, seconds=round(self.train_seconds, 3))
-                bar.write(f"step {self.step}: {self.evaluator.message(row)}")
+                bar.write(f"step {self.step}: {self.evaluator.message(row)}", file=sys.stderr)
                 t0 = time.perf_counter() - self.train_seconds  # eval time is not training time
                 if self.evaluator.reached(row, tc.target_exact_match):
                     stopped = "target"
@@ -263,6 +377,9 @@ class Trainer:
 
     def finish(self, stopped: str) -> dict:
         """Final evaluation; rank 0 writes results.json (and per-example records) and returns them."""
+        tc = self.cfg.train
+        if (tc.checkpoint_every or tc.checkpoint_minutes) and self.last_checkpoint[0] != self.step:
+            self.save_checkpoint()  # a finished run can be extended (resumed with more steps)
         summary, records = self.final_evaluation()
         if not self.world.is_main:
             return {}
@@ -279,11 +396,29 @@ class Trainer:
             "dtype": "bf16" if self.bf16 else "fp32",
         }
         self.log.write(step=self.step, **self.evaluator.row(summary), final=True)
+        self.log.close()
         write_results(self.run_dir, results, records)
         return results
 
 
-def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, resume: bool = False) -> dict:
+def _bound_by_time(bar, step: int, seconds: float, first: tuple[int, float], limit_s: float) -> None:
+    """Under train.max_minutes the run ends at the step the time limit allows, if that comes
+    before train.steps: make the bar's total (and so its ETA) that step."""
+    rate = (step - first[0]) / max(seconds - first[1], 1e-9)
+    by_time = step + int(rate * max(limit_s - seconds, 0.0))
+    if by_time < bar.total:
+        bar.total = max(by_time, step)
+        bar.refresh()
+
+
+def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, resume: bool = False,
+          overwrite: bool = False) -> dict:
     """Train a model as configured, write the run directory, return the final results.
-    With `resume`, continue from the run directory's newest checkpoint (bit-exact)."""
-    return Trainer(cfg, run_dir, progress, resume).fit()
+    With `resume`, continue from the run directory's newest checkpoint (bit-exact); with
+    `overwrite`, replace the run in a non-empty `run_dir`. SIGINT/SIGTERM stop promptly in every
+    phase: before training starts (data generation, setup) with `Interrupted`, during training
+    after the current step with a checkpoint and `TrainingStopped`."""
+    with StopFlag() as stop:
+        trainer = Trainer(cfg, run_dir, progress, resume, overwrite)
+        check_stop("setup")
+        return trainer.fit(stop)

@@ -102,6 +102,14 @@ class Layout:
         prompts = np.concatenate([np.full((B, 1), v.id(BOS)), ids[bits], np.full((B, 1), v.id("="))], 1)
         return prompts, targets
 
+    def encode_rows(self, bits):
+        """Whole sequences for many inputs: bits [B, n] (0/1) → token ids [B, seq_len] (int64),
+        row b = `prompt` + `target` of input b (what a training pool stores, in one numpy pass)."""
+        import numpy as np
+
+        prompts, targets = self.encode_batch(bits)
+        return np.concatenate([prompts, targets], 1)
+
 
 def layout(circuit: Circuit, cot: bool = True) -> Layout:
     """The layout of a circuit (normalized first unless every gate is already a THRESHOLD gate)."""

@@ -98,11 +98,11 @@ def add_source_args(p) -> None:
     p.add_argument("--task", help="task name (shortcut for --set task.name=…)")
 
 
-def add_config_args(p) -> None:
+def add_config_args(p, steps_help: str = "training steps") -> None:
     add_source_args(p)
     p.add_argument("--model", help="model name: linear, mlp, transformer")
     p.add_argument("--cot", help="CoT format (shortcut for --set task.cot=…)")
-    p.add_argument("--steps", type=int, help="training steps")
+    p.add_argument("--steps", type=int, help=steps_help)
     add_set_arg(p)
 
 

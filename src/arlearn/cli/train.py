@@ -15,7 +15,9 @@ import time
 import warnings
 
 from arlearn.cli.common import add_config_args, add_progress_arg, emit, resolve_args, say
+from arlearn.cli.parsing import parse_list
 from arlearn.errors import ArlearnError
+from arlearn.experiments.seeds import train_seeds
 from arlearn.reporting.tables import results_table
 from arlearn.training import load_run_config, train
 from arlearn.training.distributed import session
@@ -28,12 +30,12 @@ WHAT_TO_TRAIN = ("what to train? give --preset NAME (`arlearn list` shows them; 
 
 
 def add_arguments(p) -> None:
-    add_config_args(p)
-    for a in p._actions:  # --steps also extends a resumed run
-        if a.dest == "steps":
-            a.help = ("training steps; with --resume: extend the run to N steps (N > its train.steps; "
-                      "config.toml is rewritten, and the learning rate's cosine decay is stretched over the "
-                      "new N, so the rate rises again from where the shorter schedule had ended)")
+    add_config_args(p, steps_help="training steps; with --resume: extend the run to N steps (N > its train.steps; "
+                                  "config.toml is rewritten, and the learning rate's cosine decay is stretched over "
+                                  "the new N, so the rate rises again from where the shorter schedule had ended)")
+    p.add_argument("--seeds", metavar="LIST",
+                   help="train once per seed (e.g. 0..2 or 0,1,2) into <out>/seed-<s> and report mean ± sd "
+                        "over seeds (finished seeds are read back, not retrained)")
     p.add_argument("-o", "--out", help="run directory (default: runs/<task>-<model>-<time>); must be empty "
                                        "or absent unless --force")
     p.add_argument("--force", action="store_true",
@@ -84,6 +86,8 @@ def warnings_as_lines():
 
 
 def run(args) -> None:
+    if args.seeds:
+        return _run_seeds(args)
     cfg, run_dir = _config(args)
     with session(args.distributed, cfg.train.device) as world, warnings_as_lines():  # torchrun: one process per device
         res = train(cfg, run_dir, progress=not args.no_progress and world.is_main, resume=bool(args.resume),
@@ -97,6 +101,19 @@ def run(args) -> None:
     else:
         say(results_table([res]))
     emit(res)
+
+
+def _run_seeds(args) -> None:
+    if args.resume or args.distributed:
+        raise ArlearnError("--seeds trains fresh runs on one process: drop --resume / --distributed")
+    cfg, out = _config(args)
+    report = train_seeds(cfg, out, parse_list(args.seeds, "seeds", int), progress=not args.no_progress,
+                         overwrite=args.force)
+    say(results_table([{**r, "model": f"{r['model']} s{r['seed']}"} for r in report["runs"]]))
+    for key, s in report["summary"].items():
+        say(f"{key}: {s['mean']:.4f} ± {s['sd']:.4f} (mean ± sd over {len(s['values'])} seeds; "
+            f"min {s['min']:.4f}, max {s['max']:.4f})")
+    emit({"out": str(out), **report})
 
 
 if __name__ == "__main__":  # `torchrun --nproc_per_node=N -m arlearn.cli.train <arlearn train options>`

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Iterator, Sequence
 
 from arlearn.errors import ArlearnError, did_you_mean
-from arlearn.tasks.encoding import TokenWindows, example_pool
+from arlearn.tasks.encoding import TokenWindows, _encode_rows, example_pool
 from arlearn.vocab import EOS, Vocab
 
 SPLITS = ("train", "test")
@@ -180,6 +180,13 @@ class Task(TaskBase):
 
     def sample(self, split: str, n: int, seed: int | str) -> list[Example]:
         return list(self.iter_sample(split, n, seed))
+
+    def encoded_sample(self, split: str, n: int, seed: int | str, loss_on: str = "cot_answer"):
+        """`sample(split, n, seed)` as encoded rows: numpy (ids [n, seq_len] int64, first [n],
+        end [n]; the loss covers targets [first, end)) — what the training pool stores. This
+        default encodes the examples one by one; a task may override it with a faster route
+        that gives identical arrays (the circuit layouts evaluate all gates with numpy)."""
+        return _encode_rows(self, self.sample(split, n, seed), loss_on)
 
     def sequence(self, ex: Example) -> tuple[str, ...]:
         return ex.prompt + ex.target + ((EOS,) if self.eos else ())

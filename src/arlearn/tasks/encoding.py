@@ -110,7 +110,7 @@ CHUNK = 8192  # examples per generation chunk; chunk k is drawn with seed "<seed
 
 
 def _make_chunk(task: Task, k: int, size: int, seed: int, loss_on: str):
-    ids, first, end = _encode_rows(task, task.sample("train", size, seed=f"{seed}/{k}"), loss_on)
+    ids, first, end = task.encoded_sample("train", size, f"{seed}/{k}", loss_on)
     return k, ids.astype(compact_dtype(len(task.vocab))), first, end
 
 

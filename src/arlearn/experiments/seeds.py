@@ -1,0 +1,58 @@
+"""Seeds as an axis: the same config trained once per seed, and the mean ± standard deviation of
+its results — what a headline number should be reported as.
+
+Each seed is an ordinary run directory `<out>/seed-<s>`; a seed whose run has results.json is read
+back, not retrained, so a killed multi-seed run continues where it stopped. `<out>/seeds.json`
+(written atomically after every seed) holds every run's results and the summary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import statistics
+from pathlib import Path
+
+from arlearn.config import RunConfig
+from arlearn.errors import ArlearnError
+from arlearn.fileio import write_json
+from arlearn.training.runs import RESULTS
+
+SEEDS_FILE = "seeds.json"
+#: the results summarised over seeds (those a run has: exact match for sequence tasks, perplexity for text)
+SUMMARISED = ("exact_match", "token_accuracy", "val_loss", "val_perplexity", "train_seconds")
+
+
+def summarise(results: list[dict]) -> dict:
+    """{metric: {mean, sd, min, max, values}} over the runs (sd: sample standard deviation)."""
+    out = {}
+    for key in SUMMARISED:
+        vals = [r[key] for r in results if isinstance(r.get(key), (int, float))]
+        if len(vals) == len(results) and vals:
+            out[key] = {"mean": statistics.fmean(vals), "sd": statistics.stdev(vals) if len(vals) > 1 else 0.0,
+                        "min": min(vals), "max": max(vals), "values": vals}
+    return out
+
+
+def train_seeds(cfg: RunConfig, out, seeds, progress: bool = False, overwrite: bool = False) -> dict:
+    """Train `cfg` once per seed (train.seed = s) into `<out>/seed-<s>`; returns
+    {"seeds", "runs": [results…], "summary": summarise(runs)}."""
+    from arlearn.training import trainer  # looked up at call time (tests may replace trainer.train)
+
+    seeds = list(seeds)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ArlearnError(f"seeds must be distinct and at least one, got {seeds}")
+    out = Path(out)
+    runs = []
+    for s in seeds:
+        run_dir = out / f"seed-{s}"
+        done = run_dir / RESULTS
+        if done.is_file() and not overwrite:
+            res = json.loads(done.read_text(encoding="utf-8"))
+        else:
+            one = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=s))
+            res = trainer.train(one, run_dir, progress=progress, overwrite=True)
+        runs.append({"seed": s, "run_dir": str(run_dir), **res})
+        report = {"seeds": seeds[: len(runs)], "runs": runs, "summary": summarise(runs)}
+        write_json(out / SEEDS_FILE, report)
+    return report

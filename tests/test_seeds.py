@@ -1,0 +1,50 @@
+"""Seeds as an axis: one run per seed, mean ± sample standard deviation, finished seeds reused."""
+
+import json
+import statistics
+
+import pytest
+
+from arlearn.cli import main
+from arlearn.errors import ArlearnError
+from arlearn.experiments.seeds import summarise, train_seeds
+from arlearn.config import resolve
+from arlearn.training import load_run_config, trainer
+
+TINY = ["--set", "task.n=2", "--set", "task.m=2", "--set", "train.steps=8", "--set", "train.warmup=2",
+        "--set", "train.train_examples=300", "--set", "train.batch_size=16", "--set", "eval.examples=30",
+        "--set", "model.hidden=16", "--set", "train.threads=1"]
+
+
+def test_summarise_is_mean_and_sample_sd():
+    runs = [{"exact_match": 0.5, "train_seconds": 1.0}, {"exact_match": 0.75, "train_seconds": 2.0},
+            {"exact_match": 1.0, "train_seconds": 3.0}]
+    s = summarise(runs)
+    assert s["exact_match"]["mean"] == pytest.approx(0.75)
+    assert s["exact_match"]["sd"] == pytest.approx(statistics.stdev([0.5, 0.75, 1.0]))
+    assert s["exact_match"]["min"] == 0.5 and s["exact_match"]["values"] == [0.5, 0.75, 1.0]
+    assert "val_perplexity" not in s
+
+
+def test_cli_train_seeds_reports_each_seed_and_the_aggregate(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "seeds"
+    assert main(["train", "--preset", "quick", *TINY, "--seeds", "0..2", "-o", str(out), "--no-progress"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert [r["seed"] for r in rep["runs"]] == [0, 1, 2]
+    assert all((out / f"seed-{s}" / "results.json").is_file() for s in range(3))
+    em = [r["exact_match"] for r in rep["runs"]]
+    assert rep["summary"]["exact_match"]["mean"] == pytest.approx(statistics.fmean(em))
+    assert rep["summary"]["exact_match"]["sd"] == pytest.approx(statistics.stdev(em))
+    assert json.loads((out / "seeds.json").read_text())["summary"] == rep["summary"]
+    cfgs = [load_run_config(out / f"seed-{s}") for s in range(3)]
+    assert [c.train.seed for c in cfgs] == [0, 1, 2]
+    assert len({json.dumps(c.to_dict() | {"train": {**c.to_dict()["train"], "seed": 0}}) for c in cfgs}) == 1
+    calls = []
+    monkeypatch.setattr(trainer, "train", lambda *a, **k: calls.append(1))
+    assert main(["train", "--preset", "quick", *TINY, "--seeds", "0..2", "-o", str(out), "--no-progress"]) == 0
+    assert calls == [] and json.loads(capsys.readouterr().out)["runs"] == rep["runs"]  # finished seeds reused
+
+
+def test_seeds_must_be_distinct(tmp_path):
+    with pytest.raises(ArlearnError, match="distinct"):
+        train_seeds(resolve("quick"), tmp_path, [1, 1])

@@ -8,5 +8,5 @@ fi
 . .venv/bin/activate
 python -c "import torch; assert torch.__version__.startswith('2.13.0')" 2>/dev/null \
   || pip install -q torch==2.13.0
-python -c "import arlearn, pytest, hypothesis, tokenizers, yaml, tensorboard, build" 2>/dev/null \
+python -c "import arlearn, pytest, hypothesis, tokenizers, yaml, tensorboard, build, datasets" 2>/dev/null \
   || pip install -q -e ".[dev]"

@@ -109,3 +109,16 @@ def test_pool_is_the_same_built_serially_or_in_parallel():
     x, m = a.batch(0)
     ids, mask = encode_examples(task, task.sample("train", 3, seed="0/0"), cfg.loss_on)
     assert torch.equal(a.ids[:3].long(), ids)  # chunk 0 is drawn with seed "<seed>/0"
+
+
+def test_results_record_the_machine_and_kernels(tmp_path, monkeypatch):
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")
+    cfg = resolve("quick", overrides=["task.n=2", "task.m=2", "train.steps=2", "train.warmup=1",
+                                      "train.train_examples=100", "train.batch_size=8", "eval.examples=5",
+                                      "model.hidden=8", 'train.dtype="fp32"'])
+    m = train(cfg, tmp_path / "run", progress=False)["machine"]
+    assert m["matmul_dtype"] == "fp32" and m["onednn_max_cpu_isa"] == "AVX512_CORE_BF16"
+    assert m["cpu"] and isinstance(m["isa"], list) and m["threads"] >= 1
+    from arlearn.reporting.tables import machine_line
+
+    assert "ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16" in machine_line(m) and "fp32" in machine_line(m)

@@ -29,15 +29,43 @@ def resolve_device(name: str = "auto") -> torch.device:
     return dev
 
 
+#: CPU features that decide which matmul kernels run (and so, in bf16, the rounding path)
+MATMUL_FLAGS = ("amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx2")
+
+
+def _cpuinfo() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 @functools.lru_cache(None)
 def cpu_has_fast_bf16() -> bool:
     """True when the CPU multiplies bf16 natively (AMX or AVX512-BF16): ~5-10× fp32 here."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read()
-    except OSError:
-        return False
+    flags = _cpuinfo()
     return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def cpu_name() -> str:
+    for line in _cpuinfo().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
+def machine_info(device: torch.device, bf16: bool) -> dict:
+    """Which hardware and kernels a run used: results from two machines can differ in bf16 (AMX
+    vs AVX512-BF16 kernels round differently), so results.json records it."""
+    if device.type == "cuda":
+        return {"device_name": torch.cuda.get_device_name(device), "matmul_dtype": "bf16" if bf16 else "fp32"}
+    words = set(next((ln.split(":", 1)[1].split() for ln in _cpuinfo().splitlines() if ln.startswith("flags")), []))
+    return {"cpu": cpu_name(), "isa": [f for f in MATMUL_FLAGS if f in words],
+            "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
+            "threads": torch.get_num_threads(), "matmul_dtype": "bf16" if bf16 else "fp32"}
 
 
 def use_bf16(dtype: str, device: torch.device) -> bool:

@@ -1,6 +1,6 @@
 """The ISCAS-85/89 `.bench` netlist format: `parse_bench` (text → topologically ordered
 `Circuit`, with errors naming the file and line), `load_bench` (a file) and `to_bench` (back to
-text; THRESHOLD gates have no .bench spelling).
+text; THRESHOLD gates and an output listed twice have no .bench spelling).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ def parse_bench(text: str, name: str = "circuit", where: str | None = None) -> C
     Accepted lines: `INPUT(x)`, `OUTPUT(y)`, `y = OP(a, b, …)` with OP one of AND, NAND, OR,
     NOR, NOT, BUFF/BUF, XOR, XNOR (any case, any fan-in; NOT/BUFF take one input); `#` starts a
     comment; blank lines are ignored. Signals may be used before the line that defines them.
-    Errors name the file and line (undefined or doubly defined signals, unknown gate types,
-    malformed lines) or the signals on a cycle; an empty circuit is an error.
+    Errors name the file and line (undefined or doubly defined signals, an output listed twice,
+    unknown gate types, malformed lines) or the signals on a cycle; an empty circuit is an error.
     """
     where = where or name
     net = _Netlist(where)
@@ -69,6 +69,9 @@ class _Netlist:
                 self._define(sig, no)
                 self.inputs.append(sig)
             else:
+                first = next((n for o, n in self.outputs if o == sig), None)
+                if first is not None:
+                    raise _bench_error(where, no, f"output {sig!r} is listed twice (first on line {first})")
                 self.outputs.append((sig, no))
             return
         m = _LINE_RE.match(line)
@@ -149,6 +152,12 @@ def to_bench(circuit: Circuit) -> str:
     lines = [f"# {circuit.name}: {len(circuit.inputs)} inputs, {len(circuit.outputs)} outputs, "
              f"{len(circuit.gates)} gates"]
     lines += [f"INPUT({s})" for s in circuit.inputs]
+    seen: set[str] = set()
+    for s in circuit.outputs:
+        if s in seen:
+            raise ArlearnError(f"output {s!r} is listed twice, which .bench cannot express "
+                               "(give the second one its own BUFF gate)")
+        seen.add(s)
     lines += [f"OUTPUT({s})" for s in circuit.outputs]
     for g in circuit.gates:
         if g.op not in BENCH_OPS:

@@ -107,8 +107,24 @@ class Layout:
         row b = `prompt` + `target` of input b (what a training pool stores, in one numpy pass)."""
         import numpy as np
 
-        prompts, targets = self.encode_batch(bits)
-        return np.concatenate([prompts, targets], 1)
+        v = CIRCUIT_VOCAB
+        bits = np.asarray(bits, dtype=np.int64)
+        vals = self.circuit.evaluate_batch(bits)
+        ids = np.array([v.id("0"), v.id("1")], dtype=np.uint8)
+        out = np.empty((self.seq_len, len(bits)), dtype=np.uint8)  # position-major: rows are contiguous
+        out[0], out[self.n + 1] = v.id(BOS), v.id("=")
+        out[1 : self.n + 1] = ids[bits.T]
+        p = self.prompt_len
+        if self.cot:
+            for q, g in enumerate(self.circuit.gates):
+                out[p + q] = ids[vals[g.name]]
+            p += self.k
+            out[p] = v.id("=")
+            p += 1
+        for q, o in enumerate(self.circuit.outputs):
+            out[p + q] = ids[vals[o]]
+        out[-1] = v.id(EOS)
+        return out.T.astype(np.int64)
 
 
 def layout(circuit: Circuit, cot: bool = True) -> Layout:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from arlearn.cli.common import emit, say
 from arlearn.compile import compile_bench, compile_generator, compile_tm
+from arlearn.compile.build import NotEnoughMemory
 from arlearn.errors import ArlearnError
 
 NAME = "compile"
@@ -35,12 +36,15 @@ def run(args) -> None:
     bounds = {"steps": args.steps, "tape": args.tape, "n": args.n}
     if args.kind == "circuit" and any(bounds.values()):
         raise ArlearnError("--steps, --tape and --n are for `arlearn compile tm`")
-    if args.kind == "tm":
-        report = compile_tm(src, args.out, **bounds, **kw)
-    elif src.endswith(".bench") or Path(src).exists():
-        report = compile_bench(src, args.out, **kw)
-    else:
-        report = compile_generator(src, args.out, **kw)
+    try:
+        if args.kind == "tm":
+            report = compile_tm(src, args.out, **bounds, **kw)
+        elif src.endswith(".bench") or Path(src).exists():
+            report = compile_bench(src, args.out, **kw)
+        else:
+            report = compile_generator(src, args.out, **kw)
+    except NotEnoughMemory as e:
+        raise ArlearnError(e.advice("--max-dense-mb", f"{e.dense / 2**20:.0f}")) from None
     r = report.as_dict()
     say(f"compiled {r['circuit']}: {r['inputs']} inputs, {r['gates']} gates -> {r['threshold_gates']} threshold "
           f"gates (CoT length {r['threshold_gates'] + 1}), linear model T={r['T']} d={r['d']}, {r['nonzeros']:,} "

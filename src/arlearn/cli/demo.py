@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from arlearn.cli.common import add_progress_arg, add_set_arg, emit, say
 from arlearn.config import resolve
-from arlearn.reporting.tables import results_table
+from arlearn.reporting.tables import machine_line, results_table
 from arlearn.training import train
 
 NAME = "demo"
@@ -33,6 +33,7 @@ def run(args) -> None:
     res = train(cfg, out, progress=not args.no_progress, overwrite=args.force or args.out is None)
     res["run_dir"] = out
     say(results_table([res]))
+    say(machine_line(res.get("machine")))
     say(f"held-out exact match {res['exact_match']:.1%} on {res['n']} operand pairs never seen in "
         f"training; per-example generations in {out}/eval_examples.jsonl")
     emit(res)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from arlearn.cli.common import add_progress_arg, emit, say
 from arlearn.device import resolve_device, use_bf16
 from arlearn.evaluation import evaluator_for
+from arlearn.errors import ArlearnError
 from arlearn.evaluation.external import evaluate_file
+from arlearn.evaluation.perplexity import evaluate_text_file
 from arlearn.training import load_run
 
 NAME = "eval"
@@ -26,6 +28,9 @@ def add_arguments(p) -> None:
     p.add_argument("--format", default="icot", choices=["icot"],
                    help="format of --examples-file: icot = `a * b||CoT #### product`, digits least "
                         "significant first (the implicit-CoT test files)")
+    p.add_argument("--text", metavar="FILE",
+                   help="text runs: loss and perplexity of a UTF-8 file instead of the validation stream "
+                        "(stories separated by <|endoftext|> lines or blank lines; the run's tokenizer and windows)")
     add_progress_arg(p)
 
 
@@ -34,7 +39,14 @@ def run(args) -> None:
     device = resolve_device(cfg.train.device if args.device is None else args.device)
     model.to(device)
     bf16 = use_bf16(cfg.train.dtype, device)
-    if args.examples_file:
+    if args.text is not None:
+        if args.examples_file:
+            raise ArlearnError("--text and --examples-file exclude each other")
+        if task.metric != "perplexity":
+            raise ArlearnError(f"--text scores text runs; {args.run_dir} is a {task.name!r} run (see --examples-file)")
+        summary, records = evaluate_text_file(model, task, args.text, cfg.eval.batch_size, device, bf16,
+                                              args.examples, progress=not args.no_progress), None
+    elif args.examples_file:
         summary, records = evaluate_file(model, task, args.examples_file, args.format, cfg.eval.batch_size,
                                          device, bf16, progress=not args.no_progress)
     else:

@@ -18,7 +18,7 @@ from arlearn.cli.common import add_config_args, add_progress_arg, emit, resolve_
 from arlearn.cli.parsing import parse_list
 from arlearn.errors import ArlearnError
 from arlearn.experiments.seeds import train_seeds
-from arlearn.reporting.tables import results_table
+from arlearn.reporting.tables import machine_line, results_table
 from arlearn.training import load_run_config, train
 from arlearn.training.distributed import session
 
@@ -100,6 +100,7 @@ def run(args) -> None:
             f"after {res['tokens_seen']:,} tokens, {res['tokens_per_second']:,.0f} tokens/s")
     else:
         say(results_table([res]))
+        say(machine_line(res.get("machine")))
     emit(res)
 
 

@@ -20,7 +20,9 @@ The paper's universality construction made executable. Stages (each a function),
    is the number of threshold gates (+1 for the `=` separator);
 5. **verify** (`verify_run`, `arlearn.compile.verify`) — greedy decoding from the saved run
    directory against direct circuit evaluation, CoT and answer, exhaustively for ≤ 20 inputs,
-   else on random inputs.
+   else on random inputs; and **prove** (`prove_run`, `arlearn.compile.prove`) — a proof that
+   the weights decode all 2^n inputs right, by induction over the CoT positions (each gate's
+   position reads only its fan-in, whose 2^fan-in cases are enumerated).
 
 `compile_circuit` (`arlearn.compile.build`) runs stages 2–4 and writes the run directory;
 `compile_bench`, `compile_generator` and `compile_tm` are its `arlearn compile` front ends.
@@ -47,11 +49,12 @@ from arlearn.compile.build import (
     compile_generator,
     compile_tm,
 )
+from arlearn.compile.prove import PROVE, prove_run
 from arlearn.compile.verify import EXHAUSTIVE_MAX_INPUTS, PACKED_MAX_DENSITY, reference_circuit, verify_run
 from arlearn.compile.weights import SparseLinear, build_weights
 
 __all__ = [
-    "CIRCUIT_VOCAB", "CompileReport", "EXHAUSTIVE_MAX_INPUTS", "Layout", "PACKED_MAX_DENSITY", "SparseLinear",
+    "CIRCUIT_VOCAB", "CompileReport", "EXHAUSTIVE_MAX_INPUTS", "Layout", "PACKED_MAX_DENSITY", "PROVE", "SparseLinear",
     "bench_sha256", "build_weights", "compile_bench", "compile_circuit", "compile_generator", "compile_tm",
-    "layout", "reference_circuit", "verify_run",
+    "layout", "prove_run", "reference_circuit", "verify_run",
 ]

@@ -7,10 +7,12 @@ for a .bench file, a generator name and a Turing machine.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from arlearn.circuits import CIRCUIT_VOCAB, Circuit, Layout, generate, layout, load_bench
+from arlearn.compile.prove import PROVE
 from arlearn.compile.weights import build_weights
 from arlearn.config import ModelConfig, RunConfig
 from arlearn.errors import ArlearnError
@@ -37,6 +39,67 @@ class CompileReport:
         return dict(self.__dict__)
 
 
+class NotEnoughMemory(ArlearnError):
+    """Compiling would need more memory than is available (raised before any work is done)."""
+
+    def __init__(self, what: str, needed: int, available: int, dense: int):
+        self.what, self.needed, self.available, self.dense = what, needed, available, dense
+        super().__init__(self.advice("max_dense_bytes", dense))
+
+    def advice(self, knob: str, limit) -> str:
+        """The message, naming the setting that writes only the packed form (`knob` below `limit`)."""
+        return (f"compiling {self.what} with its dense model.safetensors needs about {_gb(self.needed)} of "
+                f"memory (the dense block-causal map alone is {_gb(self.dense)}), but only "
+                f"{_gb(self.available)} is available: set {knob} below {limit} to write only the packed "
+                "compiled.safetensors (`verify` and `verify --prove` use it), or free memory")
+
+
+def _gb(n: int) -> str:
+    return f"{n / 2**30:.2f} GB" if n >= 2**30 else f"{n / 2**20:.0f} MB"
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still allocate: MemAvailable, capped by a cgroup (v2) memory limit;
+    None where neither can be read."""
+    avail = None
+    try:
+        with open("/proc/meminfo") as f:
+            info = dict(line.split(":", 1) for line in f)
+        avail = int(info["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        try:
+            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            pass
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = int(Path("/sys/fs/cgroup/memory.current").read_text().strip())
+        if limit != "max":
+            left = max(int(limit) - used, 0)
+            avail = left if avail is None else min(avail, left)
+    except (OSError, ValueError):
+        pass
+    return avail
+
+
+def dense_model_bytes(T: int, d: int, chunk: int) -> int:
+    """Bytes (fp32) of the dense `linear` model's block-causal map as stored with `chunk`."""
+    chunk = max(1, min(chunk, T))
+    return sum(e * d * (e - a) * d * 4 for a, e in ((a, min(a + chunk, T)) for a in range(0, T, chunk)))
+
+
+def check_compile_memory(what: str, T: int, d: int, chunk: int, max_dense_bytes: int) -> None:
+    """Refuse, before any work, a compile whose dense model would not fit in memory: building it
+    and writing model.safetensors hold about two copies of the map (the model and its bytes)."""
+    dense = T * (T + 1) // 2 * d * d * 4
+    if dense > max_dense_bytes:
+        return  # only the packed form is written: O(non-zeros + T) memory
+    needed = 2 * dense_model_bytes(T, d, chunk) + (64 << 20)
+    avail = available_memory()
+    if avail is not None and needed > avail:
+        raise NotEnoughMemory(what, needed, avail, dense)
+
+
 def bench_sha256(path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -55,6 +118,7 @@ def compile_circuit(circuit: Circuit, run_dir, task: dict | None = None, chunk: 
     A non-empty `run_dir` is replaced (its run files deleted first) when `overwrite`, else refused.
     """
     lay = layout(circuit)
+    check_compile_memory(f"{circuit.name!r} (T={lay.T})", lay.T, len(CIRCUIT_VOCAB), chunk, max_dense_bytes)
     task = dict(task or {})
     t = _check_task_lays_out(task, lay)
     weights = build_weights(lay)
@@ -62,6 +126,7 @@ def compile_circuit(circuit: Circuit, run_dir, task: dict | None = None, chunk: 
     assets = task_assets(t)  # read before the directory is cleared (the source may lie inside it)
     claim_run_dir(run_dir, overwrite)
     run_dir, _ = prepare_run_dir(run_dir, cfg, assets)
+    (run_dir / PROVE).unlink(missing_ok=True)  # a proof of the weights this run held before
     save_safetensors(run_dir / PACKED, weights.tensors(), metadata={"format": "arlearn-packed-linear-v1"})
     dense = weights.dense_bytes() <= max_dense_bytes
     if dense:

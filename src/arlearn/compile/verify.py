@@ -92,10 +92,15 @@ def verify_run(run_dir, examples: int = 10_000, seed: int = 0, batch_size: int =
             check.batch(bits[k : k + batch_size])
             bar.update(len(bits[k : k + batch_size]))
     engines = (["packed"] if packed is not None else []) + (["dense"] if model is not None and check.dense_done else [])
+    disagree = _files_disagree(run_dir, model, packed)
     report = {"run_dir": str(run_dir), "circuit": circuit.name, "inputs": lay.n, "threshold_gates": lay.k,
               "checked": len(bits), "exhaustive": lay.n <= EXHAUSTIVE_MAX_INPUTS, "mismatches": check.mismatches,
-              "ok": check.mismatches == 0, "dense_checked": check.dense_done, "engines": engines,
+              "ok": check.mismatches == 0 and not disagree, "dense_checked": check.dense_done, "engines": engines,
               "first_mismatches": check.first}
+    if disagree is not None:
+        report["files_agree"] = not disagree
+        if disagree:
+            report["disagreement"] = disagree
     if record:
         try:
             rec = {k: v for k, v in report.items() if k != "run_dir"}  # the directory may move
@@ -103,6 +108,19 @@ def verify_run(run_dir, examples: int = 10_000, seed: int = 0, batch_size: int =
         except OSError:
             pass  # a read-only copy of a run: the report is returned, not recorded
     return report
+
+
+def _files_disagree(run_dir: Path, model, packed: SparseLinear | None) -> str | None:
+    """When the run holds both weight files: "" if compiled.safetensors holds exactly the weights
+    of model.safetensors (which were decoded), else what is wrong with it; None otherwise."""
+    if model is None or not (run_dir / PACKED).is_file():
+        return None
+    try:
+        mine = packed if packed is not None else SparseLinear.from_model(model)
+        why = mine.differs_from(SparseLinear.from_tensors(load_safetensors(run_dir / PACKED)))
+    except (ArlearnError, RuntimeError, ValueError) as e:
+        return f"{PACKED}: {str(e).splitlines()[0]}"
+    return f"{PACKED} and {MODEL}: {why}" if why else ""
 
 
 class _Check:

@@ -71,6 +71,26 @@ class SparseLinear:
                    t[order], s[order], i[order], j[order], w[order],
                    model.head.weight.detach().float().cpu(), model.head.bias.detach().float().cpu())
 
+    def differs_from(self, other: "SparseLinear") -> str | None:
+        """None if `other` holds exactly the same weights (block entries compared after summing
+        duplicates and dropping zeros, in any order), else what differs."""
+        for name in ("embed", "bias", "head_w", "head_b"):
+            x, y = getattr(self, name), getattr(other, name)
+            if x.shape != y.shape or not torch.equal(x.double(), y.double()):
+                return f"their {name} differ"
+        (ka, va), (kb, vb) = self._canonical(), other._canonical()
+        if not torch.equal(ka, kb) or not torch.equal(va, vb):
+            return "their block-causal maps differ"
+        return None
+
+    def _canonical(self):
+        T, d = self.T, self.d
+        key = ((self.t.long() * T + self.s.long()) * d + self.i.long()) * d + self.j.long()
+        uniq, inv = torch.unique(key, return_inverse=True)
+        val = torch.zeros(len(uniq), dtype=torch.float64).index_add_(0, inv, self.w.double())
+        keep = val != 0
+        return uniq[keep], val[keep]
+
     def dense_bytes(self) -> int:
         """Bytes (fp32) of the dense `BlockCausalNet`'s block-causal map at chunk 1 (lower triangle)."""
         return self.T * (self.T + 1) // 2 * self.d * self.d * 4

@@ -1,7 +1,10 @@
-"""Held-out perplexity of a stream task (`arlearn.tasks.StreamTask`, e.g. text)."""
+"""Held-out perplexity of a stream task (`arlearn.tasks.StreamTask`, e.g. text): of its
+validation stream (`evaluate_text`), of any text file (`evaluate_text_file`), or of any token
+stream (`evaluate_tokens`, which both use)."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from arlearn.evaluation.fixed_weights import weights_fixed
@@ -15,9 +18,9 @@ LOGITS_BUDGET = 1 << 27
 
 @weights_fixed
 @torch.no_grad()
-def evaluate_text(model: ARModel, task, batch_size: int = 64, device=torch.device("cpu"), bf16: bool = False,
-                  max_windows: int = 0, progress: bool = False) -> dict:
-    """Mean next-token cross-entropy (nats) and perplexity on the task's validation stream.
+def evaluate_tokens(model: ARModel, task, tokens: np.ndarray, batch_size: int = 64, device=torch.device("cpu"),
+                    bf16: bool = False, max_windows: int = 0, progress: bool = False) -> dict:
+    """Mean next-token cross-entropy (nats) and perplexity of a token stream.
 
     The stream is cut into the same non-overlapping windows as training (`TokenWindows`): each
     window of T+1 tokens scores its T targets, the first with one token of context and the last
@@ -26,7 +29,7 @@ def evaluate_text(model: ARModel, task, batch_size: int = 64, device=torch.devic
     """
     from tqdm.auto import tqdm
 
-    src = TokenWindows(task.tokens("valid"), task.seq_len, batch_size, 0)
+    src = TokenWindows(tokens, task.seq_len, batch_size, 0)
     batch_size = max(1, min(batch_size, LOGITS_BUDGET // (task.seq_len * len(task.vocab))))
     n = min(len(src), max_windows) if max_windows else len(src)
     total, count = 0.0, 0
@@ -44,3 +47,18 @@ def evaluate_text(model: ARModel, task, batch_size: int = 64, device=torch.devic
     loss = total / max(count, 1)
     return {"val_loss": loss, "val_perplexity": float(torch.tensor(loss).exp()), "val_tokens": count,
             "val_windows": n}
+
+
+def evaluate_text(model: ARModel, task, batch_size: int = 64, device=torch.device("cpu"), bf16: bool = False,
+                  max_windows: int = 0, progress: bool = False) -> dict:
+    """Validation loss and perplexity over the windows of the task's validation stream."""
+    return evaluate_tokens(model, task, task.tokens("valid"), batch_size, device, bf16, max_windows, progress)
+
+
+def evaluate_text_file(model: ARModel, task, path: str, batch_size: int = 64, device=torch.device("cpu"),
+                       bf16: bool = False, max_windows: int = 0, progress: bool = False) -> dict:
+    """Loss and perplexity of any text file in the corpus format (stories separated by
+    `<|endoftext|>` lines or blank lines), tokenized with the run's tokenizer and cut into the
+    windows validation uses. Keys as `evaluate_text`'s, plus `text` (the file)."""
+    tokens = task.file_tokens(path, progress)
+    return {"text": str(path), **evaluate_tokens(model, task, tokens, batch_size, device, bf16, max_windows, progress)}

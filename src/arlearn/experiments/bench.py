@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from arlearn.device import autocast
+from arlearn.device import autocast, cpu_name
 from arlearn.errors import ArlearnError
 from arlearn.experiments.bench_stats import median_cases, projections, ratios
 
@@ -324,7 +324,7 @@ def _check_config(cfg: BenchConfig) -> None:
 def _environment(cfg: BenchConfig, device: torch.device) -> dict:
     return {"device": str(device), "torch": torch.__version__,
             "threads": cfg.threads or torch.get_num_threads(),
-            "cpu": _cpu_name() if device.type == "cpu" else torch.cuda.get_device_name(device),
+            "cpu": cpu_name() if device.type == "cpu" else torch.cuda.get_device_name(device),
             "load_average": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
 
 
@@ -371,14 +371,3 @@ def run_bench(cfg: BenchConfig, progress: bool = True, log=None, on_case=None) -
     if on_case:
         on_case(report)
     return report
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "cpu"

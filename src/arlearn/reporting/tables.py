@@ -24,3 +24,15 @@ def results_table(rows: list[dict]) -> str:
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |" for row in table]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
+
+
+def machine_line(machine: dict | None) -> str:
+    """One line naming the hardware and matmul kernels a run used (results.json "machine")."""
+    if not machine:
+        return ""
+    if "cpu" not in machine:
+        return f"ran on {machine.get('device_name', '?')}, matmul dtype {machine.get('matmul_dtype', '?')}"
+    isa = " ".join(machine.get("isa", [])) or "no AVX-512/AMX"
+    forced = f", ONEDNN_MAX_CPU_ISA={machine['onednn_max_cpu_isa']}" if machine.get("onednn_max_cpu_isa") else ""
+    return (f"ran on {machine['cpu']} ({isa}{forced}), {machine.get('threads', '?')} threads, "
+            f"matmul dtype {machine.get('matmul_dtype', '?')}")

@@ -3,10 +3,13 @@ threshold-gate CoT → output bits. A run directory keeps a copy of its .bench f
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+
+import numpy as np
 
 from arlearn.circuits import (
     CIRCUIT_VOCAB,
@@ -87,6 +90,15 @@ class CircuitTask(Task):
     def make_example(self, x) -> Example:
         return Example(*self.layout.example(x))
 
+    def encoded_sample(self, split: str, n: int, seed: int | str, loss_on: str = "cot_answer"):
+        """`sample(split, n, seed)` encoded (`Task.encoded_sample`) in one numpy pass: the same
+        inputs in the same order, every gate evaluated over the whole batch
+        (`Layout.encode_rows`); rows identical to encoding the examples one by one."""
+        k = len(self.circuit.inputs)
+        xs = itertools.islice(self._split_inputs(split, seed), n)
+        bits = np.fromiter(itertools.chain.from_iterable(xs), dtype=np.int64, count=n * k).reshape(n, k)
+        return layout_rows(self.layout, bits, loss_on)
+
     def parse_answer(self, tokens):
         return self.layout.parse_answer(tokens)
 
@@ -104,3 +116,13 @@ class CircuitTask(Task):
         return (f"{super().describe()}; circuit {c.name!r}: {len(c.inputs)} inputs, {len(c.outputs)} "
                 f"outputs, {len(c.gates)} gates → {len(nf.gates)} threshold gates (CoT length)")
 
+
+
+def layout_rows(lay: Layout, bits, loss_on: str):
+    """Encoded rows (ids [B, seq_len] int64, first [B], end [B]) of a circuit layout for input
+    bits [B, n], as `arlearn.tasks.encoding` encodes examples: every sequence has the layout's
+    full length; the loss covers every target (`loss_on = "all"`) or the CoT and answer."""
+    ids = lay.encode_rows(bits)
+    B = len(ids)
+    first = np.full(B, 0 if loss_on == "all" else lay.prompt_len - 1, dtype=np.int64)
+    return ids, first, np.full(B, lay.seq_len - 1, dtype=np.int64)

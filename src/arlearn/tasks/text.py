@@ -3,21 +3,25 @@
 Pipeline (each step cached so a second run does no work):
 
 1. **Corpus** — stories from a local UTF-8 file, separated by `<|endoftext|>` lines (the layout of
-   TinyStories-train.txt) or by blank lines; or, with `hf:<dataset>` as the path and a network,
-   the `text` column of a Hugging Face dataset (`datasets` is optional and imported only then).
-   Both end as the same list of stories.
+   TinyStories-train.txt) or by blank lines; `hf-disk:<dir>`, the `text` column of a dataset saved
+   with `save_to_disk`; or, with `hf:<dataset>` as the path and a network, the `text` column of
+   a Hugging Face dataset (`datasets` is optional and imported only then). Every corpus is read
+   in pieces cut at story boundaries (`arlearn.tasks.corpus`), so its size is not bounded by memory.
 2. **Tokenizer** — `gpt2`: the GPT-2/GPT-Neo byte-level BPE from `vocab.json` + `merges.txt`
-   (as in the paper), or `bpe`: a byte-level BPE of `bpe_vocab` symbols trained on the training
-   corpus with HF `tokenizers` (smaller vocabularies for CPU-sized runs). A PAD symbol is
+   (as in the paper), or `bpe`: a byte-level BPE of `bpe_vocab` symbols trained with HF
+   `tokenizers` on the first `bpe_sample_mb` MB of training stories (default 100; 0: all of
+   them) — smaller vocabularies for CPU-sized runs. A PAD symbol is
    appended after the tokenizer's ids, so ids are the tokenizer's own (GPT-2: V = 50,258).
    `tokenizer_file` loads a tokenizer saved as JSON instead: a run directory stores its
    tokenizer (and its validation stream, `valid_tokens`) this way (`assets()`), so evaluating
    and sampling a run needs neither the corpus nor the gpt2 files.
-3. **Token stream** — all stories encoded (whole texts at once, in Rust) and joined with the
-   end-of-text id, stored as a flat uint16 file `<cache_dir>/<corpus>-<corpus hash>-<tokenizer
-   fingerprint>.u16` read back with `np.memmap` (nanoGPT's layout). The key holds the SHA-256 of
-   the corpus text and of the tokenizer's JSON, so a changed corpus or tokenizer is a cache
-   miss, never a silent reuse.
+3. **Token stream** — the stories encoded piece by piece (each piece in Rust, in parallel) and
+   joined with the end-of-text id, appended to a flat uint16 file `<cache_dir>/<corpus>-<corpus
+   hash>-<tokenizer fingerprint>.u16` and read back with `np.memmap` (nanoGPT's layout). The file
+   is built as `<…>.u16.partial`, resumable after an interruption, and renamed into place when
+   complete (`arlearn.tasks.token_cache`). The key holds the SHA-256 of the corpus's stories
+   (streamed) and of the tokenizer's JSON, so a changed corpus or tokenizer is a cache miss,
+   never a silent reuse.
 
 Training examples are windows of `window + 1` tokens (the model reads `window` = T tokens and
 predicts the next token at each position); see `encoding.TokenWindows`. It is a `StreamTask`:
@@ -33,73 +37,27 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
 from arlearn.errors import ArlearnError
-from arlearn.signals import check_stop
 from arlearn.fileio import atomic_path, write_json
+from arlearn.tasks import corpus as corpus_mod
+from arlearn.tasks import token_cache
 from arlearn.tasks.base import StreamTask, register_task
+from arlearn.tasks.corpus import EOT, load_stories, split_stories  # noqa: F401 (re-exported)
 from arlearn.vocab import PAD, Vocab
 
-EOT = "<|endoftext|>"
 TOKENIZERS = ("gpt2", "bpe")
 UINT16_MAX_VOCAB = 1 << 16
-_SEPARATOR = re.compile(r"^[ \t]*<\|endoftext\|>[ \t]*$|^[ \t]*$", re.M)
+#: stories per `encode_batch` call
+ENCODE_BATCH = 512
 
 
-# -- corpus -------------------------------------------------------------------------------------
-def split_stories(text: str) -> list[str]:
-    """Stories separated by `<|endoftext|>` lines or by blank lines, stripped, empty ones dropped."""
-    text = text.replace("\r\n", "\n")
-    if re.search(r"^[ \t]*<\|endoftext\|>[ \t]*$", text, re.M):
-        parts = re.split(r"^[ \t]*<\|endoftext\|>[ \t]*$", text, flags=re.M)
-    else:
-        parts = re.split(r"\n[ \t]*\n", text)
-    return [p.strip() for p in parts if p.strip()]
-
-
-def load_stories(path: str, max_stories: int = 0) -> list[str]:
-    """The stories of a corpus: a local text file, or `hf:<dataset>[:<split>]` (needs a network)."""
-    if path.startswith("hf:"):
-        stories = _load_hf(path)
-    else:
-        p = Path(path)
-        if not p.is_file():
-            raise ArlearnError(f"corpus file not found: {path}")
-        try:
-            text = p.read_text(encoding="utf-8")
-        except UnicodeDecodeError as e:
-            raise ArlearnError(f"corpus file {path} is not UTF-8 text: {e.reason} at byte {e.start}") from None
-        except OSError as e:
-            raise ArlearnError(f"cannot read corpus file {path}: {e.strerror}") from None
-        stories = split_stories(text)
-    if not stories:
-        raise ArlearnError(f"corpus {path} is empty (no stories)")
-    return stories[:max_stories] if max_stories else stories
-
-
-def _load_hf(spec: str) -> list[str]:
-    name, _, split = spec[3:].partition(":")
-    try:
-        import datasets  # optional: only for hf: corpora
-    except ImportError:
-        raise ArlearnError(f"corpus {spec!r} needs the `datasets` package (pip install datasets)") from None
-    try:
-        ds = datasets.load_dataset(name, split=split or "train")
-    except Exception as e:  # network, unknown name: one line for the user
-        raise ArlearnError(f"cannot load dataset {name!r}: {str(e).splitlines()[0]}") from None
-    if "text" not in ds.column_names:
-        raise ArlearnError(f"dataset {name!r} has no 'text' column (columns: {', '.join(ds.column_names)})")
-    return [s.strip() for s in ds["text"] if s and s.strip()]
-
-
-def corpus_hash(stories: list[str]) -> str:
-    h = hashlib.sha256()
-    for s in stories:
-        h.update(s.encode("utf-8"))
-        h.update(b"\x00")
-    return h.hexdigest()
+def corpus_hash(stories: Iterable[str]) -> str:
+    """SHA-256 of stories (each one's UTF-8 bytes, then NUL): the corpus part of a cache key."""
+    return corpus_mod.hash_stories(stories)[0]
 
 
 # -- tokenizers ---------------------------------------------------------------------------------
@@ -147,8 +105,9 @@ def load_tokenizer_file(path: str):
     return tok
 
 
-def train_bpe(stories: list[str], vocab_size: int):
-    """A byte-level BPE of `vocab_size` symbols (incl. the 256 bytes and EOT) trained on `stories`."""
+def train_bpe(stories: Iterable[str], vocab_size: int):
+    """A byte-level BPE of `vocab_size` symbols (incl. the 256 bytes and EOT) trained on `stories`
+    (any iterable: a generator streams them)."""
     tk = _tokenizers()
     Tokenizer, decoders, models, pre_tokenizers = tk.Tokenizer, tk.decoders, tk.models, tk.pre_tokenizers
 
@@ -169,20 +128,18 @@ def fingerprint(tok) -> str:
 
 
 def encode_stories(tok, stories: list[str], progress: bool = False) -> np.ndarray:
-    """All stories as one uint16 stream, each followed by the end-of-text id."""
-    from tqdm.auto import tqdm
-
+    """Stories as one uint16 stream, each followed by the end-of-text id (`progress`: unused,
+    kept for callers; the token cache shows progress over the corpus)."""
     eot = tok.token_to_id(EOT)
-    parts, n = [], 0
-    step = 2000
-    for k in tqdm(range(0, len(stories), step), disable=not progress or len(stories) <= step,
-                  desc="tokenizing", unit="chunk"):
-        check_stop("tokenizing")
-        for enc in tok.encode_batch(stories[k : k + step], add_special_tokens=False):
-            ids = np.asarray(enc.ids + [eot], dtype=np.uint16)
-            parts.append(ids)
-            n += len(ids)
-    return np.concatenate(parts) if parts else np.zeros(0, np.uint16)
+    encode = getattr(tok, "encode_batch_fast", tok.encode_batch)  # fast: the same ids, no offsets
+    parts = [np.zeros(0, np.uint16)]
+    for k in range(0, len(stories), ENCODE_BATCH):
+        ids: list[int] = []
+        for enc in encode(stories[k : k + ENCODE_BATCH], add_special_tokens=False):
+            ids.extend(enc.ids)
+            ids.append(eot)
+        parts.append(np.asarray(ids, dtype=np.uint16))  # a batch's ints as Python objects, not a piece's
+    return np.concatenate(parts)
 
 
 # -- the task -----------------------------------------------------------------------------------
@@ -199,6 +156,9 @@ class TextTask(StreamTask):
     window: int = 64  #: context T: the model reads T tokens and predicts T next tokens
     cache_dir: str = ".cache/arlearn"  #: tokenizers and memmapped token streams
     max_stories: int = 0  #: use only the first N stories of each file (0: all)
+    #: train the BPE (tokenizer = "bpe") on the first stories of the training corpus whose UTF-8
+    #: sizes sum to at most this many MB (10^6 bytes; 0: the whole corpus)
+    bpe_sample_mb: int = 100
     #: a tokenizer as HF `tokenizers` JSON, loaded instead of building `tokenizer` (a run
     #: directory stores its tokenizer so: eval and sample need neither the corpus nor gpt2 files)
     tokenizer_file: str = ""
@@ -215,6 +175,8 @@ class TextTask(StreamTask):
             raise ArlearnError(f"task 'text': window must be ≥ 1, got {self.window}")
         if self.max_stories < 0:
             raise ArlearnError(f"task 'text': max_stories must be ≥ 0, got {self.max_stories}")
+        if self.bpe_sample_mb < 0:
+            raise ArlearnError(f"task 'text': bpe_sample_mb must be ≥ 0, got {self.bpe_sample_mb}")
 
     # tokenizer and vocabulary -------------------------------------------------------------
     @cached_property
@@ -231,15 +193,17 @@ class TextTask(StreamTask):
         return tok
 
     def _trained_bpe(self):
+        """The BPE trained on the bounded sample of the training corpus (cached by its hash)."""
         Tokenizer = _tokenizers().Tokenizer
-        stories = self._stories("train")
-        path = Path(self.cache_dir) / f"bpe{self.bpe_vocab}-{corpus_hash(stories)[:16]}.json"
+        sample = dict(max_stories=self.max_stories, max_bytes=self.bpe_sample_mb * 10**6)
+        key = corpus_mod.digest(self.train_path, **sample)
+        path = Path(self.cache_dir) / f"bpe{self.bpe_vocab}-{key[:16]}.json"
         if path.is_file():
             try:
                 return Tokenizer.from_file(str(path))
             except Exception:
                 pass  # unreadable cache entry: train again and overwrite it
-        tok = train_bpe(stories, self.bpe_vocab)
+        tok = train_bpe(corpus_mod.stories(self.train_path, **sample), self.bpe_vocab)
         with atomic_path(path) as tmp:
             tok.save(str(tmp))
         return tok
@@ -268,22 +232,46 @@ class TextTask(StreamTask):
         return self.train_path if split == "train" else self.valid_path
 
     def _stories(self, split: str) -> list[str]:
+        """All stories of a split as a list (small corpora only: tokens() streams instead)."""
         cache = self.__dict__.setdefault("_story_cache", {})
         if split not in cache:
             cache[split] = load_stories(self._path(split), self.max_stories)
         return cache[split]
 
+    def corpus_key(self, split: str) -> str:
+        """SHA-256 of the split's stories (the first `max_stories`), streamed; computed once."""
+        keys = self.__dict__.setdefault("_corpus_keys", {})
+        if split not in keys:
+            keys[split] = corpus_mod.digest(self._path(split), self.max_stories)
+        return keys[split]
+
     def cache_files(self, split: str) -> tuple[Path, Path]:
         """(token file, metadata file) of a split under the current tokenizer."""
-        stories = self._stories(split)
         src = self._path(split)
-        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(src).stem if not src.startswith("hf:") else src[3:])
-        key = f"{stem}-{corpus_hash(stories)[:16]}-{fingerprint(self.tok)[:16]}"
+        name = Path(src[len(corpus_mod.HF_DISK):]).name if src.startswith(corpus_mod.HF_DISK) else \
+            src[3:] if src.startswith("hf:") else Path(src).stem
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+        key = f"{stem}-{self.corpus_key(split)[:16]}-{fingerprint(self.tok)[:16]}"
         d = Path(self.cache_dir)
         return d / f"{key}.u16", d / f"{key}.json"
 
+    def _encode(self, stories: list[str]) -> np.ndarray:
+        return encode_stories(self.tok, stories)
+
+    def _cached_tokens(self, data: Path, meta: Path, fp: str) -> np.ndarray | None:
+        if not (data.is_file() and meta.is_file()):
+            return None
+        try:
+            info = json.loads(meta.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return None
+        if info.get("tokenizer") != fp or info.get("tokens") != data.stat().st_size // 2 or not info["tokens"]:
+            return None
+        return np.memmap(data, dtype=np.uint16, mode="r")
+
     def tokens(self, split: str, progress: bool = False) -> np.ndarray:
-        """The split's token stream (uint16 memmap), tokenizing and caching it on first use."""
+        """The split's token stream (uint16 memmap), tokenizing and caching it on first use
+        (streamed piece by piece and resumable: see `arlearn.tasks.token_cache`)."""
         memo = self.__dict__.setdefault("_token_cache", {})
         if split in memo:
             return memo[split]
@@ -292,29 +280,29 @@ class TextTask(StreamTask):
             return memo[split]
         data, meta = self.cache_files(split)
         fp = fingerprint(self.tok)
-        arr = None
-        if data.is_file() and meta.is_file():
-            try:
-                info = json.loads(meta.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError):
-                info = {}
-            if info.get("tokenizer") == fp and info.get("tokens") == data.stat().st_size // 2:
-                arr = np.memmap(data, dtype=np.uint16, mode="r")
+        arr = self._cached_tokens(data, meta, fp)
         if arr is None:
-            ids = encode_stories(self.tok, self._stories(split), progress)
-            try:
-                with atomic_path(data) as tmp:
-                    ids.tofile(tmp)
-                write_json(meta, {"tokens": int(len(ids)), "stories": len(self._stories(split)),
-                                  "tokenizer": fp, "corpus": self._path(split)})
-            except OSError as e:
-                raise ArlearnError(f"cannot write token cache in {self.cache_dir}: {e.strerror}") from None
-            arr = np.memmap(data, dtype=np.uint16, mode="r")
+            with token_cache.lock(data):  # another process (a rank) may be building it: wait, then reuse
+                arr = self._cached_tokens(data, meta, fp)
+                if arr is None:
+                    info = token_cache.build(data, self._path(split), self._encode,
+                                             {"key": data.stem, "tokenizer": fp}, self.max_stories, progress)
+                    write_json(meta, {**info, "tokenizer": fp})
+                    arr = np.memmap(data, dtype=np.uint16, mode="r")
         if len(arr) < self.seq_len:
             raise ArlearnError(f"corpus {self._path(split)} has {len(arr)} tokens: no complete window of "
                                f"{self.seq_len} tokens (window {self.window} + 1)")
         memo[split] = arr
         return arr
+
+    def file_tokens(self, path: str, progress: bool = False) -> np.ndarray:
+        """Any text file in the corpus format (stories separated by `<|endoftext|>` lines or blank
+        lines), tokenized with this task's tokenizer as the token cache would (not cached)."""
+        ids = token_cache.encode_file(str(path), self._encode, progress)
+        if len(ids) < self.seq_len:
+            raise ArlearnError(f"text file {path} has {len(ids)} tokens: no complete window of "
+                               f"{self.seq_len} tokens (window {self.window} + 1)")
+        return ids
 
     def _stored_tokens(self, path: str) -> np.ndarray:
         """A token file written by `assets()` (little-endian uint16), checked against the vocabulary."""

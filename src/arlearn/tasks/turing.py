@@ -15,15 +15,19 @@ Prompt `<bos> input… =`, answer = the final tape (M symbols) or the accept bit
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
+
 from arlearn.circuits import CIRCUIT_VOCAB, Circuit, Layout, layout, normalize
 from arlearn.errors import ArlearnError
 from arlearn.tasks.base import Example, Task, check_choice, register_task
+from arlearn.tasks.circuit import layout_rows
 from arlearn.turing import (
     MAX_ENUMERATE,
     RunResult,
@@ -175,6 +179,26 @@ class TuringTask(Task):
         if self.cot == "trace":
             cot = tuple(tok for c in run.configs[1:] for tok in (*c.tokens(), ";")) + ("=",)
         return Example((BOS, *x, "="), cot, self.answer_of(run))
+
+    def encoded_sample(self, split: str, n: int, seed: int | str, loss_on: str = "cot_answer"):
+        """With the `threshold` CoT: `sample(split, n, seed)` encoded in one numpy pass over the
+        unrolled circuit (`Task.encoded_sample`; identical rows). Every input is still simulated
+        when the bounds were given and not checked against every input (too many to enumerate),
+        so an input that overflows them fails here as it does in `make_example`."""
+        if self.cot != "threshold":
+            return super().encoded_sample(split, n, seed, loss_on)
+        xs = list(itertools.islice(self._split_inputs(split, seed), n))
+        if not self._bounds_hold_for_all_inputs:
+            for x in xs:
+                self.run(tuple(x))
+        u, lay = self.unrolled, self.threshold_layout
+        bits = np.array([u.input_bits(x) for x in xs], dtype=np.int64).reshape(n, lay.n)
+        return layout_rows(lay, bits, loss_on)
+
+    @property
+    def _bounds_hold_for_all_inputs(self) -> bool:
+        """`bounds` enumerated every input (auto bounds, or given ones checked against them)."""
+        return not (self.steps and self.tape and input_count(self.tm, self.length) > MAX_ENUMERATE)
 
     def _threshold_example(self, x) -> Example:
         """The circuit layout: `<bos> bits = g1 … gk = o1 … om` (see `arlearn.circuits.layout`)."""

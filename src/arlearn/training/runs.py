@@ -10,7 +10,7 @@
     <input files>        what the task's options refer to, copied by content (a .bench netlist,
                          a machine spec, a text run's tokenizer.json and valid.u16)
     checkpoints/         resumable checkpoints (arlearn.training.checkpoint)
-    compile.json, compiled.safetensors, verify.json   compiled runs (arlearn.compile)
+    compile.json, compiled.safetensors, verify.json, prove.json   compiled runs (arlearn.compile)
 
 A run directory is self-contained: it can be moved or copied to another machine and every
 command that reads it (eval, generate, sample, verify, report) works there. The one mechanism:
@@ -41,10 +41,11 @@ CONFIG, MODEL, RESULTS, METRICS, EXAMPLES = (
 )
 PACKED = "compiled.safetensors"  #: a compiled run's packed non-zeros (arlearn.compile)
 COMPILE, VERIFY = "compile.json", "verify.json"  #: a compiled run's report; the last `arlearn verify`
+PROVE = "prove.json"  #: the last `arlearn verify --prove`
 INPUTS = "inputs.json"  #: the run's input files: name → {option, bytes, sha256, source}
 CHECKPOINTS = "checkpoints"  #: arlearn.training.checkpoint.DIRNAME
 #: the files a run writes (besides its input files and checkpoints/): what overwriting deletes
-OWN_FILES = (CONFIG, MODEL, RESULTS, METRICS, EXAMPLES, PACKED, COMPILE, VERIFY, INPUTS)
+OWN_FILES = (CONFIG, MODEL, RESULTS, METRICS, EXAMPLES, PACKED, COMPILE, VERIFY, PROVE, INPUTS)
 
 
 def _files_inside(task: dict, run_dir: Path) -> dict:

@@ -26,7 +26,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from arlearn.config import RunConfig
-from arlearn.device import autocast, resolve_device, use_bf16
+from arlearn.device import autocast, machine_info, resolve_device, use_bf16
 from arlearn.errors import ArlearnError, TrainingStopped
 from arlearn.signals import StopFlag, check_stop
 from arlearn.evaluation import evaluator_for
@@ -394,6 +394,7 @@ class Trainer:
             "train_seconds": round(self.train_seconds, 1),
             "device": str(self.device),
             "dtype": "bf16" if self.bf16 else "fp32",
+            "machine": machine_info(self.device, self.bf16),
         }
         self.log.write(step=self.step, **self.evaluator.row(summary), final=True)
         self.log.close()

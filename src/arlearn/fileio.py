@@ -101,3 +101,14 @@ def load_safetensors(path) -> dict:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
         raise ArlearnError(f"corrupt checkpoint {path}: {e}") from None
+
+
+def sha256_file(path) -> str:
+    """SHA-256 of a file's bytes, read in 4 MB blocks (files may be large)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()

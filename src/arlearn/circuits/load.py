@@ -4,13 +4,13 @@ name — the `circuit` task's `file=` / `generator=` options.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from arlearn.circuits.bench_format import load_bench
 from arlearn.circuits.circuit import Circuit
 from arlearn.circuits.generators import generate
 from arlearn.errors import ArlearnError
+from arlearn.fileio import sha256_file
 
 
 def load_circuit(file: str = "", generator: str = "", sha256: str = "") -> Circuit:
@@ -24,7 +24,7 @@ def load_circuit(file: str = "", generator: str = "", sha256: str = "") -> Circu
         return generate(generator)
     if sha256:
         try:
-            digest = hashlib.sha256(Path(file).read_bytes()).hexdigest()
+            digest = sha256_file(file)
         except FileNotFoundError:
             raise ArlearnError(f"circuit file not found: {file}") from None
         except OSError as e:

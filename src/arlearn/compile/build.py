@@ -6,7 +6,6 @@ for a .bench file, a generator name and a Turing machine.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ from arlearn.compile.prove import PROVE
 from arlearn.compile.weights import build_weights
 from arlearn.config import ModelConfig, RunConfig
 from arlearn.errors import ArlearnError
-from arlearn.fileio import save_safetensors, write_json
+from arlearn.fileio import save_safetensors, sha256_file, write_json
 from arlearn.tasks import make_task
 from arlearn.training.runs import COMPILE, PACKED, claim_run_dir, prepare_run_dir, save_model, task_assets
 
@@ -101,7 +100,7 @@ def check_compile_memory(what: str, T: int, d: int, chunk: int, max_dense_bytes:
 
 
 def bench_sha256(path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return sha256_file(path)
 
 
 def compile_circuit(circuit: Circuit, run_dir, task: dict | None = None, chunk: int = 8,

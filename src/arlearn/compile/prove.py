@@ -30,7 +30,6 @@ weights. The report is written atomically to the run's prove.json.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 
@@ -41,7 +40,7 @@ from arlearn.circuits import CIRCUIT_VOCAB, Layout, layout
 from arlearn.compile.verify import reference_circuit
 from arlearn.compile.weights import SparseLinear
 from arlearn.errors import ArlearnError
-from arlearn.fileio import load_safetensors, write_json
+from arlearn.fileio import load_safetensors, sha256_file, write_json
 from arlearn.models.block_net import BlockCausalNet
 from arlearn.tasks import make_task
 from arlearn.training.runs import COMPILE, MODEL, PACKED, PROVE, load_run, load_run_config
@@ -221,10 +220,6 @@ def prove_weights(terms: _Terms, lay: Layout, exact: bool, keep: int = 5) -> dic
 
 
 # -- the run directory ---------------------------------------------------------------------------
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _prove_file(run_dir: Path, f: str, files: list, lay: Layout, exact: bool, packed: dict) -> dict:
     """The proof of one weight file (a file that cannot be read fails, with the reason); its
     weights go into `packed` for the comparison of the two files."""
@@ -237,7 +232,7 @@ def _prove_file(run_dir: Path, f: str, files: list, lay: Layout, exact: bool, pa
         else:
             packed[f] = SparseLinear.from_tensors(load_safetensors(run_dir / f))
             terms = _PackedTerms(packed[f])
-        return {"sha256": _sha256(run_dir / f), **prove_weights(terms, lay, exact)}
+        return {"sha256": sha256_file(run_dir / f), **prove_weights(terms, lay, exact)}
     except (ArlearnError, RuntimeError, ValueError, IndexError) as e:
         packed.pop(f, None)
         return {"ok": False, "error": str(e).splitlines()[0]}

@@ -19,7 +19,6 @@ checkpoint that reads back intact (`newest_intact`), skipping damaged newer ones
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -33,7 +32,7 @@ import numpy as np
 import torch
 
 from arlearn.errors import ArlearnError
-from arlearn.fileio import save_safetensors
+from arlearn.fileio import save_safetensors, sha256_file
 
 class CheckpointWarning(UserWarning):
     """A damaged checkpoint was skipped for an older intact one (the CLI prints it as one line)."""
@@ -68,14 +67,6 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
 
 
 # -- state <-> files ------------------------------------------------------------------------------
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _optimizer_split(opt: torch.optim.Optimizer) -> tuple[dict, dict]:
     """(tensors, JSON structure) of an optimizer's state_dict."""
     sd = opt.state_dict()
@@ -194,7 +185,7 @@ def save_checkpoint(run_dir: str | Path, step: int, model: torch.nn.Module, opt:
             files = {}
             for name in (MODEL, OPTIM):
                 _fsync(tmp / name)
-                files[name] = {"bytes": (tmp / name).stat().st_size, "sha256": _sha256(tmp / name)}
+                files[name] = {"bytes": (tmp / name).stat().st_size, "sha256": sha256_file(tmp / name)}
             state = {"format": FORMAT, "step": step, **(extra or {}), "rng": rng_info,
                      "optimizer": opt_structure, "files": files,
                      "shapes": {k: list(v.shape) for k, v in model_state.items()}}
@@ -260,7 +251,7 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
             if size != rec["bytes"]:
                 raise ArlearnError(f"{bad}: {name} has {size} bytes, {rec['bytes']} were written "
                                    f"({'truncated' if size < rec['bytes'] else 'extended'})")
-            if _sha256(f) != rec["sha256"]:
+            if sha256_file(f) != rec["sha256"]:
                 raise ArlearnError(f"{bad}: {name} does not match the checksum recorded at save (modified)")
             try:
                 tensors[name] = load_file(str(f))

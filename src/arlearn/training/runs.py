@@ -31,7 +31,7 @@ from pathlib import Path
 
 from arlearn.config import RunConfig, dumps_toml, from_dict, load_toml
 from arlearn.errors import ArlearnError
-from arlearn.fileio import atomic_path, load_safetensors, save_safetensors, write_json, write_text
+from arlearn.fileio import atomic_path, load_safetensors, save_safetensors, sha256_file, write_json, write_text
 from arlearn.models import context_for, make_model
 from arlearn.models.base import ARModel
 from arlearn.tasks import Task, TaskBase, make_task
@@ -80,14 +80,6 @@ def _sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def task_assets(task: TaskBase) -> dict[str, tuple[str, bytes]]:
     """The files a task's options refer to: {option: (file name, bytes)} (none for most tasks)."""
     return dict(task.assets())
@@ -119,7 +111,7 @@ def store_inputs(run_dir: Path, options: dict, assets: dict, write: bool = True)
     for option, (name, data) in assets.items():
         name, digest = _input_name(name), _sha256_bytes(data)
         path = run_dir / name
-        if write and not (path.is_file() and path.stat().st_size == len(data) and _sha256_file(path) == digest):
+        if write and not (path.is_file() and path.stat().st_size == len(data) and sha256_file(path) == digest):
             with atomic_path(path) as tmp:
                 tmp.write_bytes(data)
         prev = old.get(name, {})
@@ -142,7 +134,7 @@ def check_inputs(run_dir: Path) -> None:
         what = f"{run_dir}/{name} (the run's {rec.get('option', 'input')} input)" if isinstance(rec, dict) else name
         if not path.is_file():
             raise ArlearnError(f"{what} is missing: a run directory must be copied whole")
-        if not isinstance(rec, dict) or path.stat().st_size != rec.get("bytes") or _sha256_file(path) != rec.get("sha256"):
+        if not isinstance(rec, dict) or path.stat().st_size != rec.get("bytes") or sha256_file(path) != rec.get("sha256"):
             raise ArlearnError(f"{what} has changed since the run was made (size or sha256 mismatch)")
 
 

@@ -24,7 +24,7 @@ from arlearn.fileio import write_json
 from arlearn.models import ModelConfig, make_model
 from arlearn.training import make_optimizer
 from arlearn.training.distributed import World
-from arlearn.training.trainer import accumulate_gradients
+from arlearn.training.step import accumulate_gradients
 
 CASES = {  # name: (model config, vocab, T, batch)
     "mlp-demo": (ModelConfig(name="mlp", d=16, hidden=128), 19, 90, 256),

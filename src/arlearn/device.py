@@ -41,6 +41,17 @@ def _cpuinfo() -> str:
         return ""
 
 
+def usable_device(name: str) -> torch.device:
+    """`train.device` resolved and tried (one tiny tensor), so a device that is missing here
+    fails before the run directory is created."""
+    device = resolve_device(name)
+    try:
+        torch.empty(1, device=device)
+    except Exception as e:  # noqa: BLE001  (torch raises RuntimeError, AssertionError, NotImplementedError)
+        raise ArlearnError(f"train.device={name!r} is not usable here: {str(e).splitlines()[0][:160]}") from None
+    return device
+
+
 @functools.lru_cache(None)
 def cpu_has_fast_bf16() -> bool:
     """True when the CPU multiplies bf16 natively (AMX or AVX512-BF16): ~5-10× fp32 here."""

@@ -219,7 +219,7 @@ def build_bench_model(shape: dict, impl: str, chunk: int, device):
 
 
 def bench_step(cfg: BenchConfig, device, model: str, impl: str, dtype: str) -> dict:
-    from arlearn.training.trainer import make_optimizer
+    from arlearn.training.step import make_optimizer
 
     shape = model_shape(cfg, model)
     base_rss = _rss_mb()

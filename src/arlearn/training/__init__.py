@@ -2,6 +2,7 @@
 resumable checkpoints and run directories."""
 
 from arlearn.training.runs import build, load_run, load_run_config
-from arlearn.training.trainer import Trainer, lr_at, make_optimizer, train
+from arlearn.training.step import lr_at, make_optimizer
+from arlearn.training.trainer import Trainer, train
 
 __all__ = ["Trainer", "build", "load_run", "load_run_config", "lr_at", "make_optimizer", "train"]

@@ -11,13 +11,14 @@ before tokenizing, and projects both phases to the full TinyStories training tex
 Run against an older source tree (`PYTHONPATH=<tree>/src`), whose task has no separate
 `corpus_key`, it times `tokens()` alone (hashing included) and reports no hash phase.
 
-    python benchmarks/tokenize_stream.py [--mb 500] [--scratch /tmp/arlearn-tokbench] [-o FILE]
+    python benchmarks/tokenize_stream.py [--mb 500] [--scratch DIR] [-o FILE]
 """
 import argparse
 import json
 import os
 import resource
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -60,12 +61,13 @@ def build_corpus(path: Path, mb: float, source: Path) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mb", type=float, default=500, help="size of the synthetic corpus in MB (default 500)")
-    ap.add_argument("--scratch", default="/tmp/arlearn-tokbench", help="scratch directory (deleted afterwards)")
+    ap.add_argument("--scratch", default=None,
+                    help="scratch directory (default: a new one in the system's temp dir; deleted afterwards)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
     ap.add_argument("-o", "--output", help="also write the results as JSON")
     args = ap.parse_args()
 
-    scratch = Path(args.scratch)
+    scratch = Path(args.scratch or tempfile.mkdtemp(prefix="arlearn-tokbench-"))
     scratch.mkdir(parents=True, exist_ok=True)
     corpus = scratch / "train.txt"
     try:

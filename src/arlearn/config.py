@@ -190,16 +190,25 @@ def from_dict(d: dict) -> RunConfig:
     return RunConfig(task=task, **kw)
 
 
-def load_toml(path: str | Path) -> dict:
+def _parse_file(path: str | Path, fmt: str, parse, parse_errors) -> object:
+    """A config file's text parsed by `parse`; every failure is one line naming the file."""
     path = Path(path)
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ArlearnError(f"config file not found: {path}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ArlearnError(f"config file {path} is not valid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ArlearnError(f"config file {path} is not valid {fmt}: {e}") from None
     except OSError as e:
         raise ArlearnError(f"cannot read config file {path}: {e.strerror}") from None
+    try:
+        return parse(text)
+    except parse_errors as e:
+        raise ArlearnError(f"config file {path} is not valid {fmt}: {' '.join(str(e).split())}") from None
+
+
+def load_toml(path: str | Path) -> dict:
+    return _parse_file(path, "TOML", tomllib.loads, tomllib.TOMLDecodeError)
 
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -213,15 +222,7 @@ def load_yaml(path: str | Path) -> dict:
     except ImportError:
         raise ArlearnError(f"config file {path}: reading YAML needs PyYAML "
                            "(pip install 'arlearn[yaml]'), or write the config as TOML") from None
-    path = Path(path)
-    try:
-        d = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ArlearnError(f"config file not found: {path}") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise ArlearnError(f"config file {path} is not valid YAML: {' '.join(str(e).split())}") from None
-    except OSError as e:
-        raise ArlearnError(f"cannot read config file {path}: {e.strerror}") from None
+    d = _parse_file(path, "YAML", yaml.safe_load, yaml.YAMLError)
     if d is None:
         return {}
     if not isinstance(d, dict):

@@ -58,3 +58,14 @@ def test_eval_examples_zero_is_rejected_before_anything_is_written(tmp_path, cap
     assert main(["train", "--preset", "quick", "--set", "eval.examples=0", "-o", str(tmp_path / "run")]) == 2
     assert "eval: 'examples' must be ≥ 1, got 0" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_answer_position_accuracy_scores_each_answer_token_and_malformed_as_wrong():
+    from arlearn.evaluation.exact_match import answer_position_accuracy
+
+    recs = [{"answer": "1 2 3", "parsed": "1 2 3"},   # right everywhere
+            {"answer": "1 2 3", "parsed": "1 9 3"},   # wrong in the middle only
+            {"answer": "4 5 6", "parsed": None},      # malformed: wrong everywhere
+            {"answer": "4 5 6", "parsed": "4 5"}]     # too short: the missing position is wrong
+    assert answer_position_accuracy(recs) == [0.75, 0.5, 0.5]
+    assert answer_position_accuracy([]) == []

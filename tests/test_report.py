@@ -148,3 +148,39 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     ink = (img.mean(-1) < 0.9).mean()  # fraction of non-white pixels
     assert ink > 0.01 and img.std() > 0.05, f"screenshot looks blank (ink {ink:.4f}, std {img.std():.4f})"
     assert len(np.unique((img * 255).astype(np.uint8).reshape(-1, 3), axis=0)) > 50  # text and figures, not one colour
+
+
+def test_a_trained_circuit_run_shows_learned_beside_compiled_wiring_and_its_proof(tmp_path):
+    from arlearn.compile.prove import prove_run
+
+    cfg = resolve("circuit-adder4", overrides=["task.generator=adder2", "train.steps=40", "train.eval_every=0",
+                                               "eval.examples=20", 'train.device="cpu"'])
+    run = tmp_path / "adder2-linear"
+    train(cfg, run, progress=False)
+    page = build_report([run], tmp_path / "no-proof.html")["html"].read_text()
+    for text in ("What each position reads", "Left: the trained model", "arlearn compile", "Recovered wiring", "top-k precision",
+                 "true edges"):
+        assert text in page, text
+    assert "Proof" not in page  # no prove.json yet
+    rep = prove_run(run)  # a trained model: the conservative certificate
+    page = build_report([run], tmp_path / "r.html")["html"].read_text()
+    verdict = "proven: greedy decoding" if rep["ok"] else "not proven: greedy decoding"
+    for text in ("<h3>Proof</h3>", verdict, "certificate", "all 2^4 inputs", "positions fail"):
+        assert text in page, text
+    md = (tmp_path / "r.md").read_text()
+    assert "### Recovered wiring" in md and "### Proof" in md
+
+
+def test_a_compiled_and_proven_run_shows_its_proof_and_exact_wiring(tmp_path):
+    from arlearn.compile import compile_generator, prove_run
+
+    run = tmp_path / "cmp2"
+    compile_generator("cmp2", run)
+    assert prove_run(run)["ok"]
+    page = build_report([run], tmp_path / "r.html")["html"].read_text()
+    assert "proven: greedy decoding gives the right chain of thought and answer on all 2^4 inputs" in page
+    assert "exact: weights off a gate" in page and "proven: 0 of 10 positions fail; min margin 0.5" in page
+    wiring = page[page.index("Recovered wiring"):]
+    assert "<th>top-k precision (= recall)</th><td>1</td>" in wiring and "worst gates" not in wiring
+    (run / "prove.json").write_text('["not a report"]')
+    assert "prove.json is not a proof report" in build_report([run], tmp_path / "bad.html")["html"].read_text()

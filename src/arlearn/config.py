@@ -57,6 +57,8 @@ def build_dataclass(cls, options: dict, owner: str):
 
 #: the model classes (arlearn.models.make_model builds each)
 MODELS = ("linear", "mlp", "transformer")
+#: ModelConfig.weights of the block-causal models: one block per (t, s), or per distance t − s
+WEIGHTS = ("per-pair", "shared")
 
 
 @dataclass
@@ -68,7 +70,14 @@ class ModelConfig:
     heads: int = 4  #: transformer attention heads
     chunk: int = 8  #: block-causal output positions per stored chunk (speed knob; 1 = exact packing)
     context: int = 0  #: context T (0: the task's sequence length − 1)
-    dropout: float = 0.0
+    dropout: float = 0.0  #: transformer: attention dropout
+    #: linear/mlp: "per-pair" (the paper's form: a d×d block per pair of positions (t, s)) or
+    #: "shared" (the block depends only on t − s: a causal convolution, T·d·d weights per map)
+    weights: str = "per-pair"
+    #: linear/mlp: the output head is the input embedding transposed (needs the head's input
+    #: width, d for linear and hidden for mlp, to equal d)
+    tie_embeddings: bool = False
+    embed_dropout: float = 0.0  #: linear/mlp: dropout on the token embeddings while training, in [0, 1)
 
     def __post_init__(self):
         if self.name not in MODELS:
@@ -82,6 +91,21 @@ class ModelConfig:
             raise ArlearnError(f"model: d={self.d} must be divisible by heads={self.heads}")
         if not 0.0 <= self.dropout < 1.0:
             raise ArlearnError(f"model: dropout must be in [0, 1), got {self.dropout}")
+        self._check_block_options()
+
+    def _check_block_options(self) -> None:
+        """The options of the block-causal models (linear, mlp): valid values, and only there."""
+        if self.weights not in WEIGHTS:
+            raise ArlearnError(f"model: weights must be {' or '.join(map(repr, WEIGHTS))}, got {self.weights!r}")
+        if not 0.0 <= self.embed_dropout < 1.0:
+            raise ArlearnError(f"model: embed_dropout must be in [0, 1), got {self.embed_dropout}")
+        if self.name == "transformer":
+            if self.weights != "per-pair" or self.tie_embeddings or self.embed_dropout:
+                raise ArlearnError("model: weights, tie_embeddings and embed_dropout are options of the linear "
+                                   "and mlp models, not of transformer")
+        elif self.tie_embeddings and self.name == "mlp" and (self.hidden or self.d) != self.d:
+            raise ArlearnError(f"model: tie_embeddings needs the head's input width (hidden={self.hidden}) "
+                               f"to equal d={self.d}")
 
 
 @dataclass
@@ -108,6 +132,13 @@ class TrainConfig:
     checkpoint_minutes: float = 10.0  #: training minutes between resumable checkpoints (0: only by steps)
     keep_checkpoints: int = 2  #: newest checkpoints kept in <run_dir>/checkpoints
     logger: str = "jsonl"  #: "jsonl" (metrics.jsonl) or "tensorboard" (metrics.jsonl and TensorBoard events)
+    #: stop after this many periodic checks (every eval_every steps) in a row without improvement
+    #: of the validation loss (text) or held-out exact match (sequence tasks); 0: never. Implies keep_best
+    early_stop_patience: int = 0
+    early_stop_min_delta: float = 0.0  #: an improvement must beat the best by more than this
+    #: end with the best weights by the periodic checks (model.safetensors; results.json: best_step,
+    #: best_epoch, best_val_loss ...), the final weights included as a candidate; needs eval_every
+    keep_best: bool = False
 
     def __post_init__(self):
         positive = ("steps", "batch_size", "train_examples", "log_every", "micro_batches")
@@ -124,6 +155,15 @@ class TrainConfig:
             raise ArlearnError(f"train: logger must be jsonl or tensorboard, got {self.logger!r}")
         if self.dtype not in ("auto", "bf16", "fp32"):
             raise ArlearnError(f"train: dtype must be auto, bf16 or fp32, got {self.dtype!r}")
+        if self.early_stop_patience < 0 or self.early_stop_min_delta < 0:
+            raise ArlearnError("train: early_stop_patience and early_stop_min_delta must be ≥ 0")
+        if self.keeps_best and self.eval_every < 1:
+            raise ArlearnError("train: early_stop_patience and keep_best need periodic checks: set eval_every > 0")
+
+    @property
+    def keeps_best(self) -> bool:
+        """Whether the run ends with its best weights by the periodic checks."""
+        return self.keep_best or self.early_stop_patience > 0
 
 
 @dataclass

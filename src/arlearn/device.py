@@ -1,4 +1,5 @@
-"""Device and precision choice: `auto` picks cuda, then mps, then cpu; bf16 where it is fast."""
+"""Device and precision choice: `auto` picks cuda, then mps, then cpu; bf16 where it is fast; and
+how much host memory is left (`available_memory`, for refusing work that would not fit)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import ctypes
 import ctypes.util
 import functools
 import os
+from pathlib import Path
 
 import torch
 
@@ -27,6 +29,30 @@ def resolve_device(name: str = "auto") -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ArlearnError("device 'cuda' requested but no CUDA GPU is available")
     return dev
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still allocate: MemAvailable, capped by a cgroup (v2) memory limit;
+    None where neither can be read."""
+    avail = None
+    try:
+        with open("/proc/meminfo") as f:
+            info = dict(line.split(":", 1) for line in f)
+        avail = int(info["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        try:
+            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            pass
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = int(Path("/sys/fs/cgroup/memory.current").read_text().strip())
+        if limit != "max":
+            left = max(int(limit) - used, 0)
+            avail = left if avail is None else min(avail, left)
+    except (OSError, ValueError):
+        pass
+    return avail
 
 
 #: CPU features that decide which matmul kernels run (and so, in bf16, the rounding path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from arlearn.cli.common import emit, say
+from arlearn.circuits import GENERATOR_USAGE
 from arlearn.compile import compile_bench, compile_generator, compile_tm
 from arlearn.compile.build import NotEnoughMemory
 from arlearn.errors import ArlearnError
@@ -16,8 +17,8 @@ HELP = "compile a circuit (.bench file or generator, e.g. adder4, mult16) or a T
 
 def add_arguments(p) -> None:
     p.add_argument("kind", help="what to compile: circuit or tm")
-    p.add_argument("source", help="circuit: a .bench file, or a generator: adderN, multN, multNxM, "
-                                  "parityN; tm: a machine spec (JSON) or a shipped machine name")
+    p.add_argument("source", help=f"circuit: a .bench file, or a generator: {GENERATOR_USAGE} "
+                                  "(`arlearn list`); tm: a machine spec (JSON) or a shipped machine name")
     p.add_argument("--steps", type=int, default=0, help="tm: time bound (default: the most any input needs)")
     p.add_argument("--tape", type=int, default=0, help="tm: tape cells (default: the most any input needs)")
     p.add_argument("--n", type=int, default=0, help="tm: input length (default: the spec's)")

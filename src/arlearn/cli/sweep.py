@@ -1,15 +1,27 @@
-"""`arlearn sweep length|samples`: train a grid of runs and measure length / sample complexity."""
+"""`arlearn sweep length|samples`: train a grid of runs and measure length / sample complexity,
+and, with --circuits, sample complexity against circuit size."""
 
 from __future__ import annotations
 
 from arlearn.cli.common import add_progress_arg, add_set_arg, add_source_args, emit, say
 from arlearn.cli.parsing import parse_list
 from arlearn.config import resolve
+from arlearn.errors import ArlearnError
 from arlearn.experiments.sweep import SweepSpec, length_sweep, sample_sweep
 from arlearn.reporting.sweep import markdown_table, write_outputs
 
 NAME = "sweep"
 HELP = "train a grid of runs: exact match vs CoT length (`length`) or vs training examples (`samples`)"
+
+CIRCUITS_HELP = (
+    "comma-separated circuit generators (`arlearn list`), e.g. add4,add8,add16,mult4,cmp8: one sweep over "
+    "circuit sizes — each circuit is a variant of the circuit task (task.name=circuit is implied), trained "
+    "at every --train-examples size. Besides table.md and samples.png it writes sizes.md (per circuit and "
+    "model: threshold gates, T, the fewest examples reaching exact match ≥ 1 − epsilon, train seconds, "
+    "exact match) and sizes.png (samples needed and train seconds vs threshold gates, log–log). Example: "
+    "arlearn sweep samples --preset circuit-adder4 --circuits add2,add4,add8 --models linear,linear:none,mlp "
+    "--cot threshold "
+    "--train-examples 64,256,1024,4096 --until-target")
 
 
 def add_arguments(p) -> None:
@@ -17,14 +29,21 @@ def add_arguments(p) -> None:
                    help="length: every CoT format, then the shortest successful one at fewer "
                         "examples; samples: every CoT format at every training-set size")
     add_source_args(p)
-    p.add_argument("--models", default="linear,mlp,transformer", help="comma-separated model classes")
+    p.add_argument("--models", default="linear,mlp,transformer",
+                   help="comma-separated model classes, each trained with every --cot format; an entry "
+                        "MODEL:COT (e.g. linear:none) trains that model with that CoT only (samples sweeps)")
     p.add_argument("--cot", required=True, help="comma-separated CoT formats, e.g. none,running,threshold")
     p.add_argument("--seeds", default="0", help="comma-separated seeds or a range like 0..2")
     p.add_argument("--train-examples", default="",
                    help="comma-separated training-set sizes (default: the config's "
                         "train.train_examples; the largest is where length complexity is judged)")
+    p.add_argument("--circuits", default="", help=CIRCUITS_HELP)
+    p.add_argument("--until-target", action="store_true",
+                   help="samples: run the sizes smallest first and stop each (circuit,) model and CoT at "
+                        "the first size whose mean exact match reaches 1 − epsilon (the fewest examples "
+                        "needed, without training the larger sizes)")
     p.add_argument("--epsilon", type=float, default=0.01,
-                   help="success means mean exact match ≥ 1 − epsilon (default 0.01)")
+                   help="success means mean exact match ≥ 1 − epsilon (default 0.01: ≥ 0.99)")
     p.add_argument("--steps", type=int, help="training steps per cell (the shared budget)")
     add_set_arg(p, "override any base config value, e.g. --set task.n=16 (repeatable)")
     p.add_argument("-o", "--out", help="sweep directory (default: runs/sweep-<kind>-<task>); "
@@ -33,7 +52,11 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> None:
-    ov = [f"task.name={args.task}"] if args.task else []
+    circuits = parse_list(args.circuits, "circuits") if args.circuits else []
+    if circuits and args.task not in (None, "circuit"):
+        raise ArlearnError(f"--circuits sweeps the circuit task, not --task {args.task}")
+    task = "circuit" if circuits else args.task
+    ov = [f"task.name={task}"] if task else []
     if args.steps is not None:
         ov.append(f"train.steps={args.steps}")
     base = resolve(args.preset, args.config, ov + args.overrides)
@@ -44,12 +67,15 @@ def run(args) -> None:
         seeds=parse_list(args.seeds, "seeds", int),
         train_examples=parse_list(args.train_examples, "train-examples", int) if args.train_examples else (),
         epsilon=args.epsilon,
+        circuits=circuits,
+        until_target=args.until_target,
     )
-    out = args.out or f"runs/sweep-{args.kind}-{base.task_name}"
+    out = args.out or f"runs/sweep-{args.kind}-{base.task_name}" + ("s" if circuits else "")
     sweep = length_sweep if args.kind == "length" else sample_sweep
     report = sweep(spec, out, progress=not args.no_progress, log=say,
                    on_update=write_outputs)
     say(markdown_table(report))
     emit({"out": out, "cells": report["cells_done"], "budget": report["budget"],
           "length_complexity": report["length_complexity"],
-          "sample_complexity": report["sample_complexity"], "plots": report["plots"]})
+          "sample_complexity": report["sample_complexity"], "plots": report["plots"],
+          **({"size_complexity": report["size_complexity"]} if circuits else {})})

@@ -6,14 +6,13 @@ for a .bench file, a generator name and a Turing machine.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from arlearn.circuits import CIRCUIT_VOCAB, Circuit, Layout, generate, layout, load_bench
 from arlearn.compile.prove import PROVE
 from arlearn.compile.weights import build_weights
 from arlearn.config import ModelConfig, RunConfig
+from arlearn.device import available_memory
 from arlearn.errors import ArlearnError
 from arlearn.fileio import save_safetensors, sha256_file, write_json
 from arlearn.tasks import make_task
@@ -55,30 +54,6 @@ class NotEnoughMemory(ArlearnError):
 
 def _gb(n: int) -> str:
     return f"{n / 2**30:.2f} GB" if n >= 2**30 else f"{n / 2**20:.0f} MB"
-
-
-def available_memory() -> int | None:
-    """Bytes this process can still allocate: MemAvailable, capped by a cgroup (v2) memory limit;
-    None where neither can be read."""
-    avail = None
-    try:
-        with open("/proc/meminfo") as f:
-            info = dict(line.split(":", 1) for line in f)
-        avail = int(info["MemAvailable"].split()[0]) * 1024
-    except (OSError, KeyError, ValueError):
-        try:
-            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (ValueError, OSError, AttributeError):
-            pass
-    try:
-        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-        used = int(Path("/sys/fs/cgroup/memory.current").read_text().strip())
-        if limit != "max":
-            left = max(int(limit) - used, 0)
-            avail = left if avail is None else min(avail, left)
-    except (OSError, ValueError):
-        pass
-    return avail
 
 
 def dense_model_bytes(T: int, d: int, chunk: int) -> int:

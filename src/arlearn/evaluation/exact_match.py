@@ -4,8 +4,9 @@ Scores sequence tasks (`arlearn.tasks.Task`).
 
 For each held-out example the model generates from the prompt (no teacher forcing) until EOS
 or the task's length; the task parses the answer back out (a malformed generation is wrong).
-Also reported: teacher-forced per-token accuracy on CoT+answer tokens, and for wrong
-generations the first position of the target (CoT+answer) where the model diverged.
+Also reported: teacher-forced per-token accuracy on CoT+answer tokens, the accuracy of each
+answer position on its own, and for wrong generations the first position of the target
+(CoT+answer) where the model diverged.
 """
 
 from __future__ import annotations
@@ -75,6 +76,22 @@ def teacher_forced_accuracy(model: ARModel, task: Task, examples: Sequence[Examp
     return correct / max(total, 1)
 
 
+def answer_position_accuracy(records: Sequence[dict]) -> list[float]:
+    """Per answer position (as the task writes the answer, e.g. least-significant digit first for
+    multiplication): the fraction of examples whose parsed answer has the right token there. A
+    malformed generation counts as wrong at every position — so a model whose errors sit in the
+    last digits of a sum shows it here while its exact match is 0."""
+    if not records:
+        return []
+    width = max(len(r["answer"].split()) for r in records)
+    hits = [0] * width
+    for r in records:
+        got = (r["parsed"] or "").split()
+        for i, a in enumerate(r["answer"].split()):
+            hits[i] += i < len(got) and got[i] == a
+    return [round(h / len(records), 4) for h in hits]
+
+
 def evaluate(model: ARModel, task: Task, examples: Sequence[Example], batch_size: int = 500,
              device=torch.device("cpu"), bf16: bool = False, progress: bool = False) -> tuple[dict, list[dict]]:
     """Returns (summary, per-example records); `progress`: a bar over the generation."""
@@ -104,6 +121,7 @@ def evaluate(model: ARModel, task: Task, examples: Sequence[Example], batch_size
         "token_accuracy": teacher_forced_accuracy(model, task, examples, batch_size, device, bf16),
         "malformed": sum(r["parsed"] is None for r in records),
         "first_divergence_median": statistics.median(divs) if divs else None,
+        "answer_position_accuracy": answer_position_accuracy(records),
         "cot": getattr(task, "cot", None),  # the format actually used (a default when not configured)
         "cot_length": len(examples[0].cot) if examples else 0,
     }

@@ -1,4 +1,6 @@
-"""Sampling text from a stream task's model, the context window sliding past T tokens."""
+"""Sampling text from a stream task's model, the context window sliding past T tokens, and
+`sample_report`: continuations of fixed prompts with simple measures people can judge them by
+(distinct-n, 4-gram copy rate against the training stream; `text_measures`)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import torch
 from arlearn.device import autocast
 from arlearn.errors import ArlearnError
 from arlearn.evaluation.fixed_weights import weights_fixed
+from arlearn.evaluation.text_measures import copy_rate, distinct_n
 from arlearn.models.base import ARModel
 
 
@@ -65,6 +68,14 @@ def sample_text(model: ARModel, task, prompt: str, max_tokens: int = 200, temper
     The prompt must fit the context (≤ T tokens); generation then slides the T-token window
     and stops at end-of-text or after `max_tokens`.
     """
+    return sample_continuation(model, task, prompt, max_tokens, temperature, top_k, seed, device, bf16,
+                               progress)[1]
+
+
+def sample_continuation(model: ARModel, task, prompt: str, max_tokens: int = 200, temperature: float = 1.0,
+                        top_k: int = 0, seed: int = 0, device=torch.device("cpu"), bf16: bool = False,
+                        progress: bool = False) -> tuple[list[int], str]:
+    """`sample_text`, returning the generated token ids too: (ids, text)."""
     if not 1 <= max_tokens <= MAX_SAMPLE_TOKENS:
         raise ArlearnError(f"max-tokens must be in [1, {MAX_SAMPLE_TOKENS}], got {max_tokens}")
     if not temperature >= 0:
@@ -78,4 +89,42 @@ def sample_text(model: ARModel, task, prompt: str, max_tokens: int = 200, temper
         raise ArlearnError(f"prompt is {len(ids)} tokens; the model's context is {model.T}")
     out = sample_tokens(model, ids, max_tokens, temperature, top_k, seed, stop_id=task.eot_id,
                         banned=[task.vocab.pad_id], device=device, bf16=bf16, progress=progress)
-    return task.decode_ids(out)
+    return out, task.decode_ids(out)
+
+
+#: what `arlearn sample` continues when given no --prompt: five fixed TinyStories-style openings
+DEFAULT_PROMPTS = ("Once upon a time", "One day, a little girl named Lily", "The dog",
+                   "Tom and his mom went to the", "In the forest there was")
+#: the measures `sample_report` gives each continuation (and their mean over the prompts)
+MEASURES = ("distinct_2", "distinct_3", "copy_rate_4")
+
+
+def training_tokens(task, progress: bool = False):
+    """(the training token stream, None), or (None, why not) when the training corpus cannot be
+    read (a moved run, a deleted corpus). Reads the token cache, tokenizing the corpus when the
+    cache lacks it (as training would)."""
+    try:
+        return task.tokens("train", progress), None
+    except (ArlearnError, OSError, ImportError, ValueError) as e:
+        return None, f"training corpus not available ({e}); 4-gram copy rate not computed"
+
+
+def measure(ids: Sequence[int], train_tokens=None) -> dict:
+    """distinct-2, distinct-3 and the 4-gram copy rate (None without training tokens) of `ids`."""
+    return {"distinct_2": distinct_n(ids, 2), "distinct_3": distinct_n(ids, 3),
+            "copy_rate_4": copy_rate(ids, train_tokens, 4) if train_tokens is not None else None}
+
+
+def sample_report(model: ARModel, task, prompts: Sequence[str] = DEFAULT_PROMPTS, train_tokens=None, **kw) -> dict:
+    """Continue every prompt (`kw`: `sample_continuation`'s options) and measure each continuation:
+    {"samples": [{"prompt", "generated", "tokens", "distinct_2", "distinct_3", "copy_rate_4"}],
+    "mean": {measure: mean over the samples where it is defined}}."""
+    samples = []
+    for prompt in prompts:
+        ids, text = sample_continuation(model, task, prompt, **kw)
+        samples.append({"prompt": prompt, "generated": text, "tokens": len(ids), **measure(ids, train_tokens)})
+    mean = {}
+    for k in MEASURES:
+        vals = [s[k] for s in samples if s[k] is not None]
+        mean[k] = sum(vals) / len(vals) if vals else None
+    return {"samples": samples, "mean": mean}

@@ -6,8 +6,14 @@ Nothing here prints, plots or formats text; that is `arlearn.reporting`.
 """
 
 from arlearn.experiments.bench import BenchConfig, run_bench
-from arlearn.experiments.complexity import aggregate, length_complexity, sample_complexity, sample_focus
+from arlearn.experiments.complexity import (
+    aggregate,
+    length_complexity,
+    sample_complexity,
+    sample_focus,
+    size_complexity,
+)
 from arlearn.experiments.sweep import Cell, SweepSpec, length_sweep, sample_sweep
 
 __all__ = ["BenchConfig", "Cell", "SweepSpec", "aggregate", "length_complexity", "length_sweep", "run_bench",
-           "sample_complexity", "sample_focus", "sample_sweep"]
+           "sample_complexity", "sample_focus", "sample_sweep", "size_complexity"]

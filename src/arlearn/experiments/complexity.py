@@ -5,7 +5,9 @@ Pure functions over the rows a sweep's cells return (`arlearn.experiments.sweep.
 exact match over seeds; `length_complexity` finds each model class's shortest CoT whose mean
 exact match reaches 1 − ε at a given size; `sample_focus` picks the CoT whose sample complexity
 a length sweep measures; `sample_complexity` finds the fewest training examples reaching 1 − ε.
-`line_key` names a (variant/)model line, as plots and tables label it.
+`size_complexity` does the same per circuit of a sweep over circuits, with each circuit's size.
+`line_key` names a (variant/)model line, as plots and tables label it; `line_label` names a
+(model, CoT) pair of a circuit sweep ("linear", "linear no-CoT").
 """
 
 from __future__ import annotations
@@ -86,4 +88,36 @@ def sample_complexity(groups: Sequence[dict], epsilon: float) -> dict[str, dict]
             cur = out[key]["train_examples"]
             if cur is None or g["train_examples"] < cur:
                 out[key]["train_examples"] = g["train_examples"]
+    return out
+
+
+def line_label(model: str, cot: str) -> str:
+    """A (model, CoT) line of a circuit sweep: the model for the threshold CoT, "model no-CoT"
+    without one, else "model (cot)"."""
+    return model if cot == "threshold" else f"{model} no-CoT" if cot == "none" else f"{model} ({cot})"
+
+
+def size_complexity(groups: Sequence[dict], circuits: dict[str, dict], epsilon: float) -> list[dict]:
+    """One row per (circuit, model, CoT) of a sweep over circuits (`circuits`: variant → its
+    size, as `SweepSpec.circuit_sizes` gives it): the fewest training examples whose mean exact
+    match reaches 1 − ε (`samples_needed`; None: not reached at any size tried) and, at that
+    size — or, when not reached, at the size with the best mean — the mean exact match and
+    training seconds. Sorted by threshold gates, then circuit and line."""
+    lines: dict[tuple, list[dict]] = {}
+    for g in groups:
+        if g["variant"] in circuits:
+            lines.setdefault((g["variant"], g["model"], g["cot"]), []).append(g)
+    out = []
+    for (v, model, cot), gs in lines.items():
+        gs.sort(key=lambda g: g["train_examples"])
+        hit = next((g for g in gs if g["exact_match_mean"] >= 1 - epsilon - 1e-12), None)
+        shown = hit or max(gs, key=lambda g: (g["exact_match_mean"], -g["train_examples"]))
+        c = circuits[v]
+        out.append({"variant": v, "circuit": c["circuit"], "threshold_gates": c["threshold_gates"],
+                    "T": c["T"].get(cot), "model": model, "cot": cot, "line": line_label(model, cot),
+                    "samples_needed": hit["train_examples"] if hit else None,
+                    "train_examples": shown["train_examples"], "exact_match": shown["exact_match_mean"],
+                    "train_seconds": shown["train_seconds_mean"], "seeds": shown["seeds"],
+                    "sizes_tried": [g["train_examples"] for g in gs]})
+    out.sort(key=lambda r: (r["threshold_gates"], r["circuit"], r["line"]))
     return out

@@ -4,7 +4,13 @@ This module owns the grid (`SweepSpec`, `Cell`), running its cells, resuming, th
 sweep directory (the file names below) and the data written to `sweep.json`; the statistics
 live in `arlearn.experiments.complexity`, the table and plots in `arlearn.reporting.sweep`.
 A sweep is a grid over model classes × CoT formats × training-set sizes × seeds (× optional
-named config *variants*, e.g. task options) on top of one base `RunConfig`. Every cell is an
+named config *variants*, e.g. task options) on top of one base `RunConfig`. A model entry
+`model:cot` (e.g. `linear:none`) trains that model with that one CoT only, not every CoT
+(`SweepSpec.lines`). A list of *circuits* (generator names: adder4, mult8, cmp16, …) is the
+variants of the `circuit` task, one per circuit, so one sweep measures learning against circuit
+size; `sweep.json` then also holds each circuit's size (threshold gates, T per CoT) and per
+circuit and line the fewest training examples reaching 1 − ε (`size_complexity`), which
+`arlearn.reporting.sweep` writes as `sizes.md` and the log–log plot `sizes.png`. Every cell is an
 ordinary run — `arlearn.training.trainer.train(cfg, <sweep>/cells/<cell id>)` — so it can be
 inspected, evaluated and generated from like any other run. When a cell finishes its summary is
 written atomically to `<cell dir>/cell.json`; a rerun of the same sweep skips every cell that
@@ -24,7 +30,9 @@ Two entry points share the engine:
   one — marked in `sweep.json` under `sample_focus`) is re-run at the smaller sizes in
   `train_examples`, giving the sample-complexity side of the trade-off.
 - `sample_sweep(...)` (`arlearn sweep samples`): exact match vs training-set size for the given
-  CoT formats (learning curves), e.g. for circuits or Turing machines.
+  CoT formats (learning curves), e.g. for circuits or Turing machines. With `until_target` the
+  sizes run smallest first and a line (variant, model, CoT) stops at the first size whose mean
+  exact match reaches 1 − ε: the fewest examples needed, without training the larger sizes.
 
 The *measured length complexity* of a model class is the shortest CoT (in tokens) whose mean
 exact match over seeds reaches 1 − ε at the base training-set size, or "not reached".
@@ -36,12 +44,20 @@ import copy
 import itertools
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Callable, Sequence
 
 from arlearn.config import RunConfig, from_dict
 from arlearn.errors import ArlearnError
-from arlearn.experiments.complexity import aggregate, length_complexity, sample_complexity, sample_focus
+from arlearn.experiments.complexity import (
+    aggregate,
+    length_complexity,
+    line_key,
+    sample_complexity,
+    sample_focus,
+    size_complexity,
+)
 from arlearn.training.runs import claim_run_dir
 from arlearn.fileio import make_dir, write_json
 
@@ -49,6 +65,8 @@ from arlearn.fileio import make_dir, write_json
 #: (this module), the table and the plots (`arlearn.reporting.sweep.write_outputs`)
 CELL = "cell.json"
 SWEEP, TABLE, LENGTH_PNG, SAMPLES_PNG = "sweep.json", "table.md", "length.png", "samples.png"
+#: a sweep over circuits: the samples-needed table alone, and its log–log plot
+SIZES_MD, SIZES_PNG = "sizes.md", "sizes.png"
 
 #: called with the sweep directory and the report data after every finished cell and at the
 #: end; returns the names of the plot files it wrote (they go into report["plots"])
@@ -71,7 +89,8 @@ class Cell:
 
 @dataclass
 class SweepSpec:
-    """The grid. `base` is the shared config; each cell overrides model, cot, size and seed."""
+    """The grid. `base` is the shared config; each cell overrides model, cot, size and seed.
+    `models` entries are model classes (every CoT of `cots`) or `model:cot` (that CoT only)."""
 
     base: RunConfig
     models: Sequence[str]
@@ -81,6 +100,11 @@ class SweepSpec:
     #: named extra overrides {"label": {"task": {...}, "model": {...}, ...}} (empty: none)
     variants: dict[str, dict] = field(default_factory=dict)
     epsilon: float = 0.01
+    #: circuit generator names: one variant per circuit, named by it, setting task.generator
+    #: (the base task must be `circuit`; not together with `variants`)
+    circuits: Sequence[str] = ()
+    #: samples sweeps: sizes smallest first; a line stops at the first size reaching 1 − ε
+    until_target: bool = False
 
     def __post_init__(self):
         if not self.models or not self.cots or not self.seeds:
@@ -90,14 +114,54 @@ class SweepSpec:
         sizes = self.sizes
         if any(s < 1 for s in sizes):
             raise ArlearnError(f"training-set sizes must be ≥ 1, got {sorted(sizes)}")
-        for key, values in (("models", self.models), ("cots", self.cots), ("seeds", self.seeds)):
+        for key, values in (("models", self.models), ("cots", self.cots), ("seeds", self.seeds),
+                            ("circuits", self.circuits)):
             if len(set(values)) != len(values):
                 raise ArlearnError(f"sweep {key} has duplicates: {list(values)}")
+        bad = [m for m in self.models if ":" in m and not all(m.split(":"))]
+        if bad or any(m.count(":") > 1 for m in self.models):
+            raise ArlearnError(f"sweep models: {bad or list(self.models)} — write a model class or model:cot")
+        if self.circuits:
+            if self.variants:
+                raise ArlearnError("a sweep takes circuits or variants, not both")
+            if self.base.task_name != "circuit":
+                raise ArlearnError(f"a sweep over circuits needs the circuit task (task.name=circuit), "
+                                   f"not {self.base.task_name!r}")
+            self.variants = {c: {"task": {"generator": c}} for c in self.circuits}
         tc = self.base.train
         if tc.steps <= tc.warmup:
             raise ArlearnError(
                 f"budget too small to train: train.steps={tc.steps} must exceed train.warmup={tc.warmup}"
             )
+
+    @property
+    def lines(self) -> list[tuple[str, str]]:
+        """The (model, CoT) pairs of the grid, in order: every CoT for a plain model class, the one
+        named for `model:cot`."""
+        out: list[tuple[str, str]] = []
+        for m in self.models:
+            name, sep, cot = m.partition(":")
+            out += [(name, c) for c in ([cot] if sep else self.cots) if (name, c) not in out]
+        return out
+
+    @cached_property
+    def circuit_sizes(self) -> dict[str, dict]:
+        """Per variant whose task is a circuit (a sweep over `circuits`): the circuit's name,
+        inputs, outputs, threshold gates (its normal form's: the CoT length − 1) and context T per
+        CoT format of the grid. Empty for other sweeps."""
+        from arlearn.tasks import make_task
+
+        if not self.circuits:
+            return {}
+        out: dict[str, dict] = {}
+        for v, (model, cot) in itertools.product(self.variants, self.lines):
+            cfg = self.config_for(Cell(model, cot, self.main_size, self.seeds[0], v))
+            task = make_task(cfg.task_name, cfg.task_options)
+            info = out.setdefault(v, {"circuit": task.circuit.name, "inputs": len(task.circuit.inputs),
+                                      "outputs": len(task.circuit.outputs),
+                                      "threshold_gates": len(task.normal.gates), "T": {}})
+            info["T"][cot] = task.seq_len - 1
+        return out
 
     @property
     def sizes(self) -> list[int]:
@@ -126,8 +190,8 @@ class SweepSpec:
 
     def to_dict(self) -> dict:
         return {"base": self.base.to_dict(), "models": list(self.models), "cots": list(self.cots),
-                "seeds": list(self.seeds), "train_examples": self.sizes,
-                "variants": self.variants, "epsilon": self.epsilon}
+                "seeds": list(self.seeds), "train_examples": self.sizes, "variants": self.variants,
+                "epsilon": self.epsilon, "circuits": list(self.circuits), "until_target": self.until_target}
 
 
 def check_cells(spec: SweepSpec) -> None:
@@ -137,7 +201,7 @@ def check_cells(spec: SweepSpec) -> None:
     from arlearn.tasks import make_task
 
     variants = list(spec.variants) or [""]
-    for v, model, cot in itertools.product(variants, spec.models, spec.cots):
+    for v, (model, cot) in itertools.product(variants, spec.lines):
         cfg = spec.config_for(Cell(model, cot, spec.main_size, spec.seeds[0], v))
         context_for(cfg.model, make_task(cfg.task_name, cfg.task_options).seq_len)
 
@@ -187,10 +251,13 @@ def _check_dir(spec: SweepSpec, out: Path, kind: str) -> None:
 def _task_label(spec: SweepSpec) -> str:
     from arlearn.tasks import make_task
 
-    opts = {k: v for k, v in spec.base.task_options.items() if k != "cot"}
-    cfg = spec.base.task_name + (" " + " ".join(f"{k}={v}" for k, v in opts.items()) if opts else "")
-    make_task(spec.base.task_name, spec.base.task_options)  # validates
-    return cfg
+    opts = {k: v for k, v in spec.base.task_options.items() if k not in ("cot", "generator")}
+    if spec.circuits:  # every circuit is validated by `check_cells`
+        opts["circuits"] = ",".join(spec.circuits)
+    else:
+        opts.update({k: v for k, v in spec.base.task_options.items() if k == "generator"})
+        make_task(spec.base.task_name, spec.base.task_options)  # validates
+    return spec.base.task_name + (" " + " ".join(f"{k}={v}" for k, v in opts.items()) if opts else "")
 
 
 def sweep_report(spec: SweepSpec, kind: str, rows: list[dict], total: int) -> dict:
@@ -210,6 +277,8 @@ def sweep_report(spec: SweepSpec, kind: str, rows: list[dict], total: int) -> di
         "length_complexity": length_complexity(groups, spec.main_size, spec.epsilon) if length else {},
         "sample_complexity": sample_complexity(groups, spec.epsilon),
         "sample_focus": sample_focus(groups, spec.main_size, spec.epsilon) if length else {},
+        "circuits": spec.circuit_sizes,
+        "size_complexity": size_complexity(groups, spec.circuit_sizes, spec.epsilon),
         "plots": [],
     }
 
@@ -242,10 +311,10 @@ def _run_cells(spec: SweepSpec, cells: list[Cell], out: Path, kind: str, rows: d
     bar.close()
 
 
-def _grid(spec: SweepSpec, cots, sizes) -> list[Cell]:
+def _grid(spec: SweepSpec, lines, sizes) -> list[Cell]:
     variants = list(spec.variants) or [""]
-    return [Cell(m, c, n, s, v) for v, m, c, n, s in
-            itertools.product(variants, spec.models, cots, sizes, spec.seeds)]
+    return [Cell(m, c, n, s, v) for v, (m, c), n, s in
+            itertools.product(variants, lines, sizes, spec.seeds)]
 
 
 def length_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
@@ -253,11 +322,14 @@ def length_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
     """Every (model, CoT, seed) at the largest size; then each model's shortest successful CoT
     at the other sizes. Returns the report data (also written to `out`/sweep.json)."""
     out = Path(out)
+    if spec.until_target or any(":" in m for m in spec.models):
+        raise ArlearnError("a length sweep trains every model with every CoT: model:cot entries and "
+                           "until_target are for samples sweeps")
     _check_dir(spec, out, "length")
     check_cells(spec)
     make_dir(out)
     rows: dict[str, dict] = {}
-    main = _grid(spec, spec.cots, [spec.main_size])
+    main = _grid(spec, spec.lines, [spec.main_size])
     smaller = [n for n in spec.sizes if n != spec.main_size]
     total = len(main)
     _run_cells(spec, main, out, "length", rows, total, progress, log, on_update)
@@ -275,13 +347,27 @@ def length_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
 
 def sample_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
                  log: Callable[[str], None] = lambda s: None, on_update: OnUpdate | None = None) -> dict:
-    """Exact match vs number of training examples: every (model, CoT, size, seed) cell.
-    Returns the report data (also written to `out`/sweep.json)."""
+    """Exact match vs number of training examples: every (variant, model, CoT, size, seed) cell —
+    or, with `spec.until_target`, sizes smallest first, each line stopping at the first size
+    whose mean exact match over seeds reaches 1 − ε. Returns the report data (also written to
+    `out`/sweep.json)."""
     out = Path(out)
     _check_dir(spec, out, "samples")
     check_cells(spec)
     make_dir(out)
     rows: dict[str, dict] = {}
-    cells = _grid(spec, spec.cots, spec.sizes)
-    _run_cells(spec, cells, out, "samples", rows, len(cells), progress, log, on_update)
-    return _publish(spec, out, "samples", list(rows.values()), len(cells), on_update)
+    cells = _grid(spec, spec.lines, spec.sizes)
+    if not spec.until_target:
+        _run_cells(spec, cells, out, "samples", rows, len(cells), progress, log, on_update)
+        return _publish(spec, out, "samples", list(rows.values()), len(cells), on_update)
+    total, done = len(cells), set()  # done: lines (variant/model, cot) that reached the target
+    line = lambda c: (f"{c.variant}/{c.model}" if c.variant else c.model, c.cot)  # noqa: E731
+    for i, size in enumerate(spec.sizes):
+        todo = [c for c in cells if c.train_examples == size and line(c) not in done]
+        _run_cells(spec, todo, out, "samples", rows, total, progress, log, on_update)
+        for g in aggregate([r for r in rows.values() if r["train_examples"] == size]):
+            key = (line_key(g), g["cot"])
+            if key not in done and g["exact_match_mean"] >= 1 - spec.epsilon - 1e-12:
+                done.add(key)
+                total -= len(spec.seeds) * (len(spec.sizes) - i - 1)  # its larger sizes are not needed
+    return _publish(spec, out, "samples", list(rows.values()), total, on_update)

@@ -7,37 +7,83 @@
 
 Every position has its own weights for every earlier position, so no positional encoding is
 needed. Generation is incremental: each new token costs one column of each block-causal map.
+
+Options (all off by default, which is the paper's form):
+
+- `shared`: every block-causal map is weight-shared (`shared_causal.SharedCausalLinear`, the
+  block for (t, s) depends only on t − s). Live parameters of `linear`:
+  T·d·d + T·d (map) + V·d (embedding) + d·V + V (head; V with `tie`).
+- `tie`: the output head is the input embedding transposed (`TiedHead`: logits = x·Eᵀ + b),
+  so the embedding is one tensor used twice; needs the head's input width to equal d. The tied
+  embedding is initialised with std 1/sqrt(d) (the scale of a Linear head), not N(0, 1).
+- `embed_dropout`: dropout on the token embeddings, in training only.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from arlearn.models.base import ARModel
 from arlearn.models.block_causal import BlockCausalLinear
+from arlearn.models.shared_causal import SharedCausalLinear
+
+
+class TiedHead(nn.Module):
+    """The output head of tied embeddings: logits = x @ Eᵀ + bias, E the embedding matrix.
+
+    Only the bias is this module's parameter; `weight` is the embedding's own tensor (not a
+    copy), so state_dict, parameters() and the optimizer hold it once."""
+
+    def __init__(self, embed: nn.Embedding):
+        super().__init__()
+        self._embed = (embed,)  # a tuple: not registered as a submodule (its weight is the Embedding's)
+        self.bias = nn.Parameter(torch.zeros(embed.num_embeddings))
+
+    @property
+    def weight(self) -> nn.Parameter:
+        return self._embed[0].weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight, self.bias)
 
 
 class BlockCausalNet(ARModel):
     def __init__(self, vocab_size: int, T: int, d: int, hidden: int = 0, layers: int = 1,
-                 mlp: bool = False, chunk: int = 8):
+                 mlp: bool = False, chunk: int = 8, shared: bool = False, tie: bool = False,
+                 embed_dropout: float = 0.0):
         super().__init__()
         h = hidden or d
-        self.T, self.vocab_size, self.is_mlp = T, vocab_size, mlp
+        self.T, self.vocab_size, self.is_mlp, self.shared = T, vocab_size, mlp, shared
         self.embed = nn.Embedding(vocab_size, d)
+        self.embed_drop = nn.Dropout(embed_dropout) if embed_dropout else None
         dims = [d] + [h] * layers if mlp else [d, d]
+        if tie and dims[-1] != d:
+            raise ValueError(f"tied embeddings need the head's input width {dims[-1]} to equal d={d}")
         self.mix = nn.ModuleList(
-            BlockCausalLinear(T, dims[i], dims[i + 1], chunk=chunk) for i in range(len(dims) - 1)
+            SharedCausalLinear(T, dims[i], dims[i + 1]) if shared
+            else BlockCausalLinear(T, dims[i], dims[i + 1], chunk=chunk) for i in range(len(dims) - 1)
         )
         self.ffn = nn.Linear(h, h) if mlp else None
-        self.head = nn.Linear(dims[-1], vocab_size)
+        if tie:
+            nn.init.normal_(self.embed.weight, std=1 / math.sqrt(d))
+            self.head = TiedHead(self.embed)
+        else:
+            self.head = nn.Linear(dims[-1], vocab_size)
 
     def live_parameters(self) -> int:
-        n = self.embed.weight.numel() + sum(p.numel() for p in self.head.parameters())
+        n = self.embed.weight.numel() + sum(p.numel() for p in self.head.parameters())  # tied: the bias only
         n += sum(m.live_parameters() for m in self.mix)
         if self.ffn is not None:
             n += sum(p.numel() for p in self.ffn.parameters())
         return n
+
+    def _embed(self, ids):
+        x = self.embed(ids)
+        return self.embed_drop(x) if self.embed_drop is not None else x
 
     def _act(self, x):
         return torch.relu(x) if self.is_mlp else x
@@ -48,14 +94,14 @@ class BlockCausalNet(ARModel):
         return self.head(x)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        x = self.embed(ids)
+        x = self._embed(ids)
         for layer in self.mix:
             x = self._act(layer(x))
         return self._top(x)
 
     # incremental decoding: state = the input sequence of every block-causal layer
     def start(self, ids):
-        x = self.embed(ids)
+        x = self._embed(ids)
         state = []
         for layer in self.mix:
             state.append(x)
@@ -63,7 +109,7 @@ class BlockCausalNet(ARModel):
         return self._top(x[:, -1]), state
 
     def extend(self, state, tok):
-        x = self.embed(tok)[:, None]
+        x = self._embed(tok)[:, None]
         for i, layer in enumerate(self.mix):
             state[i] = torch.cat([state[i], x], 1)
             x = self._act(layer(state[i], start=state[i].shape[1] - 1))

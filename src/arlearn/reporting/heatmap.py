@@ -4,6 +4,9 @@
 `mlp` model's (first) block-causal map as a T×T image: row t = the output position (it predicts
 token t+1), column s = the input position it reads. For a compiled circuit the non-zero cells
 are exactly the wires: row pos(g)−1 has a cell at the position of each input of gate g.
+`sparse_block_norms` gives the same [T, T] norms of a compiled model's packed (COO) weights, and
+`heatmap_pair` draws two such maps side by side (a trained circuit model beside the model the
+compiler builds for the same circuit, as `arlearn report` shows them).
 """
 
 from __future__ import annotations
@@ -35,13 +38,46 @@ def block_norm_heatmap(model, path, title: str = "", layer: int = 0, marks=(), l
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     norms = block_norms(model, layer).numpy()
     T = norms.shape[0]
-    shown = np.where(norms > 0, np.log10(np.maximum(norms, 1e-30)) if log else norms, np.nan)
     size = min(12.0, 4.0 + T / 60)
     fig, ax = plt.subplots(figsize=(size + 1.5, size), dpi=max(100, min(300, T // 6)))
+    _draw(fig, ax, norms, title or f"block norms, T={T}", marks, log)
+    return _save(fig, path)
+
+
+def heatmap_pair(left, right, path, titles=("", ""), marks=(), log: bool = True) -> Path:
+    """Two [T, T] block-norm maps (tensors or arrays) side by side, each with its own colour
+    scale, saved as a PNG at `path` (e.g. a trained model beside the compiled one)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    left, right = (np.asarray(x, dtype=np.float64) for x in (left, right))
+    T = max(left.shape[0], right.shape[0])
+    size = min(7.0, 3.5 + T / 80)
+    fig, axes = plt.subplots(1, 2, figsize=(2 * size + 3, size), dpi=max(100, min(200, T // 6)))
+    for ax, norms, title in zip(axes, (left, right), titles):
+        _draw(fig, ax, norms, title or f"block norms, T={norms.shape[0]}", marks, log)
+    return _save(fig, path)
+
+
+def sparse_block_norms(T: int, t, s, w):
+    """[T, T] Frobenius norms of the blocks of a packed (COO) block-causal map: entries at
+    output position t[e], input position s[e] with value w[e] (`arlearn.compile.SparseLinear`)."""
+    out = torch.zeros(T * T, dtype=torch.float64)
+    out.index_add_(0, (t.long() * T + s.long()), w.double() ** 2)
+    return out.sqrt().view(T, T).float()
+
+
+def _draw(fig, ax, norms, title: str, marks, log: bool) -> None:
+    """One block-norm map on `ax`: log10 colours (zeros blank), a colour bar, section marks."""
+    import numpy as np
+
+    shown = np.where(norms > 0, np.log10(np.maximum(norms, 1e-30)) if log else norms, np.nan)
     im = ax.imshow(shown, cmap="viridis", interpolation="nearest", origin="upper")
     cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     cb.set_label("log10 ‖W[t,s]‖" if log else "‖W[t,s]‖")
@@ -50,10 +86,15 @@ def block_norm_heatmap(model, path, title: str = "", layer: int = 0, marks=(), l
         ax.axvline(m - 0.5, color="0.6", lw=0.5)
     ax.set_xlabel("input position s (read)")
     ax.set_ylabel("output position t (predicts token t+1)")
-    ax.set_title(title or f"block norms, T={T}")
-    path = Path(path)
+    ax.set_title(title, fontsize=9)
+
+
+def _save(fig, path) -> Path:
+    import matplotlib.pyplot as plt
+
     from arlearn.fileio import atomic_path
 
+    path = Path(path)
     try:
         with atomic_path(path) as tmp:  # makes the directory; an unwritable path is an ArlearnError
             fig.savefig(tmp, format="png", bbox_inches="tight")

@@ -4,10 +4,15 @@ For every run directory (config.toml) the page shows the config, the results, tr
 from metrics.jsonl (loss, token accuracy, held-out exact match or validation perplexity), the
 block-norm "what each position reads" heatmap of linear/MLP models (`arlearn.reporting.heatmap`), and
 example chains of thought with the first wrong token highlighted (eval_examples.jsonl) or
-generated samples (text runs). A compiled run (compile.json, `arlearn compile`) shows what was
-compiled instead (circuit, gates, threshold gates, T, non-zeros, whether the dense model was
-written), and any run shows the verification `arlearn verify` recorded (verify.json). For every sweep directory (sweep.json, `arlearn sweep`) it shows
-the table and the length-/sample-complexity plots. Figures are PNGs embedded as base64, the page
+generated samples (text runs). A trained linear/MLP run of a circuit layout (the circuit task,
+or tm with the threshold CoT) shows its heatmap beside the one of the model the compiler builds
+for the same circuit, and the wiring recovered from its block norms with its precision and
+recall against the circuit's true fan-in (`arlearn.compile.wiring`). A compiled run
+(compile.json, `arlearn compile`) shows what was compiled instead (circuit, gates, threshold
+gates, T, non-zeros, whether the dense model was written), and any run shows the verification
+`arlearn verify` recorded (verify.json) and the proof `arlearn verify --prove` recorded
+(prove.json). For every sweep directory (sweep.json, `arlearn sweep`) it shows the table and the
+length-/sample-complexity plots (and, for a sweep over circuits, samples needed vs circuit size). Figures are PNGs embedded as base64, the page
 has no script and loads nothing from the network. The same content is written as Markdown
 beside the HTML (`report.md`, figures in `report_files/`). This module owns reading the
 directories into format-neutral sections and writing the files; `arlearn.reporting.render`
@@ -23,10 +28,10 @@ import time
 from pathlib import Path
 
 from arlearn.errors import ArlearnError
-from arlearn.experiments.sweep import SWEEP, TABLE
+from arlearn.experiments.sweep import LENGTH_PNG, SAMPLES_PNG, SIZES_PNG, SWEEP, TABLE
 from arlearn.fileio import atomic_path, write_text
 from arlearn.reporting.render import Figure, Section, render_html, render_markdown
-from arlearn.training.runs import COMPILE, CONFIG, EXAMPLES, METRICS, MODEL, PACKED, RESULTS, VERIFY
+from arlearn.training.runs import COMPILE, CONFIG, EXAMPLES, METRICS, MODEL, PACKED, PROVE, RESULTS, VERIFY
 
 MAX_EXAMPLES = 8  #: example CoTs shown per run (wrong ones first)
 
@@ -103,12 +108,11 @@ def curves_figure(rows: list[dict], title: str) -> bytes | None:
     return _fig_png(fig)
 
 
-def _heatmap(run_dir: Path) -> bytes | None:
-    from arlearn.reporting.heatmap import run_heatmap
-
+def _png(draw) -> bytes:
+    """The bytes of the PNG that `draw(path)` writes (into a temporary directory)."""
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "heatmap.png"
-        run_heatmap(run_dir, out)
+        out = Path(tmp) / "figure.png"
+        draw(out)
         return out.read_bytes()
 
 
@@ -150,12 +154,13 @@ def run_section(run_dir: Path, samples: bool = True) -> Section:
         _trained_blocks(sec, run_dir, cfg, task)
     if verified is not None:
         _verification_blocks(sec, run_dir, verified)
+    proved = _read_json(run_dir / PROVE)
+    if proved is not None:
+        _proof_blocks(sec, proved)
     if cfg.model.name in ("linear", "mlp") and (run_dir / MODEL).is_file():
         sec.blocks.append(("h", "What each position reads"))
         try:
-            png = _heatmap(run_dir)
-            sec.blocks.append(("fig", Figure(f"{name}-heatmap.png", "Frobenius norm of each block W[t,s] of the "
-                                             "block-causal map (log10; blank = zero): row t reads columns s ≤ t", png)))
+            _model_blocks(sec, run_dir, compiled=bool(compiled))
         except ArlearnError as e:
             sec.blocks.append(("p", f"heatmap unavailable: {e}"))
     examples = _read_jsonl(run_dir / EXAMPLES)
@@ -239,6 +244,94 @@ def _verification_blocks(sec: Section, run_dir: Path, verified: dict) -> None:
                        + [("first mismatches", verified["first_mismatches"])] * bool(verified.get("first_mismatches"))))
 
 
+HEATMAP_CAPTION = ("Frobenius norm of each block W[t,s] of the block-causal map (log10; blank = zero): "
+                   "row t reads columns s ≤ t")
+
+
+def _circuit_layout(task):
+    """The circuit layout a task's sequences are (with the CoT), or None."""
+    from arlearn.compile import layout, reference_circuit
+
+    try:
+        lay = layout(reference_circuit(task))
+    except ArlearnError:
+        return None
+    return lay if task.seq_len == lay.seq_len else None
+
+
+def _model_blocks(sec: Section, run_dir: Path, compiled: bool) -> None:
+    """The block-norm heatmap of a linear/mlp run; for a trained run of a circuit layout beside
+    the compiled model's, and for any circuit run the wiring recovered from it."""
+    from arlearn.compile import build_weights
+    from arlearn.reporting.heatmap import block_norm_heatmap, block_norms, heatmap_pair, sparse_block_norms
+    from arlearn.training.runs import load_run
+
+    name = sec.title
+    cfg, task, model = load_run(run_dir)
+    lay = _circuit_layout(task)
+    marks = [lay.prompt_len, lay.prompt_len + lay.k + 1] if lay is not None else []
+    if lay is None or compiled:
+        title = f"{name}: {cfg.model.name} on {cfg.task_name} — block norms (layer 0)"
+        png = _png(lambda p: block_norm_heatmap(model, p, title, marks=marks))
+        sec.blocks.append(("fig", Figure(f"{name}-heatmap.png", HEATMAP_CAPTION, png)))
+    else:
+        ref = build_weights(lay)
+        titles = (f"learned: {name} ({cfg.model.name}, d={cfg.model.d}, layer 0)",
+                  f"compiled: {lay.circuit.name} (linear, d={ref.d}): exactly the wires")
+        png = _png(lambda p: heatmap_pair(block_norms(model), sparse_block_norms(ref.T, ref.t, ref.s, ref.w),
+                                          p, titles, marks))
+        sec.blocks.append(("fig", Figure(f"{name}-heatmap.png", f"{HEATMAP_CAPTION}. Left: the trained model; "
+                                         "right: the model `arlearn compile` builds for the same circuit, whose "
+                                         "non-zero blocks are the gates' inputs. Lines: CoT and answer start.", png)))
+    if lay is not None:
+        _wiring_blocks(sec, model, task)
+
+
+def _wiring_blocks(sec: Section, model, task) -> None:
+    """The wiring recovered from the block norms, scored against the circuit (`arlearn wiring`)."""
+    from arlearn.compile.wiring import recover_wiring
+
+    w = recover_wiring(model, task)
+    sec.blocks.append(("h", "Recovered wiring"))
+    sec.blocks.append(("p", "For every gate, the earlier positions ranked by block norm at the position that predicts "
+                            "it, compared with the gate's true inputs (`arlearn wiring`): top-k takes the fan-in "
+                            f"many strongest; the threshold rule every block ≥ {w['rel']} × the row's strongest."))
+    worst = ", ".join(f"{g['gate']} ({g['topk_precision']:.2f})" for g in w["worst_gates"])
+    sec.blocks.append(("kv", [("gates", w["gates"]), ("true edges", w["edges"]),
+                              ("top-k precision (= recall)", w["topk_precision"]),
+                              (f"precision (≥ {w['rel']} × row max)", w["precision"]),
+                              (f"recall (≥ {w['rel']} × row max)", w["recall"])]
+                       + [("worst gates (top-k precision)", worst)] * bool(worst)))
+
+
+def _proof_blocks(sec: Section, proved) -> None:
+    """The proof `arlearn verify --prove` recorded (prove.json)."""
+    sec.blocks.append(("h", "Proof"))
+    if not isinstance(proved, dict) or not isinstance(proved.get("files"), dict):
+        sec.blocks.append(("p", f"{PROVE} is not a proof report."))
+        return
+    how = "exact: weights off a gate's fan-in must be zero" if proved.get("mode") == "exact" else \
+        "certificate: a sound, conservative bound for trained weights"
+    verdict = "proven" if proved.get("ok") else "not proven"
+    sec.blocks.append(("p", f"{verdict}: greedy decoding gives the right chain of thought and answer on "
+                            f"{proved.get('covers', 'every input')}, by induction over the positions ({how})."))
+    rows = [(k, proved[k]) for k in ("ok", "mode", "covers", "circuit", "threshold_gates", "files_agree",
+                                     "disagreement", "proved_at") if k in proved]
+    for f, r in proved["files"].items():
+        r = r if isinstance(r, dict) else {}
+        rows.append((f, r["error"] if "error" in r else
+                     f"{'proven' if r.get('ok') else 'not proven'}: {r.get('failed_positions', '?')} of "
+                     f"{r.get('positions', '?')} positions fail; min margin {r.get('min_margin', float('nan')):.4g}"))
+        rows += [(f"{f}: position {x.get('position')}", x.get("why")) for x in r.get("first_failures", [])[:3]]
+    sec.blocks.append(("kv", rows))
+
+
+#: what each sweep plot shows (other PNGs of a sweep directory: "<name> complexity")
+PLOT_CAPTIONS = {LENGTH_PNG: "length complexity: held-out exact match vs CoT length",
+                 SAMPLES_PNG: "sample complexity: held-out exact match vs training examples",
+                 SIZES_PNG: "samples needed and training seconds vs the circuit's threshold gates (log–log)"}
+
+
 def sweep_section(sweep_dir: Path) -> Section:
     rep = _read_json(sweep_dir / SWEEP)
     if not isinstance(rep, dict):
@@ -255,7 +348,8 @@ def sweep_section(sweep_dir: Path) -> Section:
     for png in rep.get("plots", []) or sorted(p.name for p in sweep_dir.glob("*.png")):
         p = sweep_dir / str(png)
         if p.is_file() and p.suffix == ".png":
-            sec.blocks.append(("fig", Figure(f"{name}-{p.name}", f"{p.stem} complexity", p.read_bytes())))
+            caption = PLOT_CAPTIONS.get(p.name, f"{p.stem} complexity")
+            sec.blocks.append(("fig", Figure(f"{name}-{p.name}", caption, p.read_bytes())))
     return sec
 
 

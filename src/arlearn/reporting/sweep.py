@@ -3,8 +3,11 @@
 This module owns how a sweep's report data (`sweep.json`, built by `arlearn.experiments.sweep`)
 is shown: `markdown_table` (mean ± std exact match per cell group and the measured length and
 sample complexities), `plot_length` (exact match vs CoT length) and `plot_samples` (exact match
-vs training examples). `write_outputs(out, report)` writes `table.md` and the plots into the
-sweep directory; the CLI passes it to `length_sweep`/`sample_sweep` as their `on_update`
+vs training examples); for a sweep over circuits also `sizes_table` (per circuit and line: its
+threshold gates, T, the samples needed, training seconds, exact match) and `plot_sizes` (samples
+needed and training seconds vs threshold gates, log–log). `write_outputs(out, report)` writes
+`table.md` (with the sizes table when there is one), `sizes.md` and the plots into the sweep
+directory; the CLI passes it to `length_sweep`/`sample_sweep` as their `on_update`
 callback, so the table and plots are rewritten after every finished cell.
 """
 
@@ -14,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from arlearn.experiments.complexity import line_key
-from arlearn.experiments.sweep import LENGTH_PNG, SAMPLES_PNG, TABLE
+from arlearn.experiments.sweep import LENGTH_PNG, SAMPLES_PNG, SIZES_MD, SIZES_PNG, TABLE
 from arlearn.fileio import write_text
 
 
@@ -37,6 +40,12 @@ def write_outputs(out: Path, report: dict) -> list[str]:
         keep = lambda g: True  # noqa: E731
     if plot_samples(report["groups"], out / SAMPLES_PNG, title, keep):
         plots.append(SAMPLES_PNG)
+    sizes = report.get("size_complexity") or []
+    if sizes:
+        write_text(out / SIZES_MD, sizes_table(report))
+        target = 1 - report["spec"]["epsilon"]
+        if plot_sizes(sizes, out / SIZES_PNG, f"{title}: fewest examples reaching exact match ≥ {target:g}"):
+            plots.append(SIZES_PNG)
     return plots
 
 
@@ -74,7 +83,77 @@ def markdown_table(report: dict) -> str:
             n = sc["train_examples"]
             tried = ", ".join(map(str, sc["sizes_tried"]))
             lines.append(f"- {key}: {n if n is not None else 'not reached'} (sizes tried: {tried})")
+    if report.get("size_complexity"):
+        lines += ["", sizes_table(report).rstrip()]
     return "\n".join(lines) + "\n"
+
+
+def sizes_table(report: dict) -> str:
+    """Per circuit and (model, CoT) line of a sweep over circuits: its size and the fewest
+    training examples reaching the target (or "not reached", with the best exact match)."""
+    target = 1 - report["spec"]["epsilon"]
+    lines = [f"Samples needed vs circuit size: the fewest training examples (of the sizes tried) whose mean "
+             f"held-out exact match reaches {target:g}; train s and exact match at that size (not reached: "
+             "at the size with the best exact match).", "",
+             "| circuit | threshold gates | T | model | samples needed | train s | exact match | sizes tried |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in report["size_complexity"]:
+        need = f"{r['samples_needed']:,}" if r["samples_needed"] is not None else \
+            f"not reached (> {max(r['sizes_tried']):,})"
+        em = f"{r['exact_match']:.4f}" + ("" if r["samples_needed"] is not None else f" at {r['train_examples']:,}")
+        lines.append(f"| {r['circuit']} | {r['threshold_gates']:,} | {r['T']} | {r['line']} | {need} "
+                     f"| {r['train_seconds']:.1f} | {em} | {', '.join(map(str, r['sizes_tried']))} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_sizes(rows: Sequence[dict], path: Path, title: str) -> bool:
+    """Two log–log panels against the number of threshold gates: samples needed and training
+    seconds, one line per (model, CoT); a line that did not reach the target at a circuit is an
+    open triangle at the largest size tried (samples) or at its best size (seconds)."""
+    if not rows:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.2))
+    for i, label in enumerate(dict.fromkeys(r["line"] for r in rows)):
+        line = sorted((r for r in rows if r["line"] == label), key=lambda r: (r["threshold_gates"], r["circuit"]))
+        color = f"C{i % 10}"
+        for ax, y_of in ((axes[0], lambda r: r["samples_needed"]), (axes[1], lambda r: r["train_seconds"])):
+            ok = [r for r in line if r["samples_needed"] is not None]
+            ax.plot([r["threshold_gates"] for r in ok], [max(y_of(r), 1e-3) for r in ok], marker="o",
+                    color=color, label=label)
+            miss = [r for r in line if r["samples_needed"] is None]
+            miss_y = [max(r["sizes_tried"]) if ax is axes[0] else max(r["train_seconds"], 1e-3) for r in miss]
+            ax.plot([r["threshold_gates"] for r in miss], miss_y, linestyle="none", marker="^",
+                    markerfacecolor="none", color=color, label=f"{label}: not reached" if miss else None)
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    gates = sorted({r["threshold_gates"] for r in rows})
+    for ax, ylabel in zip(axes, ("training examples needed (not reached: the largest tried)",
+                                 "training seconds at that size")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(gates, [f"{g:,}" for g in gates])  # the circuits' sizes, not 10^k ticks
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.10g}"))
+        ax.set_xlabel("threshold gates of the circuit (CoT length − 1)")
+        ax.set_ylabel(ylabel, fontsize=9)
+        ax.grid(alpha=0.3, which="both")
+    tried = sorted({n for r in rows for n in r["sizes_tried"]})
+    axes[0].set_yticks(tried, [f"{n:,}" for n in tried])
+    axes[0].yaxis.set_minor_formatter(NullFormatter())
+    for r in {r["circuit"]: r for r in rows}.values():
+        axes[0].annotate(r["circuit"], (r["threshold_gates"], 1), xycoords=("data", "axes fraction"),
+                         rotation=60, fontsize=7, ha="left", va="bottom", annotation_clip=False)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    _save_fig(fig, path)
+    plt.close(fig)
+    return True
 
 
 def plot_length(groups: Sequence[dict], size: int, path: Path, title: str) -> bool:

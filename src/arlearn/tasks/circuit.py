@@ -33,7 +33,8 @@ class CircuitTask(Task):
     in topological order then `=`, answer = the output bits, then `<eos>`. The same layout
     as the `tm` task's `threshold` CoT, so one compiler serves both.
 
-    Options: `file` (a .bench netlist) or `generator` (adderN, multN, multNxM, parityN);
+    Options: `file` (a .bench netlist) or `generator` (adderN, multN, parityN, cmpN, majN, thrN_K,
+    shiftN, aluN, …: `arlearn list`);
     `cot` = threshold | none; `sha256` (set by `arlearn compile`) pins the file's content.
     Inputs are split train/test by an exact hash of their index (bit i = input i).
     """

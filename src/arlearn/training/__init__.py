@@ -1,8 +1,10 @@
 """Training: the one Trainer (single process = a world of 1; DDP adds only collectives),
-resumable checkpoints and run directories."""
+resumable checkpoints, run directories, and the memory check that refuses a run too big to fit."""
 
+from arlearn.training.memory import NotEnoughMemory, check_fits, estimate_training_memory
 from arlearn.training.runs import build, load_run, load_run_config
 from arlearn.training.step import lr_at, make_optimizer
 from arlearn.training.trainer import Trainer, train
 
-__all__ = ["Trainer", "build", "load_run", "load_run_config", "lr_at", "make_optimizer", "train"]
+__all__ = ["NotEnoughMemory", "Trainer", "build", "check_fits", "estimate_training_memory", "load_run", "load_run_config",
+           "lr_at", "make_optimizer", "train"]

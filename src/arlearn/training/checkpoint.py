@@ -5,6 +5,9 @@
         optimizer.safetensors  optimizer tensors (AdamW moments, step counts) and torch RNG states
         state.json             step, training time, python/numpy RNG states, optimizer structure,
                                the run's config, and the size + SHA-256 of both tensor files
+    <run_dir>/checkpoints/best-00001100.safetensors
+                               under train.keep_best: the weights of the best periodic check
+                               (arlearn.training.best; its tracker state is in state.json)
 
 The batch at a step is a pure function of (seed, step) and the learning rate of (config, step),
 so "data position" and "schedule position" are the step. A checkpoint is written into a temporary

@@ -35,6 +35,7 @@ from arlearn.fileio import atomic_path, load_safetensors, save_safetensors, sha2
 from arlearn.models import context_for, make_model
 from arlearn.models.base import ARModel
 from arlearn.tasks import Task, TaskBase, make_task
+from arlearn.training.memory import check_fits
 
 CONFIG, MODEL, RESULTS, METRICS, EXAMPLES = (
     "config.toml", "model.safetensors", "results.json", "metrics.jsonl", "eval_examples.jsonl"
@@ -193,10 +194,14 @@ def prepare_run_dir(run_dir: str | Path, cfg: RunConfig, assets: dict | None = N
     return run_dir, stored
 
 
-def build(cfg: RunConfig) -> tuple[Task, ARModel]:
+def build(cfg: RunConfig, for_training: bool = False, world_size: int = 1) -> tuple[Task, ARModel]:
+    """The run's task and (freshly initialised) model. `for_training`: first refuse, in one line, a
+    run whose weights + optimizer state + activations would not fit in the memory at hand."""
     task = make_task(cfg.task_name, cfg.task_options)
-    model = make_model(cfg.model, len(task.vocab), context_for(cfg.model, task.seq_len))
-    return task, model
+    T = context_for(cfg.model, task.seq_len)
+    if for_training:
+        check_fits(cfg.model, cfg.train, len(task.vocab), T, world=world_size)
+    return task, make_model(cfg.model, len(task.vocab), T)
 
 
 def save_model(run_dir: Path, model: ARModel) -> None:

@@ -6,6 +6,8 @@ accumulation in any world. The batch of step s is a pure function of (seed, s) â
 permutation drawn from seed+e â€” and the learning rate of (config, s), so a run is reproducible
 from its config alone and resumes bit-exactly from any checkpoint. What to measure (exact match
 or perplexity) comes from the task's evaluator; the trainer never asks what kind of task it has.
+Under train.keep_best / train.early_stop_patience the run ends with its best weights by the
+periodic checks, and may stop early (arlearn.training.best).
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from arlearn.config import RunConfig
+from arlearn.config import RunConfig, from_dict
 from arlearn.device import autocast, machine_info, usable_device, use_bf16
 from arlearn.errors import ArlearnError, TrainingStopped
 from arlearn.signals import StopFlag, check_stop
 from arlearn.evaluation import evaluator_for
 from arlearn.training import checkpoint
+from arlearn.training.best import BestKeeper
 from arlearn.training.tensorboard import FanOut, TensorBoardLog, require_tensorboard
 from arlearn.training.distributed import any_rank, broadcast_object, shard_rows, world
 from arlearn.training.step import accumulate_gradients, lr_at, make_optimizer, seed_everything
@@ -52,7 +55,12 @@ RANK_SEED_STRIDE = 1_000_003
 
 
 def _without_steps(config: dict) -> dict:
-    """A stored config with train.steps left out (the one value a resumed run may change)."""
+    """A stored config with train.steps left out (the one value a resumed run may change), its
+    sections filled with the defaults of options added since it was written (as JSON stores it)."""
+    try:
+        config = json.loads(json.dumps(from_dict(config).to_dict()))
+    except ArlearnError:
+        pass  # not a valid config: compared as it is (and found different)
     out = dict(config)
     out["train"] = {k: v for k, v in config.get("train", {}).items() if k != "steps"}
     return out
@@ -92,7 +100,8 @@ class Trainer:
         if tc.threads:
             torch.set_num_threads(tc.threads)
         seed_everything(tc.seed)
-        self.task, self.model = build(cfg)  # bad task options fail here, before anything is written
+        # bad task options, or a model too big for this machine, fail here, before anything is written
+        self.task, self.model = build(cfg, for_training=True, world_size=w.size)
         if tc.logger == "tensorboard":
             require_tensorboard()  # a missing package fails here too
         if not resume and not overwrite:  # a non-empty directory fails now, before data generation
@@ -107,6 +116,7 @@ class Trainer:
         self.evaluator = evaluator_for(self.task, cfg.eval, self.device, self.bf16)
         self.last_checkpoint = (0, 0.0)  # (step, train_seconds) of the newest checkpoint
         self.run_dir, self.extending = Path(run_dir), False
+        self.best = BestKeeper(self.run_dir, tc, len(self.data), write=w.is_main) if tc.keeps_best else None
         if tc.checkpoint_every or tc.checkpoint_minutes:
             checkpoint.check_space(self.run_dir, self.model, tc.keep_checkpoints)
         assets = task_assets(self.task)  # read before an overwritten directory is cleared
@@ -191,6 +201,8 @@ class Trainer:
                                f"{self.cfg.train.steps}")
         self.extending = self.cfg.train.steps > old_steps
         checkpoint.restore(ckpt, self.model, self.opt)
+        if self.best is not None:
+            self.best.load_json(ckpt.state.get("best"))
         self.step, self.train_seconds = ckpt.step, float(ckpt.state.get("train_seconds", 0.0))
         self.last_checkpoint = (self.step, self.train_seconds)
         return ckpt
@@ -200,10 +212,13 @@ class Trainer:
         path = None
         if self.world.is_main:
             tc = self.cfg.train
-            path = checkpoint.save_checkpoint(self.run_dir, self.step, self.model, self.opt,
-                                              {"train_seconds": self.train_seconds,
-                                               "config": portable_config(self.cfg, self.run_dir)},
+            extra = {"train_seconds": self.train_seconds, "config": portable_config(self.cfg, self.run_dir)}
+            if self.best is not None:
+                extra["best"] = self.best.to_json()
+            path = checkpoint.save_checkpoint(self.run_dir, self.step, self.model, self.opt, extra,
                                               tc.keep_checkpoints)
+            if self.best is not None:
+                self.best.prune()  # best weights no kept checkpoint refers to
         self.last_checkpoint = (self.step, self.train_seconds)
         return path
 
@@ -250,7 +265,7 @@ class Trainer:
     # -- evaluation: rank 0 evaluates, every rank gets its result ------------------------------
     def check(self) -> dict:
         """A periodic held-out check (a metrics row)."""
-        full = bool(self.cfg.train.target_exact_match)  # all of it when it can stop the run
+        full = bool(self.cfg.train.target_exact_match) or self.best is not None  # all of it when it can stop the run
         row = self.evaluator.check(self.model, full) if self.world.is_main else None
         return broadcast_object(row, self.world)
 
@@ -293,6 +308,10 @@ class Trainer:
                 self.log.write(step=self.step, **row, seconds=round(self.train_seconds, 3))
                 bar.write(f"step {self.step}: {self.evaluator.message(row)}", file=sys.stderr)
                 t0 = time.perf_counter() - self.train_seconds  # eval time is not training time
+                if self.best is not None and self.best.observe(self.step, row, self.model):
+                    stopped = "early_stop"  # train.early_stop_patience checks without improvement
+                    bar.write(f"stopping early: no improvement since step {self.best.state.step}", file=sys.stderr)
+                    break
                 if self.evaluator.reached(row, tc.target_exact_match):
                     stopped = "target"
                     break
@@ -301,15 +320,23 @@ class Trainer:
                 break
             t0 += self.maybe_checkpoint(self.stop)  # checkpoint time is not training time
         bar.close()
-        if self.world.is_main:
-            save_model(self.run_dir, self.model)
         return self.finish(stopped)
 
     def finish(self, stopped: str) -> dict:
-        """Final evaluation; rank 0 writes results.json (and per-example records) and returns them."""
+        """Save the weights (the best ones under train.keep_best) and evaluate them; rank 0 writes
+        results.json (and per-example records) and returns them."""
         tc = self.cfg.train
+        if self.best is not None and self.best.state.checked != self.step:  # the final weights are a candidate
+            row = self.check()
+            self.log.write(step=self.step, **row, seconds=round(self.train_seconds, 3))
+            self.best.observe(self.step, row, self.model)
         if (tc.checkpoint_every or tc.checkpoint_minutes) and self.last_checkpoint[0] != self.step:
             self.save_checkpoint()  # a finished run can be extended (resumed with more steps)
+        if self.world.is_main:
+            if self.best is not None:
+                self.best.prune()
+                self.best.restore(self.model, self.step)  # from here on the model holds the best weights
+            save_model(self.run_dir, self.model)
         summary, records = self.final_evaluation()
         if not self.world.is_main:
             return {}
@@ -320,6 +347,7 @@ class Trainer:
             **summary,
             "steps": self.step,
             "stopped_by": stopped,
+            **(self.best.summary() if self.best is not None else {}),
             **self.data.consumed(self.step, self.train_seconds),
             "train_seconds": round(self.train_seconds, 1),
             "device": str(self.device),

@@ -93,7 +93,7 @@ def row(n: int, args, bf16: bool) -> dict:
     tg, _ = timed(task.encoded_sample, "train", args.gen, "bench-gen", "cot_answer")
     torch.manual_seed(0)
     model = make_model(ModelConfig(name="mlp", d=16, hidden=128), len(task.vocab), task.seq_len - 1)
-    out = {"n": n, "seq_len": task.seq_len, "cot_tokens": task.seq_len - 2 * n - 4,
+    out = {"n": n, "seq_len": task.seq_len, "cot_tokens": len(task.sample("train", 1, "bench")[0].cot),
            "live_weights": model.live_parameters(),
            "examples_per_s": round(args.gen / tg)}
     out |= train_speed(model, task, args.batch, bf16, args.steps)

@@ -13,6 +13,8 @@ callback, so the table and plots are rewritten after every finished cell.
 
 from __future__ import annotations
 
+import textwrap
+
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -149,7 +151,7 @@ def plot_sizes(rows: Sequence[dict], path: Path, title: str) -> bool:
         axes[0].annotate(r["circuit"], (r["threshold_gates"], 1), xycoords=("data", "axes fraction"),
                          rotation=60, fontsize=7, ha="left", va="bottom", annotation_clip=False)
     axes[0].legend(fontsize=7)
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(textwrap.fill(title, 150), fontsize=9)  # a long circuit list wraps instead of running off the page
     fig.tight_layout()
     _save_fig(fig, path)
     plt.close(fig)

@@ -13,6 +13,11 @@ CONFIGS = [
     ModelConfig(name="mlp", d=8, chunk=3),
     ModelConfig(name="mlp", d=8, hidden=12, layers=3, chunk=5),
     ModelConfig(name="transformer", d=16, layers=2, heads=2),
+    # the weight-shared (t − s) variants of issue 16, with tied embeddings and embedding dropout
+    ModelConfig(name="linear", d=8, weights="shared"),
+    ModelConfig(name="linear", d=8, weights="shared", tie_embeddings=True, embed_dropout=0.3),
+    ModelConfig(name="mlp", d=8, layers=2, weights="shared"),
+    ModelConfig(name="mlp", d=8, hidden=8, layers=1, weights="shared", tie_embeddings=True),
 ]
 
 
@@ -20,7 +25,7 @@ def _ids(b=4, L=T, seed=0):
     return torch.randint(0, V, (b, L), generator=torch.Generator().manual_seed(seed))
 
 
-@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"{c.name}-l{c.layers}-c{c.chunk}")
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"{c.name}-l{c.layers}-c{c.chunk}-{c.weights}-tie{int(c.tie_embeddings)}")
 def test_changing_a_token_never_changes_earlier_logits(cfg):
     torch.manual_seed(0)
     model = make_model(cfg, V, T).eval()

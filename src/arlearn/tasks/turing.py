@@ -11,6 +11,15 @@ Prompt `<bos> input… =`, answer = the final tape (M symbols) or the accept bit
   (`arlearn.circuits.layout`): input bits, gate values in topological order, output bits. Here
   the prompt is the input's bit encoding and the answer is the output bits (`decode_answer` turns
   them back into a tape or accept bit).
+
+Splits (`split`): `hash` (the default) is every task's exact hash split (`Task.split_of`).
+`cover` starts from it and moves the few held-out inputs into train that exercise the tableau
+gates no training input exercises (`arlearn.circuits.coverage`): a block-causal model has
+separate weights for every (t, s), so a gate held constant by every training input (binary
+increment's longest carry chains) cannot be learned, whatever the CoT. The tableau is the
+`threshold` CoT's circuit for every CoT, so runs with different CoTs share one split. Coverage is
+measured over every input, or over a fixed random sample of MAX_ENUMERATE inputs when there are
+more (then the cover is exact only on the sample).
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from typing import Sequence
 import numpy as np
 
 from arlearn.circuits import CIRCUIT_VOCAB, Circuit, Layout, layout, normalize
+from arlearn.circuits.coverage import Coverage, gate_coverage
 from arlearn.errors import ArlearnError
 from arlearn.tasks.base import Example, Task, check_choice, register_task
 from arlearn.tasks.circuit import layout_rows
@@ -48,6 +58,7 @@ from arlearn.vocab import BOS, EOS, Vocab
 
 # -- the task -----------------------------------------------------------------------------------
 COT_FORMATS = ("none", "trace", "threshold")
+SPLIT_KINDS = ("hash", "cover")
 
 
 @register_task("tm")
@@ -58,12 +69,14 @@ class TuringTask(Task):
     cot: str = "trace"
     steps: int = 0  #: time bound (0: the most steps any input needs)
     tape: int = 0  #: tape bound in cells (0: the widest window any input needs)
+    split: str = "hash"  #: "hash" (the exact hash split) or "cover" (see the module docstring)
 
     cot_formats = COT_FORMATS
 
     def __post_init__(self):
         owner = "task 'tm'"
         check_choice(owner, "cot format", self.cot, COT_FORMATS)
+        check_choice(owner, "split", self.split, SPLIT_KINDS)
         if self.n < 0 or self.steps < 0 or self.tape < 0:
             raise ArlearnError(f"{owner}: n, steps and tape must be ≥ 0")
         tm = self.tm
@@ -75,6 +88,8 @@ class TuringTask(Task):
         if input_count(tm, self.length) < 4:
             raise ArlearnError(f"{owner}: input length {self.length} gives too few inputs to split")
         self.bounds  # noqa: B018  (validates the bounds eagerly: one clear error now, not mid-training)
+        if self.split == "cover":
+            self._cover  # noqa: B018  (likewise: a cover that would leave nothing held out fails now)
 
     @cached_property
     def tm(self) -> TuringMachine:
@@ -132,6 +147,43 @@ class TuringTask(Task):
     def all_inputs(self) -> list[tuple[str, ...]]:
         return [input_from_index(self.tm, self.length, i) for i in range(input_count(self.tm, self.length))]
 
+    def split_of(self, x) -> str:
+        """The hash split (`Task.split_of`); with `split="cover"`, the inputs the cover picked
+        are in train too."""
+        if self.split == "cover" and self.input_index(x) in self._cover:
+            return "train"
+        return super().split_of(x)
+
+    @cached_property
+    def coverage(self) -> Coverage:
+        """How the hash split's train inputs exercise the tableau (`threshold_circuit`) over every
+        input, or a fixed random sample of MAX_ENUMERATE inputs when there are more; its `moved`
+        rows are the cover (`arlearn.circuits.coverage.gate_coverage`)."""
+        xs = [input_from_index(self.tm, self.length, i) for i in self._coverage_indices]
+        bits = np.array([self.unrolled.input_bits(x) for x in xs], dtype=np.int64)
+        train = np.array([super(TuringTask, self).split_of(x) == "train" for x in xs])
+        return gate_coverage(self.threshold_circuit, bits, train)
+
+    @cached_property
+    def _coverage_indices(self) -> list[int]:
+        count = input_count(self.tm, self.length)
+        if count <= MAX_ENUMERATE:
+            return list(range(count))
+        rng, picked = random.Random(f"tm-coverage:{self.tm.name}:{self.length}"), set()
+        while len(picked) < MAX_ENUMERATE:
+            picked.add(rng.randrange(count))
+        return sorted(picked)
+
+    @cached_property
+    def _cover(self) -> frozenset[int]:
+        """The input indices the cover split moves from held-out into train."""
+        cov = self.coverage
+        if cov.held_out_after_cover < 1:
+            raise ArlearnError(f"task 'tm': split='cover' would move all {cov.rows - cov.train} held-out "
+                               f"inputs of machine {self.tm.name!r} (n={self.length}) into train, leaving "
+                               "none to evaluate on; use split='hash' or a larger n")
+        return frozenset(self._coverage_indices[r] for r in cov.moved)
+
     # -- sequences
     @cached_property
     def vocab(self) -> Vocab:
@@ -159,7 +211,20 @@ class TuringTask(Task):
         if self.cot == "threshold":
             c = self.unrolled.circuit
             out += f"; circuit: {len(c.inputs)} inputs, {len(c.gates)} gates, {len(c.outputs)} outputs"
+        if self.cot == "threshold" or self.split == "cover":
+            out += "; " + self.coverage_text()
         return out
+
+    def coverage_text(self) -> str:
+        """The tableau's gate coverage by the training inputs, in words (see `coverage`)."""
+        c = self.coverage
+        over = "all" if c.rows == input_count(self.tm, self.length) else "a random sample of"
+        text = (f"tableau coverage over {over} {c.rows} inputs: {c.gates} gates, {c.varying} vary, "
+                f"{c.exercised} exercised by the {c.train} hash-split train inputs")
+        if self.split == "cover":
+            return text + (f"; split 'cover' moved {len(c.moved)} held-out inputs into train: all {c.varying} "
+                           f"exercised, {c.held_out_after_cover} held out")
+        return text + f" (split='cover' would move {len(c.moved)})"
 
     def run(self, x) -> RunResult:
         steps, tape = self.bounds

@@ -1,0 +1,99 @@
+"""Gate coverage: which gates of a circuit a set of training inputs exercises, and which held-out
+inputs to move into training so that every gate is exercised.
+
+A gate *varies* over a set of inputs when it takes both values (0 and 1) on them. A gate that
+varies over all the inputs evaluated but is constant over the training inputs is *not exercised*
+in training. A model with separate weights for every (t, s) pair (the block-causal models) has
+nothing to learn such a gate's dependence from: its training examples all show the gate's token
+at one value. `gate_coverage` evaluates every gate on every input at once (in chunks, with
+`Circuit.evaluate_batch`), counts the varying and the exercised gates, and picks the *cover*:
+for each not-exercised gate in topological order, the lowest-index held-out input that gives
+the gate its missing value, moved into training (with every gate it exercises) until each
+varying gate is exercised. Deterministic: a function of the circuit, the inputs and their order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from arlearn.circuits.circuit import Circuit
+from arlearn.errors import ArlearnError
+
+#: signal values held at once while scanning (int64 elements: 2^24 = 128 MiB)
+SCAN_BUDGET = 1 << 24
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Gate coverage of a circuit by a set of inputs (rows) split into training and held out."""
+
+    gates: int  #: gates of the circuit
+    rows: int  #: inputs evaluated
+    train: int  #: of which in training (before the cover moves any)
+    varying: int  #: gates that take both values over all rows
+    exercised: int  #: varying gates that take both values over the training rows
+    missed: tuple[str, ...]  #: the varying gates not exercised in training, in topological order
+    moved: tuple[int, ...]  #: held-out rows the cover moves into training, in the order picked
+
+    @property
+    def held_out_after_cover(self) -> int:
+        """Rows still held out once the cover's rows are moved into training."""
+        return self.rows - self.train - len(self.moved)
+
+
+def _gate_values(circuit: Circuit, bits) -> np.ndarray:
+    """Every gate's value on every row: bits [B, n] → bool [gates, B]."""
+    vals = circuit.evaluate_batch(bits)
+    return np.stack([vals[g.name] for g in circuit.gates]).astype(bool)
+
+
+def _scan(circuit: Circuit, bits: np.ndarray, train: np.ndarray):
+    """(seen [2, gates]: the values each gate takes over all rows, seen_train [2, gates]: over
+    the training rows, first [2, gates]: the lowest held-out row giving each value, rows if none)."""
+    G, N = len(circuit.gates), len(bits)
+    seen, seen_train = np.zeros((2, G), bool), np.zeros((2, G), bool)
+    first = np.full((2, G), N, dtype=np.int64)
+    chunk = max(64, SCAN_BUDGET // max(1, len(circuit.signals)))
+    for lo in range(0, N, chunk):
+        v = _gate_values(circuit, bits[lo : lo + chunk])
+        tr = train[lo : lo + chunk]
+        held = np.flatnonzero(~tr)
+        for value, hit in ((0, ~v), (1, v)):
+            seen[value] |= hit.any(1)
+            seen_train[value] |= hit[:, tr].any(1)
+            if len(held):
+                h = hit[:, held]
+                at = np.where(h.any(1), lo + held[h.argmax(1)], N)
+                first[value] = np.minimum(first[value], at)
+    return seen, seen_train, first
+
+
+def gate_coverage(circuit: Circuit, bits, train) -> Coverage:
+    """The gate coverage of `circuit` on the inputs `bits` [rows, n] (0/1) of which the rows
+    where `train` [rows] (bool) is true are the training inputs, and the cover: the held-out rows
+    that, moved into training, make every varying gate exercised (see the module docstring)."""
+    bits = np.asarray(bits, dtype=np.int64).reshape(len(train), len(circuit.inputs))
+    train = np.asarray(train, dtype=bool)
+    if not circuit.gates or not len(bits):
+        raise ArlearnError(f"circuit {circuit.name!r}: gate coverage needs gates and at least one input")
+    seen, seen_train, first = _scan(circuit, bits, train)
+    varying = seen.all(0)
+    missed = varying & ~seen_train.all(0)
+    covered = seen_train.copy()
+    moved: list[int] = []
+    for q in np.flatnonzero(missed):
+        while not covered[:, q].all():  # a row missing value 0 or 1 (both, when no row is in training)
+            row = int(first[int(covered[0, q]), q])  # held out: a training row would have covered it
+            moved.append(row)
+            v = _gate_values(circuit, bits[row : row + 1])[:, 0]
+            covered[1] |= v
+            covered[0] |= ~v
+    return Coverage(
+        gates=len(circuit.gates), rows=len(bits), train=int(train.sum()), varying=int(varying.sum()),
+        exercised=int((varying & ~missed).sum()),
+        missed=tuple(circuit.gates[q].name for q in np.flatnonzero(missed)), moved=tuple(moved))
+
+
+__all__ = ["Coverage", "SCAN_BUDGET", "gate_coverage"]

@@ -1,18 +1,26 @@
 """Sampling text from a stream task's model, the context window sliding past T tokens, and
 `sample_report`: continuations of fixed prompts with simple measures people can judge them by
-(distinct-n, 4-gram copy rate against the training stream; `text_measures`)."""
+(distinct-n, 4-gram copy rate against the training stream; `text_measures`). `side_by_side`
+runs several models (trained runs, an n-gram: `ngram_entry`) on the same prompts with the same
+options and seed; `model_label` names each, `check_same_text_data` refuses runs whose token ids
+or training text differ (their samples and copy rates would not be comparable), and
+`sample_runs` does all of it for loaded runs (`arlearn sample`, the report, compare_text.py)."""
 
 from __future__ import annotations
 
+import inspect
+import os
 from typing import Sequence
 
+import numpy as np
 import torch
 
-from arlearn.device import autocast
+from arlearn.device import autocast, use_bf16
 from arlearn.errors import ArlearnError
 from arlearn.evaluation.fixed_weights import weights_fixed
 from arlearn.evaluation.text_measures import copy_rate, distinct_n
 from arlearn.models.base import ARModel
+from arlearn.models.ngram import NGramLM
 
 
 @weights_fixed
@@ -128,3 +136,122 @@ def sample_report(model: ARModel, task, prompts: Sequence[str] = DEFAULT_PROMPTS
         vals = [s[k] for s in samples if s[k] is not None]
         mean[k] = sum(vals) / len(vals) if vals else None
     return {"samples": samples, "mean": mean}
+
+
+def model_label(model_cfg) -> str:
+    """A readable name of a model config (a `ModelConfig`): "linear shared tied (d=128)",
+    "mlp (d=64, layers=2)", "transformer (d=128, layers=4)"."""
+    words = [model_cfg.name]
+    if getattr(model_cfg, "weights", "per-pair") != "per-pair":
+        words.append(model_cfg.weights)
+    if getattr(model_cfg, "tie_embeddings", False):
+        words.append("tied")
+    shape = f"d={model_cfg.d}" + (f", layers={model_cfg.layers}" if model_cfg.layers > 1 else "")
+    return f"{' '.join(words)} ({shape})"
+
+
+#: task options that choose the training text (the stream copy rates and the n-gram read)
+CORPUS_KEYS = ("train_path", "max_stories")
+
+
+def _same_option(a, b) -> bool:
+    if isinstance(a, str) and isinstance(b, str) and a and b and not a.startswith(("hf:", "hf-disk:")):
+        return os.path.realpath(a) == os.path.realpath(b)
+    return a == b
+
+
+def check_same_text_data(runs: Sequence[tuple]) -> None:
+    """`runs`: (name, RunConfig, task) of each run. Raises ArlearnError (one line) naming the first
+    run whose task, tokenizer (vocabulary) or training text (`CORPUS_KEYS`) differs from the
+    first run's: their samples are decoded with one tokenizer and measured against one stream."""
+    name0, cfg0, task0 = runs[0]
+    sym0 = list(task0.vocab.symbols)
+    for name, cfg, task in runs[1:]:
+        if cfg.task_name != cfg0.task_name:
+            raise ArlearnError(f"{name} is a '{cfg.task_name}' run, {name0} a '{cfg0.task_name}' run: "
+                               "samples side by side need one task")
+        sym = list(task.vocab.symbols)
+        if sym != sym0:
+            where = next((i for i, (a, b) in enumerate(zip(sym0, sym)) if a != b), min(len(sym), len(sym0)))
+            raise ArlearnError(f"{name} and {name0} use different tokenizers ({len(sym)} vs {len(sym0)} symbols, "
+                               f"first difference at id {where}): samples side by side need one tokenizer")
+        for key in CORPUS_KEYS:
+            a, b = cfg0.task_options.get(key), cfg.task_options.get(key)
+            if not _same_option(a, b):
+                raise ArlearnError(f"{name} and {name0} were trained on different text (task.{key} {b!r} vs "
+                                   f"{a!r}): samples side by side need one training corpus")
+
+
+def ngram_entry(lm: NGramLM, T: int) -> dict:
+    """A fitted Kneser–Ney model as a `side_by_side` entry (context T, on the CPU)."""
+    return {"name": f"{lm.order}-gram Kneser-Ney", "run_dir": None, "model": lm.as_model(T)}
+
+
+def fit_ngram(order: int, task, train_tokens) -> NGramLM:
+    """An `order`-gram Kneser–Ney model of `task`'s vocabulary fitted on `train_tokens`."""
+    return NGramLM(order, len(task.vocab)).fit(np.asarray(train_tokens))
+
+
+def run_entries(runs: Sequence[tuple]) -> list[dict]:
+    """`side_by_side` entries of loaded runs, (run_dir, RunConfig, task, model) each: named by
+    `model_label`, sampling on the device their parameters are on, in bf16 where their
+    `train.dtype` and that device allow."""
+    out = []
+    for run_dir, cfg, _, model in runs:
+        device = next(model.parameters(), torch.zeros(0)).device
+        out.append({"name": model_label(cfg.model), "run_dir": str(run_dir), "model": model, "device": device,
+                    "bf16": use_bf16(cfg.train.dtype, device)})
+    return out
+
+
+#: the sampling options `side_by_side` records with its result
+OPTIONS = ("max_tokens", "temperature", "top_k", "seed")
+
+
+def side_by_side(models: Sequence[dict], task, prompts: Sequence[str] = DEFAULT_PROMPTS, train_tokens=None,
+                 **kw) -> dict:
+    """Every model continues every prompt with the same options and seed (`kw`: `sample_continuation`'s)
+    and each continuation is measured (`sample_report`). `models`: {"name", "run_dir" (None for a
+    model without one), "model"} and optionally their own "device" and "bf16". Returns {"models":
+    [{"name", "run_dir", "samples", "mean"}], "prompts", "options": {OPTIONS: value}}; equal names
+    get their run directory's name."""
+    out = []
+    for m in models:
+        opts = {**kw, **{k: m[k] for k in ("device", "bf16") if k in m}}
+        rep = sample_report(m["model"], task, prompts, train_tokens, **opts)
+        out.append({"name": m["name"], "run_dir": None if m.get("run_dir") is None else str(m["run_dir"]), **rep})
+    names = [m["name"] for m in out]
+    for m in out:
+        if names.count(m["name"]) > 1 and m["run_dir"] is not None:
+            m["name"] += f" [{os.path.basename(os.path.normpath(m['run_dir']))}]"
+    defaults = inspect.signature(sample_continuation).parameters
+    return {"models": out, "prompts": list(prompts), "options": {k: kw.get(k, defaults[k].default) for k in OPTIONS}}
+
+
+def sample_runs(runs: Sequence[tuple], prompts: Sequence[str] = DEFAULT_PROMPTS, copy_rate: bool = True,
+                ngram: int = 0, extra: Sequence[dict] = (), progress: bool = False, **kw) -> dict:
+    """Loaded text runs, (run_dir, RunConfig, task, model) each, side by side (`side_by_side`, `kw`:
+    the sampling options): their task data checked alike (`check_same_text_data`); `extra`
+    entries (e.g. a fitted n-gram: `ngram_entry`) and, with `ngram` > 0, an `ngram`-order
+    Kneser–Ney model fitted on the first run's training tokens join them; copy rates against
+    those tokens (none with `copy_rate` False). Adds "copy_rate_note": the reference's size, or
+    why there are no copy rates (the training corpus cannot be read)."""
+    if not runs:
+        raise ArlearnError("sampling side by side needs at least one run")
+    check_same_text_data([(str(d), cfg, task) for d, cfg, task, _ in runs])
+    task, models = runs[0][2], run_entries(runs) + list(extra)
+    train, why = training_tokens(task, progress) if copy_rate or ngram else (None, "not computed")
+    if ngram:
+        if train is None:
+            raise ArlearnError(f"the {ngram}-gram model needs the first run's training tokens: {why}")
+        models.append(ngram_entry(fit_ngram(ngram, task, train), task.seq_len - 1))
+    train = train if copy_rate else None
+    result = side_by_side(models, task, prompts, train, progress=progress, **kw)
+    of = f" of {runs[0][0]}" if len(models) > 1 else ""
+    note = (why or "not computed") if train is None else f"against the training stream{of} ({len(train):,} tokens)"
+    return {**result, "copy_rate_note": note}
+
+
+def per_prompt(result: dict) -> list[tuple[str, list[tuple[str, dict]]]]:
+    """A `side_by_side` result grouped by prompt: [(prompt, [(model name, its sample)])]."""
+    return [(p, [(m["name"], m["samples"][i]) for m in result["models"]]) for i, p in enumerate(result["prompts"])]

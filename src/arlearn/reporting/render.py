@@ -2,9 +2,10 @@
 
 This module owns the page formats of `arlearn report`: the blocks a `Section` holds (headings,
 paragraphs, key/value and pipe tables, figures, chains of thought with the first wrong token
-marked, text samples) and how `render_html` (one self-contained page: CSS inline, figures as
-base64 PNGs, no script) and `render_markdown` (figures as files beside it) write them. What
-goes into the sections is `arlearn.reporting.report`'s business.
+marked, text samples: a table per prompt, the models side by side with measures beside each)
+and how `render_html` (one self-contained page: CSS inline, figures as base64 PNGs, no script)
+and `render_markdown` (figures as files beside it) write them. What goes into the sections is
+`arlearn.reporting.report`'s business.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ class Figure:
 @dataclass
 class Section:
     """One run or sweep, as format-neutral blocks: ("h", text) ("p", text) ("kv", rows)
-    ("table", header, rows) ("fig", Figure) ("cot", records) ("pre", text) ("samples", list)."""
+    ("table", header, rows) ("fig", Figure) ("cot", records) ("pre", text) ("samples", a
+    side-by-side sampling result: `sample_tables`). A section without a summary (the samples of
+    several runs side by side) has no row in the page's run table."""
 
     title: str
     kind: str
@@ -100,13 +103,76 @@ def _md_table_to_html(text: str) -> str:
     return "\n".join(out)
 
 
+MEASURE_COLS = (("distinct_2", "distinct-2"), ("distinct_3", "distinct-3"), ("copy_rate_4", "4-gram copy rate"))
+
+
+def _measure(v) -> str:
+    return "n/a" if v is None else f"{v:.2f}"
+
+
+def sample_tables(data: dict) -> list[tuple[str, list[str], list[list]]]:
+    """A side-by-side sampling result (`arlearn.evaluation.sampling.side_by_side`) as tables:
+    one per prompt (a row per model: its continuation, tokens and measures; the continuation
+    cell is (prompt, generated)), then the models' means. Each: (title, header, rows)."""
+    labels = [label for _, label in MEASURE_COLS]
+    out = []
+    for i, prompt in enumerate(data["prompts"]):
+        rows = [[m["name"], (prompt, m["samples"][i]["generated"]), m["samples"][i]["tokens"]]
+                + [_measure(m["samples"][i][k]) for k, _ in MEASURE_COLS] for m in data["models"]]
+        out.append((f"“{prompt}”", ["model", "continuation", "tokens"] + labels, rows))
+    means = [[m["name"]] + [_measure(m["mean"][k]) for k, _ in MEASURE_COLS] for m in data["models"]]
+    out.append((f"Mean over the {len(data['prompts'])} prompts", ["model"] + labels, means))
+    return out
+
+
+def samples_caption(data: dict) -> str:
+    """What a side-by-side sampling result's tables show: its options and measures, and the copy
+    rate's reference (`copy_rate_note`)."""
+    o = data.get("options", {})
+    return (f"Each prompt continued with the same options for every model: up to {o.get('max_tokens', '?')} tokens "
+            f"(stopping at end-of-text), temperature {o.get('temperature', '?')}, top-k {o.get('top_k', '?')} "
+            f"(0: all), seed {o.get('seed', '?')}. distinct-n: unique / all n-grams of the continuation's tokens "
+            "(1 = no repeats); 4-gram copy rate: the share of its 4-grams found verbatim in the training tokens "
+            f"(how much the model pastes from its corpus): {data.get('copy_rate_note') or 'not computed'}.")
+
+
+def _samples_html(data: dict) -> str:
+    e = html.escape
+
+    def td(c):
+        return f"<td class='cot'><b>{e(c[0])}</b>{e(c[1])}</td>" if isinstance(c, tuple) else f"<td>{e(str(c))}</td>"
+
+    tables = [f"<p><b>{e(title)}</b></p><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr>"
+              + "".join("<tr>" + "".join(td(c) for c in r) + "</tr>" for r in rows) + "</table>"
+              for title, head, rows in sample_tables(data)]
+    return "\n".join([f"<p>{e(samples_caption(data))}</p>"] + tables)
+
+
+def _md_cell(v) -> str:
+    return _fmt(v).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(title: str, head: list[str], rows: list[list]) -> list[str]:
+    """A titled Markdown pipe table, as lines; a (prompt, generated) cell shows the prompt in bold."""
+    return [f"**{title}**", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + [
+        "| " + " | ".join(f"**{_md_cell(c[0])}**{_md_cell(c[1])}" if isinstance(c, tuple) else _md_cell(c)
+                          for c in r) + " |" for r in rows] + [""]
+
+
+def samples_markdown(data: dict) -> list[str]:
+    """A side-by-side sampling result as Markdown lines: its caption, then `sample_tables`."""
+    return [samples_caption(data), ""] + [line for t in sample_tables(data) for line in markdown_table(*t)]
+
+
 def render_html(sections: list[Section], title: str, when: str) -> str:
+    """The sections as one self-contained HTML page (CSS inline, figures as base64 PNGs, no script)."""
     e = html.escape
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>"
              f"<style>{CSS}</style></head><body><h1>{e(title)}</h1>"
-             f"<p class='meta'>{len(sections)} run(s) · generated {e(when)} by <code>arlearn report</code></p>"]
+             f"<p class='meta'>{sum(bool(s.summary) for s in sections)} run(s) · generated {e(when)} by "
+             "<code>arlearn report</code></p>"]
     parts.append("<table><tr>" + "".join(f"<th>{c}</th>" for c in SUMMARY_COLS) + "</tr>")
-    for s in sections:
+    for s in filter(lambda s: s.summary, sections):
         parts.append("<tr>" + "".join(f"<td>{e(_fmt(s.summary.get(c)))}</td>" for c in SUMMARY_COLS) + "</tr>")
     parts.append("</table>")
     for s in sections:
@@ -144,20 +210,18 @@ def render_html(sections: list[Section], title: str, when: str) -> str:
                                  f"{' …' if start + len(shown) < len(gen) else ''}<br><span class='meta'>answer "
                                  f"{e(str(r.get('answer', '')))} · parsed {e(str(r.get('parsed')))}{where}</span></div>")
             elif kind == "samples":
-                for smp in b[1]:
-                    parts.append(f"<div class='cot'><b>{e(smp['prompt'])}</b>{e(smp['generated'])}</div>")
+                parts.append(_samples_html(b[1]))
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
 
 def render_markdown(sections: list[Section], title: str, when: str, files_dir: str) -> tuple[str, list[Figure]]:
-    def cell(v):
-        return _fmt(v).replace("|", "\\|").replace("\n", " ")
-
+    """The sections as Markdown, and the figures it links to (to be written under `files_dir`)."""
+    cell = _md_cell
     figs: list[Figure] = []
-    out = [f"# {title}", "", f"{len(sections)} run(s) · generated {when} by `arlearn report`", "",
-           "| " + " | ".join(SUMMARY_COLS) + " |", "|" + "---|" * len(SUMMARY_COLS)]
-    out += ["| " + " | ".join(cell(s.summary.get(c)) for c in SUMMARY_COLS) + " |" for s in sections]
+    out = [f"# {title}", "", f"{sum(bool(s.summary) for s in sections)} run(s) · generated {when} by `arlearn report`",
+           "", "| " + " | ".join(SUMMARY_COLS) + " |", "|" + "---|" * len(SUMMARY_COLS)]
+    out += ["| " + " | ".join(cell(s.summary.get(c)) for c in SUMMARY_COLS) + " |" for s in sections if s.summary]
     for s in sections:
         out += ["", f"## {s.title} ({s.kind})", ""]
         for b in s.blocks:
@@ -188,5 +252,5 @@ def render_markdown(sections: list[Section], title: str, when: str, files_dir: s
                             f" (answer `{r.get('answer', '')}`{exp})"]
                 out.append("")
             elif kind == "samples":
-                out += [f"> **{smp['prompt']}**{smp['generated']}".replace("\n", " ") + "\n" for smp in b[1]]
+                out += samples_markdown(b[1])
     return "\n".join(out) + "\n", figs

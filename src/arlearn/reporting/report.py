@@ -2,26 +2,26 @@
 
 For every run directory (config.toml) the page shows the config, the results, training curves
 from metrics.jsonl (loss, token accuracy, held-out exact match or validation perplexity), the
-block-norm "what each position reads" heatmap of linear/MLP models (`arlearn.reporting.heatmap`), and
-example chains of thought with the first wrong token highlighted (eval_examples.jsonl) or
-generated samples (text runs). A trained linear/MLP run of a circuit layout (the circuit task,
-or tm with the threshold CoT) shows its heatmap beside the one of the model the compiler builds
-for the same circuit, and the wiring recovered from its block norms with its precision and
-recall against the circuit's true fan-in (`arlearn.compile.wiring`). A compiled run
-(compile.json, `arlearn compile`) shows what was compiled instead (circuit, gates, threshold
-gates, T, non-zeros, whether the dense model was written), and any run shows the verification
-`arlearn verify` recorded (verify.json) and the proof `arlearn verify --prove` recorded
-(prove.json). For every sweep directory (sweep.json, `arlearn sweep`) it shows the table and the
-length-/sample-complexity plots (and, for a sweep over circuits, samples needed vs circuit size). Figures are PNGs embedded as base64, the page
-has no script and loads nothing from the network. The same content is written as Markdown
-beside the HTML (`report.md`, figures in `report_files/`). This module owns reading the
-directories into format-neutral sections and writing the files; `arlearn.reporting.render`
+block-norm "what each position reads" heatmap of linear/MLP models (`arlearn.reporting.heatmap`),
+and example chains of thought with the first wrong token highlighted (eval_examples.jsonl) or,
+for text runs, the five fixed prompts continued with distinct-2/3 and the 4-gram copy rate
+beside each (two or more text runs: one section, "Samples side by side"). A trained linear/MLP
+run of a circuit layout (the circuit task, or tm with the threshold CoT) shows its heatmap
+beside the one of the model the compiler builds for the same circuit, and the wiring recovered
+from its block norms with its precision and recall against the circuit's true fan-in
+(`arlearn.compile.wiring`). A compiled run (compile.json) shows what was compiled instead
+(circuit, gates, threshold gates, T, non-zeros, whether the dense model was written); any run
+shows the verification (verify.json) and the proof (prove.json) `arlearn verify [--prove]`
+recorded. For every sweep directory (sweep.json) it shows the table and the plots (length and
+sample complexity; for a sweep over circuits, samples needed vs circuit size). Figures are
+base64 PNGs; the page has no script and loads nothing from the network. The same content is
+written as Markdown beside it (`report.md`, figures in `report_files/`). This module reads the
+directories into format-neutral sections and writes the files; `arlearn.reporting.render`
 turns the sections into HTML and Markdown.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import tempfile
 import time
@@ -46,7 +46,7 @@ def _read_json(path: Path):
         raise ArlearnError(f"{path} is not valid JSON: {e}") from None
 
 
-def _read_jsonl(path: Path, limit: int = 0) -> list[dict]:
+def _read_jsonl(path: Path) -> list[dict]:
     rows = []
     if not path.is_file():
         return rows
@@ -58,18 +58,7 @@ def _read_jsonl(path: Path, limit: int = 0) -> list[dict]:
                 continue  # a crash can cut the last line
             if isinstance(row, dict):
                 rows.append(row)
-            if limit and len(rows) >= limit:
-                break
     return rows
-
-
-def _fig_png(fig) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
 
 
 def _num(v):
@@ -105,7 +94,9 @@ def curves_figure(rows: list[dict], title: str) -> bytes | None:
         ax.grid(alpha=0.3)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return _fig_png(fig)
+    png = _png(lambda p: fig.savefig(p, format="png", dpi=90, bbox_inches="tight"))
+    plt.close(fig)
+    return png
 
 
 def _png(draw) -> bytes:
@@ -116,13 +107,25 @@ def _png(draw) -> bytes:
         return out.read_bytes()
 
 
-def _text_samples(run_dir: Path, prompts=("Once upon a time", "The little dog"), tokens: int = 40) -> list[dict]:
-    from arlearn.evaluation import sample_text
+#: how the report samples text runs: `arlearn sample`'s five fixed prompts, short continuations
+SAMPLING = {"max_tokens": 40, "temperature": 0.8, "top_k": 40, "seed": 0}
+
+
+def _is_text_run(run_dir: Path) -> bool:
+    return "val_perplexity" in (_read_json(run_dir / RESULTS) or {}) and (run_dir / MODEL).is_file()
+
+
+def samples_blocks(run_dirs) -> list:
+    """The five fixed prompts continued by each text run's model (SAMPLING, the same seed for all)
+    with distinct-2/3 and the 4-gram copy rate beside each continuation; the copy rate reads the
+    first run's training tokens and is n/a, with the reason, when they cannot be read."""
+    from arlearn.evaluation.sampling import sample_runs
     from arlearn.training.runs import load_run
 
-    cfg, task, model = load_run(run_dir)
-    return [{"prompt": p, "generated": sample_text(model, task, p, max_tokens=tokens, temperature=0.8, top_k=40, seed=i)}
-            for i, p in enumerate(prompts)]
+    try:
+        return [("samples", sample_runs([(Path(d), *load_run(d)) for d in run_dirs], **SAMPLING))]
+    except ArlearnError as e:
+        return [("p", f"samples unavailable: {e}")]
 
 
 CONFIG_KEYS = {"model": ("name", "d", "hidden", "layers"), "train": ("steps", "batch_size", "lr", "seed",
@@ -170,12 +173,9 @@ def run_section(run_dir: Path, samples: bool = True) -> Section:
         shown = (wrong[: MAX_EXAMPLES - 2] + right[:2])[:MAX_EXAMPLES] if wrong else right[:MAX_EXAMPLES]
         sec.blocks.append(("h", f"Example chains of thought ({len(wrong)} of {len(examples)} held-out wrong)"))
         sec.blocks.append(("cot", shown))
-    elif samples and "val_perplexity" in (_read_json(run_dir / RESULTS) or {}) and (run_dir / MODEL).is_file():
-        sec.blocks.append(("h", "Generated samples (temperature 0.8, top-k 40)"))
-        try:
-            sec.blocks.append(("samples", _text_samples(run_dir)))
-        except ArlearnError as e:
-            sec.blocks.append(("p", f"samples unavailable: {e}"))
+    elif samples and _is_text_run(run_dir):
+        sec.blocks.append(("h", "Generated samples"))
+        sec.blocks += samples_blocks([run_dir])
     return sec
 
 
@@ -333,6 +333,7 @@ PLOT_CAPTIONS = {LENGTH_PNG: "length complexity: held-out exact match vs CoT len
 
 
 def sweep_section(sweep_dir: Path) -> Section:
+    """A sweep directory: what was swept, its table and its plots."""
     rep = _read_json(sweep_dir / SWEEP)
     if not isinstance(rep, dict):
         raise ArlearnError(f"{sweep_dir}/{SWEEP} is not a sweep report")
@@ -354,8 +355,12 @@ def sweep_section(sweep_dir: Path) -> Section:
 
 
 def collect(paths, samples: bool = True) -> list[Section]:
+    """A section per run or sweep directory; two or more text runs share one section of samples
+    side by side (then their own sections show none)."""
     if not paths:
         raise ArlearnError("report needs at least one run or sweep directory")
+    texts = [p for p in map(Path, paths) if (p / CONFIG).is_file() and not (p / SWEEP).is_file() and _is_text_run(p)]
+    side = samples and len(texts) > 1
     out = []
     for p in map(Path, paths):
         if not p.is_dir():
@@ -363,9 +368,11 @@ def collect(paths, samples: bool = True) -> list[Section]:
         if (p / SWEEP).is_file():
             out.append(sweep_section(p))
         elif (p / CONFIG).is_file():
-            out.append(run_section(p, samples))
+            out.append(run_section(p, samples and not side))
         else:
             raise ArlearnError(f"{p} is neither a run directory ({CONFIG}) nor a sweep ({SWEEP})")
+    if side:
+        out.append(Section("Samples side by side", "text runs", blocks=samples_blocks(texts)))
     return out
 
 
@@ -389,4 +396,4 @@ def build_report(paths, out: str | Path = "report.html", title: str = "arlearn r
         write_text(md_path, md)
     except OSError as e:
         raise ArlearnError(f"cannot write report {out}: {e.strerror}") from None
-    return {"html": out, "markdown": md_path, "runs": len(sections), "figures": len(figs)}
+    return {"html": out, "markdown": md_path, "runs": sum(bool(s.summary) for s in sections), "figures": len(figs)}

@@ -3,7 +3,10 @@
     python scripts/compare_text.py runs/ts-linear runs/ts-transformer --order 5 -o runs/ts-compare
 
 For every run: validation loss/perplexity over the whole valid stream (`evaluate.evaluate_text`,
-the same windows for every model) and training tokens/second (from its results.json). The n-gram
+the same windows for every model), training perplexity over as many windows from the start of the
+training stream (what over-fitting looks like: train far below validation), the epochs it trained,
+the epoch of the weights it kept (early stopping keeps the best validation check) and training
+tokens/second (from its results.json). The n-gram
 model is fitted on the first run's training token stream (one pass = one epoch, the tokens the
 linear preset sees) and scored on the same windows (`NGramLM.window_nll`). Then every model, the
 n-gram too, continues `arlearn sample`'s five fixed prompts with the same options and seed
@@ -26,6 +29,7 @@ import numpy as np
 import torch
 
 from arlearn.evaluation import evaluate_text
+from arlearn.evaluation.perplexity import evaluate_tokens
 from arlearn.evaluation.sampling import DEFAULT_PROMPTS, check_same_text_data, model_label, ngram_entry, sample_runs
 from arlearn.fileio import write_json, write_text
 from arlearn.models.ngram import NGramLM
@@ -37,10 +41,12 @@ def _run_row(run_dir, cfg, task, model) -> dict:
     """A trained run's row of the perplexity table."""
     res = json.loads((Path(run_dir) / "results.json").read_text())
     ev = evaluate_text(model, task, 64)
-    print(f"{run_dir}: {ev}", file=sys.stderr)
+    tr = evaluate_tokens(model, task, task.tokens("train"), 64, max_windows=ev["val_windows"])
+    print(f"{run_dir}: {ev}; train perplexity {tr['val_perplexity']:.2f}", file=sys.stderr)
     return {"model": model_label(cfg.model), "parameters": model.live_parameters(), **ev,
-            "tokens_seen": res["tokens_seen"], "train_seconds": res["train_seconds"],
-            "tokens_per_second": res["tokens_per_second"]}
+            "train_perplexity": tr["val_perplexity"], "epochs": res.get("epochs"), "best_epoch": res.get("best_epoch"),
+            "stopped_by": res.get("stopped_by"), "tokens_seen": res["tokens_seen"],
+            "train_seconds": res["train_seconds"], "tokens_per_second": res["tokens_per_second"]}
 
 
 def _ngram_row(order: int, task) -> tuple[dict, NGramLM]:
@@ -50,8 +56,10 @@ def _ngram_row(order: int, task) -> tuple[dict, NGramLM]:
     lm = NGramLM(order, len(task.vocab)).fit(train_tokens)
     fit_s = time.perf_counter() - t0
     ev = lm.window_nll(np.asarray(task.tokens("valid")), task.seq_len)
-    print(f"{order}-gram: {ev}", file=sys.stderr)
+    tr = lm.window_nll(train_tokens, task.seq_len, n_windows=ev["val_windows"])
+    print(f"{order}-gram: {ev}; train perplexity {tr['val_perplexity']:.2f}", file=sys.stderr)
     return {"model": f"{order}-gram Kneser-Ney", "parameters": int(sum(len(level.keys) for level in lm.raw)), **ev,
+            "train_perplexity": tr["val_perplexity"], "epochs": 1, "best_epoch": None, "stopped_by": "one pass",
             "tokens_seen": int(len(train_tokens)), "train_seconds": round(fit_s, 1),
             "tokens_per_second": round(len(train_tokens) / fit_s, 1)}, lm
 
@@ -59,14 +67,17 @@ def _ngram_row(order: int, task) -> tuple[dict, NGramLM]:
 def _markdown(task, rows: list[dict], result: dict) -> list[str]:
     """comparison.md: the perplexity table, the mean sample measures, a table per prompt."""
     lines = [f"Task: {task.describe()}", "",
-             "| model | parameters | val loss (nats) | val perplexity | train tokens | train s | train tokens/s |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             "| model | parameters | epochs (kept) | stopped by | train s | train perplexity | val loss (nats) "
+             "| val perplexity | train tokens/s |",
+             "|---|---:|---:|---|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['parameters'] / 1e6:.2f}M | {r['val_loss']:.4f} | "
-                     f"{r['val_perplexity']:.2f} | {r['tokens_seen']:,} | {r['train_seconds']} | "
-                     f"{r['tokens_per_second']:,.0f} |")
+        kept = "" if r["best_epoch"] is None else f" ({r['best_epoch']:.2f})"
+        lines.append(f"| {r['model']} | {r['parameters'] / 1e6:.2f}M | {r['epochs']:.2f}{kept} | {r['stopped_by']} | "
+                     f"{r['train_seconds']} | {r['train_perplexity']:.2f} | {r['val_loss']:.4f} | "
+                     f"{r['val_perplexity']:.2f} | {r['tokens_per_second']:,.0f} |")
     lines += ["", f"(n-gram 'parameters' = stored n-gram counts; validation: {rows[0]['val_tokens']:,} targets "
-              f"in {rows[0]['val_windows']:,} windows of {task.seq_len} tokens)", "",
+              f"in {rows[0]['val_windows']:,} windows of {task.seq_len} tokens; train perplexity: the first "
+              f"{rows[0]['val_windows']:,} windows of the training stream)", "",
               "Samples: " + samples_caption(result), ""]
     *per_prompt, means = sample_tables(result)
     lines += ["How much each model copies: its mean 4-gram copy rate (the share of its generated 4-grams found "

@@ -167,7 +167,9 @@ def test_compare_text_writes_the_measures_beside_each_sample(runs, tmp_path):
         for s in m["samples"]:
             _in_range(s)
     md = (out / "comparison.md").read_text()
-    assert "| model | parameters | val loss (nats) | val perplexity |" in md  # the perplexity table as before
+    assert "| train perplexity | val loss (nats) | val perplexity |" in md  # the perplexity table
+    for r in data["rows"]:  # train perplexity on as many training windows as validation has
+        assert r["train_perplexity"] > 1 and r["epochs"] > 0
     assert "How much each model copies" in md and "| model | distinct-2 | distinct-3 | 4-gram copy rate |" in md
     for m in data["models"]:
         copy = m["mean"]["copy_rate_4"]

@@ -44,3 +44,20 @@ def test_cli_rejects_a_bad_allocator_choice_in_one_line(monkeypatch, capsys, fre
 def test_bf16_choice():
     assert use_bf16("fp32", torch.device("cpu")) is False
     assert use_bf16("bf16", torch.device("cpu")) is True
+
+
+def test_flush_denormals_turns_subnormal_products_into_zero():
+    import platform
+
+    from arlearn.device import flush_denormals
+
+    tiny = torch.tensor([1e-20])
+    if platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("flush-to-zero is an x86 (SSE3) setting")
+    torch.set_flush_denormal(False)
+    assert (tiny * tiny).item() > 0  # 1e-40: a subnormal float32
+    try:
+        assert flush_denormals()
+        assert (tiny * tiny).item() == 0.0
+    finally:
+        torch.set_flush_denormal(True)  # what the CLI and the trainer leave on

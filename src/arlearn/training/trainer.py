@@ -23,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from arlearn.config import RunConfig, from_dict
-from arlearn.device import autocast, machine_info, usable_device, use_bf16
+from arlearn.device import autocast, flush_denormals, machine_info, usable_device, use_bf16
 from arlearn.errors import ArlearnError, TrainingStopped
 from arlearn.signals import StopFlag, check_stop
 from arlearn.evaluation import evaluator_for
@@ -99,6 +99,7 @@ class Trainer:
         self.progress = progress and w.is_main
         if tc.threads:
             torch.set_num_threads(tc.threads)
+        flush_denormals()  # a learned model's subnormal gradients would slow the CPU GEMMs many-fold
         seed_everything(tc.seed)
         # bad task options, or a model too big for this machine, fail here, before anything is written
         self.task, self.model = build(cfg, for_training=True, world_size=w.size)

@@ -121,17 +121,36 @@ def autocast(device: torch.device, bf16: bool):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
-def flush_denormals() -> bool:
-    """Treat subnormal floats (|x| < 1.2e-38 in fp32 and bf16) as zero in CPU arithmetic.
+def _flushing() -> bool:
+    """Whether this thread flushes subnormal floats to zero now (1e-20² is 1e-40, a subnormal)."""
+    tiny = torch.tensor([1e-20])
+    return bool((tiny * tiny).item() == 0.0)
+
+
+@contextlib.contextmanager
+def flush_denormals():
+    """Treat subnormal floats (|x| < 1.2e-38 in fp32 and bf16) as zero in CPU arithmetic, inside
+    the block; the calling thread's previous mode comes back after it. Yields whether the CPU
+    supports it (x86 with SSE3).
 
     A model that has learned a deterministic position (a constant gate of a circuit, most of a
     Turing machine's tableau) puts probabilities like e^-90 on the wrong tokens; their gradients
     are subnormal, and x86 CPUs multiply subnormals through a slow microcode path: a weight-gradient
     GEMM with such inputs ran 88× slower here (`python benchmarks/denormal_gemm.py`), and
     learning the parity machine at n = 16 slowed from 0.37 s to 3–5 s per step once it did.
-    Flushing them to zero changes nothing a float32 sum can see. Applied by the trainer and the
-    CLI; returns whether the CPU supports it (x86 with SSE3)."""
-    return bool(torch.set_flush_denormal(True))
+    Flushing them to zero changes nothing a float32 sum of normal-sized terms can see.
+
+    The mode is per thread, and torch's worker threads copy it from the thread that starts them,
+    at its first parallel operation: the CLI enters this block before any torch work, so all
+    threads flush; the trainer enters it too (its own thread, whoever called it). Restoring the
+    caller's mode on exit matters to code that checks it (hypothesis refuses to draw floats when
+    subnormals are flushed)."""
+    was = _flushing()
+    ok = bool(torch.set_flush_denormal(True))
+    try:
+        yield ok
+    finally:
+        torch.set_flush_denormal(was)
 
 
 ALLOCATOR_ENV = "ARLEARN_MALLOC"  #: "reuse" (default) or "system"

@@ -59,8 +59,9 @@ def main(argv=None) -> int:
         from arlearn.device import flush_denormals, tune_cpu_allocator
 
         tune_cpu_allocator()
-        flush_denormals()  # subnormal gradients of confident models: ~90× slower GEMMs otherwise
-        with results_stdout():  # stray prints go to stderr; only results reach stdout
+        # before any torch work, so its worker threads inherit it: a confident model's subnormal
+        # gradients make CPU GEMMs ~90× slower otherwise
+        with flush_denormals(), results_stdout():  # stray prints go to stderr; only results reach stdout
             args.fn(args)
     except ArlearnError as e:
         print(f"arlearn: error: {e}", file=sys.stderr)

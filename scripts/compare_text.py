@@ -30,7 +30,8 @@ import torch
 
 from arlearn.evaluation import evaluate_text
 from arlearn.evaluation.perplexity import evaluate_tokens
-from arlearn.evaluation.sampling import DEFAULT_PROMPTS, check_same_text_data, model_label, ngram_entry, sample_runs
+from arlearn.evaluation.sampling import (DEFAULT_PROMPTS, check_same_text_data, fit_ngram, model_label, ngram_entry,
+                                        sample_runs)
 from arlearn.fileio import write_json, write_text
 from arlearn.models.ngram import NGramLM
 from arlearn.reporting.render import markdown_table, sample_tables, samples_caption
@@ -53,7 +54,7 @@ def _ngram_row(order: int, task) -> tuple[dict, NGramLM]:
     """The n-gram fitted on the task's training stream, and its row of the perplexity table."""
     train_tokens = np.asarray(task.tokens("train"))
     t0 = time.perf_counter()
-    lm = NGramLM(order, len(task.vocab)).fit(train_tokens)
+    lm = fit_ngram(order, task, train_tokens)
     fit_s = time.perf_counter() - t0
     ev = lm.window_nll(np.asarray(task.tokens("valid")), task.seq_len)
     tr = lm.window_nll(train_tokens, task.seq_len, n_windows=ev["val_windows"])

@@ -184,3 +184,27 @@ def test_a_compiled_and_proven_run_shows_its_proof_and_exact_wiring(tmp_path):
     assert "<th>top-k precision (= recall)</th><td>1</td>" in wiring and "worst gates" not in wiring
     (run / "prove.json").write_text('["not a report"]')
     assert "prove.json is not a proof report" in build_report([run], tmp_path / "bad.html")["html"].read_text()
+
+
+def test_periodic_checks_log_accuracy_per_answer_position_and_the_curves_plot_it(runs):
+    from arlearn.reporting.curves import position_series
+
+    rows = [json.loads(line) for line in (runs / "mlp-run" / "metrics.jsonl").read_text().splitlines()]
+    checks = [r for r in rows if "eval_exact_match" in r]
+    assert checks and all(len(r["eval_answer_position_accuracy"]) == 4 for r in checks)  # 2×2 digits: 4 answer digits
+    steps, per_pos = position_series(rows)
+    assert steps == [r["step"] for r in checks] and len(per_pos) == 4
+    assert per_pos[0] == [r["eval_answer_position_accuracy"][0] for r in checks]
+
+
+def test_position_series_skips_rows_of_another_width_and_the_figure_needs_something_to_plot():
+    from arlearn.reporting.curves import curves_figure, position_series
+
+    rows = [{"step": 10, "eval_answer_position_accuracy": [0.5, 0.1]},
+            {"step": 20, "eval_answer_position_accuracy": [0.9]},  # another width: skipped
+            {"step": 30, "eval_answer_position_accuracy": [1.0, 0.4]},
+            {"step": 40, "loss": 1.0}]
+    assert position_series(rows) == ([10, 30], [[0.5, 1.0], [0.1, 0.4]])
+    assert position_series([{"step": 1, "loss": 2.0}]) == ([], [])
+    assert curves_figure(rows, "t")[:8] == b"\x89PNG\r\n\x1a\n"
+    assert curves_figure([{"step": 1}], "t") is None

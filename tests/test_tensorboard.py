@@ -31,6 +31,9 @@ def test_tensorboard_holds_the_same_scalars_as_metrics_jsonl(tmp_path):
         want = [(r["step"], r[key]) for r in rows if key in r]
         assert [s for s, _ in got[key]] == [s for s, _ in want]
         assert [v for _, v in got[key]] == pytest.approx([v for _, v in want], rel=1e-6)
+    per_pos = [(r["step"], r["eval_answer_position_accuracy"]) for r in rows if "eval_exact_match" in r]
+    for i in range(4):  # 2×2 digits: a 4-digit answer, one scalar per position
+        assert got[f"eval_answer_position_accuracy/{i}"] == [(s, pytest.approx(v[i], rel=1e-6)) for s, v in per_pos]
 
 
 def test_jsonl_only_by_default_and_bad_logger_is_one_line(tmp_path, capsys):

@@ -31,7 +31,8 @@ class ExactMatchEvaluator:
 
     @staticmethod
     def row(summary: dict) -> dict:
-        return {"eval_exact_match": summary["exact_match"], "eval_token_accuracy": summary["token_accuracy"]}
+        return {"eval_exact_match": summary["exact_match"], "eval_token_accuracy": summary["token_accuracy"],
+                "eval_answer_position_accuracy": summary["answer_position_accuracy"]}
 
     @staticmethod
     def message(row: dict) -> str:

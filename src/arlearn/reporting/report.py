@@ -23,13 +23,13 @@ turns the sections into HTML and Markdown.
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from pathlib import Path
 
 from arlearn.errors import ArlearnError
 from arlearn.experiments.sweep import LENGTH_PNG, SAMPLES_PNG, SIZES_PNG, SWEEP, TABLE
 from arlearn.fileio import atomic_path, write_text
+from arlearn.reporting.curves import is_number, png_bytes, curves_figure
 from arlearn.reporting.render import Figure, Section, render_html, render_markdown
 from arlearn.training.runs import COMPILE, CONFIG, EXAMPLES, METRICS, MODEL, PACKED, PROVE, RESULTS, VERIFY
 
@@ -59,52 +59,6 @@ def _read_jsonl(path: Path) -> list[dict]:
             if isinstance(row, dict):
                 rows.append(row)
     return rows
-
-
-def _num(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def curves_figure(rows: list[dict], title: str) -> bytes | None:
-    """Loss and accuracy against step; held-out exact match or validation perplexity if logged."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    def series(key):
-        pts = [(r["step"], r[key]) for r in rows if _num(r.get("step")) and _num(r.get(key))]
-        return [p[0] for p in pts], [p[1] for p in pts]
-
-    panels = [("loss", "training loss", True), ("token_acc", "token accuracy (train batch)", False),
-              ("eval_exact_match", "held-out exact match", False), ("val_perplexity", "validation perplexity", True)]
-    panels = [p for p in panels if series(p[0])[0]]
-    if not panels:
-        return None
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 2.8), squeeze=False)
-    for ax, (key, label, log) in zip(axes[0], panels):
-        x, y = series(key)
-        ax.plot(x, y, marker="o" if len(x) < 30 else None, ms=3, lw=1.2)
-        if log and all(v > 0 for v in y):
-            ax.set_yscale("log")
-        if key in ("token_acc", "eval_exact_match"):
-            ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel("step")
-        ax.set_title(label, fontsize=9)
-        ax.grid(alpha=0.3)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    png = _png(lambda p: fig.savefig(p, format="png", dpi=90, bbox_inches="tight"))
-    plt.close(fig)
-    return png
-
-
-def _png(draw) -> bytes:
-    """The bytes of the PNG that `draw(path)` writes (into a temporary directory)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "figure.png"
-        draw(out)
-        return out.read_bytes()
 
 
 #: how the report samples text runs: `arlearn sample`'s five fixed prompts, short continuations
@@ -199,7 +153,7 @@ def _trained_blocks(sec: Section, run_dir: Path, cfg, task: str) -> None:
     else:
         ck = list_checkpoints(run_dir)
         note = f"; newest checkpoint at step {ck[-1][0]} (resume with `arlearn train --resume`)" if ck else ""
-        last = max((r["step"] for r in metrics if _num(r.get("step"))), default=0)
+        last = max((r["step"] for r in metrics if is_number(r.get("step"))), default=0)
         sec.blocks.append(("p", f"No {RESULTS}: training has not finished (last logged step {last}){note}."))
     png = curves_figure(metrics, f"{name}: training curves")
     sec.blocks.append(("h", "Training curves"))
@@ -214,7 +168,7 @@ def _compiled_blocks(sec: Section, run_dir: Path, task: str, compiled: dict, ver
     if not isinstance(compiled, dict):
         raise ArlearnError(f"{run_dir}/{COMPILE} is not a compile report")
     checked = verified.get("checked") if isinstance(verified, dict) else None
-    exact = 1 - verified.get("mismatches", 0) / checked if _num(checked) and checked else None
+    exact = 1 - verified.get("mismatches", 0) / checked if is_number(checked) and checked else None
     sec.summary = {"run": sec.title, "task": task, "model": "linear (compiled)",
                    "parameters": compiled.get("nonzeros"), "exact_match": exact, "steps": "compiled"}
     sec.blocks.append(("h", "Compiled circuit"))
@@ -272,13 +226,13 @@ def _model_blocks(sec: Section, run_dir: Path, compiled: bool) -> None:
     marks = [lay.prompt_len, lay.prompt_len + lay.k + 1] if lay is not None else []
     if lay is None or compiled:
         title = f"{name}: {cfg.model.name} on {cfg.task_name} — block norms (layer 0)"
-        png = _png(lambda p: block_norm_heatmap(model, p, title, marks=marks))
+        png = png_bytes(lambda p: block_norm_heatmap(model, p, title, marks=marks))
         sec.blocks.append(("fig", Figure(f"{name}-heatmap.png", HEATMAP_CAPTION, png)))
     else:
         ref = build_weights(lay)
         titles = (f"learned: {name} ({cfg.model.name}, d={cfg.model.d}, layer 0)",
                   f"compiled: {lay.circuit.name} (linear, d={ref.d}): exactly the wires")
-        png = _png(lambda p: heatmap_pair(block_norms(model), sparse_block_norms(ref.T, ref.t, ref.s, ref.w),
+        png = png_bytes(lambda p: heatmap_pair(block_norms(model), sparse_block_norms(ref.T, ref.t, ref.s, ref.w),
                                           p, titles, marks))
         sec.blocks.append(("fig", Figure(f"{name}-heatmap.png", f"{HEATMAP_CAPTION}. Left: the trained model; "
                                          "right: the model `arlearn compile` builds for the same circuit, whose "

@@ -1,6 +1,7 @@
 """Optional TensorBoard output (`train.logger = "tensorboard"`): every numeric field of every
 metrics.jsonl row, written as a TensorBoard scalar of the same name at the row's step, into
-`<run_dir>/tensorboard/`. metrics.jsonl is always written as well; this is a second view of it.
+`<run_dir>/tensorboard/` (a list of numbers, e.g. the accuracy per answer position, as one scalar
+per entry: `key/0`, `key/1`, …). metrics.jsonl is always written as well; this is a second view of it.
 
 Needs the `tensorboard` package (`pip install 'arlearn[tensorboard]'`), imported only when used.
 On resume, events after the resumed step are purged, as rows of metrics.jsonl are.
@@ -14,6 +15,10 @@ from arlearn.errors import ArlearnError
 
 DIRNAME = "tensorboard"
 LOGGERS = ("jsonl", "tensorboard")
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def require_tensorboard():
@@ -41,8 +46,14 @@ class TensorBoardLog:
             return
         self._open()
         for key, value in row.items():
-            if key != "step" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            if key == "step":
+                continue
+            if _is_number(value):
                 self.writer.add_scalar(key, value, step)
+            elif isinstance(value, list):  # a per-position series: one scalar per position, key/i
+                for i, v in enumerate(value):
+                    if _is_number(v):
+                        self.writer.add_scalar(f"{key}/{i}", v, step)
         self.writer.flush()
 
     def truncate_after(self, step: int) -> None:

@@ -48,3 +48,17 @@ def test_cli_train_seeds_reports_each_seed_and_the_aggregate(tmp_path, capsys, m
 def test_seeds_must_be_distinct(tmp_path):
     with pytest.raises(ArlearnError, match="distinct"):
         train_seeds(resolve("quick"), tmp_path, [1, 1])
+
+
+def test_a_finished_seed_of_another_config_is_an_error_not_averaged_in(tmp_path, capsys):
+    out = tmp_path / "seeds"
+    assert main(["train", "--preset", "quick", *TINY, "--seeds", "0", "-o", str(out), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--preset", "quick", *TINY, "--set", "train.lr=0.02", "--seeds", "0", "-o", str(out),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "seed-0 is a finished run of another config" in err
+    assert "train.lr = 0.01" in err and "0.02" in err and "--force" in err
+    assert main(["train", "--preset", "quick", *TINY, "--set", "train.lr=0.02", "--seeds", "0", "-o", str(out),
+                 "--no-progress", "--force"]) == 0  # --force retrains it
+    assert load_run_config(out / "seed-0").train.lr == 0.02

@@ -2,7 +2,9 @@
 its results — what a headline number should be reported as.
 
 Each seed is an ordinary run directory `<out>/seed-<s>`; a seed whose run has results.json is read
-back, not retrained, so a killed multi-seed run continues where it stopped. `<out>/seeds.json`
+back, not retrained, so a killed multi-seed run continues where it stopped — only if that run was
+trained with the same config (but its seed): a finished run of another config is a one-line error
+naming the first differing key (`--force` retrains it), never silently averaged in. `<out>/seeds.json`
 (written atomically after every seed) holds every run's results and the summary.
 """
 
@@ -13,10 +15,10 @@ import json
 import statistics
 from pathlib import Path
 
-from arlearn.config import RunConfig
+from arlearn.config import RunConfig, from_dict, load_toml
 from arlearn.errors import ArlearnError
 from arlearn.fileio import write_json
-from arlearn.training.runs import RESULTS
+from arlearn.training.runs import CONFIG, RESULTS, portable_config
 
 SEEDS_FILE = "seeds.json"
 #: the results summarised over seeds (those a run has: exact match for sequence tasks, perplexity for text)
@@ -34,6 +36,18 @@ def summarise(results: list[dict]) -> dict:
     return out
 
 
+def _check_same_config(run_dir: Path, cfg: RunConfig) -> None:
+    """A finished seed is reused only if it was trained with `cfg` (as config.toml stores it)."""
+    stored = from_dict(load_toml(run_dir / CONFIG)).to_dict()
+    wanted = from_dict(portable_config(cfg, run_dir)).to_dict()
+    for section in wanted:
+        for key in sorted(set(stored.get(section, {})) | set(wanted[section])):
+            old, new = stored.get(section, {}).get(key), wanted[section].get(key)
+            if old != new:
+                raise ArlearnError(f"{run_dir} is a finished run of another config ({section}.{key} = {old!r}, "
+                                   f"this one has {new!r}): use another -o, or --force to retrain it")
+
+
 def train_seeds(cfg: RunConfig, out, seeds, progress: bool = False, overwrite: bool = False) -> dict:
     """Train `cfg` once per seed (train.seed = s) into `<out>/seed-<s>`; returns
     {"seeds", "runs": [results…], "summary": summarise(runs)}."""
@@ -47,10 +61,11 @@ def train_seeds(cfg: RunConfig, out, seeds, progress: bool = False, overwrite: b
     for s in seeds:
         run_dir = out / f"seed-{s}"
         done = run_dir / RESULTS
+        one = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=s))
         if done.is_file() and not overwrite:
+            _check_same_config(run_dir, one)
             res = json.loads(done.read_text(encoding="utf-8"))
         else:
-            one = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=s))
             res = trainer.train(one, run_dir, progress=progress, overwrite=True)
         runs.append({"seed": s, "run_dir": str(run_dir), **res})
         report = {"seeds": seeds[: len(runs)], "runs": runs, "summary": summarise(runs)}

@@ -18,6 +18,7 @@ CONFIGS = [
     ModelConfig(name="linear", d=8, weights="shared", tie_embeddings=True, embed_dropout=0.3),
     ModelConfig(name="mlp", d=8, layers=2, weights="shared"),
     ModelConfig(name="mlp", d=8, hidden=8, layers=1, weights="shared", tie_embeddings=True),
+    ModelConfig(name="mlp", d=8, hidden=12, layers=2, chunk=3, activation="gelu"),  # issue 14: no dead units
 ]
 
 
@@ -103,6 +104,21 @@ def test_context_checks():
         ModelConfig(name="lstm")
     with pytest.raises(ArlearnError, match="divisible"):
         ModelConfig(name="transformer", d=10, heads=3)
+    with pytest.raises(ArlearnError, match="activation must be 'relu' or 'gelu', got 'tanh'"):
+        ModelConfig(name="mlp", activation="tanh")
+    with pytest.raises(ArlearnError, match="activation is an option of the mlp model, not of linear"):
+        ModelConfig(name="linear", activation="gelu")
+
+
+def test_gelu_mlp_differs_from_relu_only_in_its_non_linearity():
+    torch.manual_seed(0)
+    relu = make_model(ModelConfig(name="mlp", d=8, hidden=12, chunk=3), V, T)
+    gelu = make_model(ModelConfig(name="mlp", d=8, hidden=12, chunk=3, activation="gelu"), V, T)
+    gelu.load_state_dict(relu.state_dict())  # same weights, same shapes
+    x = _ids()
+    assert not torch.allclose(relu(x), gelu(x))
+    gelu.nonlinearity = torch.relu
+    torch.testing.assert_close(relu(x), gelu(x))
 
 
 def test_every_preset_resolves_and_the_paper_preset_has_the_papers_shape():

@@ -59,6 +59,8 @@ def build_dataclass(cls, options: dict, owner: str):
 MODELS = ("linear", "mlp", "transformer")
 #: ModelConfig.weights of the block-causal models: one block per (t, s), or per distance t − s
 WEIGHTS = ("per-pair", "shared")
+#: ModelConfig.activation of the mlp
+ACTIVATIONS = ("relu", "gelu")
 
 
 @dataclass
@@ -78,6 +80,9 @@ class ModelConfig:
     #: width, d for linear and hidden for mlp, to equal d)
     tie_embeddings: bool = False
     embed_dropout: float = 0.0  #: linear/mlp: dropout on the token embeddings while training, in [0, 1)
+    #: mlp: the non-linearity, "relu" (the paper's) or "gelu" (no unit dies for good: a position whose
+    #: own hidden units all went inactive under ReLU can never learn again; docs/results.md, issue 14)
+    activation: str = "relu"
 
     def __post_init__(self):
         if self.name not in MODELS:
@@ -97,6 +102,11 @@ class ModelConfig:
         """The options of the block-causal models (linear, mlp): valid values, and only there."""
         if self.weights not in WEIGHTS:
             raise ArlearnError(f"model: weights must be {' or '.join(map(repr, WEIGHTS))}, got {self.weights!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ArlearnError(f"model: activation must be {' or '.join(map(repr, ACTIVATIONS))}, "
+                               f"got {self.activation!r}")
+        if self.activation != "relu" and self.name != "mlp":
+            raise ArlearnError(f"model: activation is an option of the mlp model, not of {self.name}")
         if not 0.0 <= self.embed_dropout < 1.0:
             raise ArlearnError(f"model: embed_dropout must be in [0, 1), got {self.embed_dropout}")
         if self.name == "transformer":

@@ -2,7 +2,7 @@
 
 All models are causal next-token predictors over a fixed context T (see models/base.py).
 `linear` and `mlp` take the options weights ("per-pair" | "shared"), tie_embeddings and
-embed_dropout (models/block_net.py); the defaults build the paper's models.
+embed_dropout, `mlp` also activation ("relu" | "gelu") (models/block_net.py); the defaults build the paper's models.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def make_model(cfg: ModelConfig, vocab_size: int, T: int) -> ARModel:
         mlp = cfg.name == "mlp"
         return BlockCausalNet(vocab_size, T, cfg.d, cfg.hidden if mlp else 0, cfg.layers if mlp else 1, mlp=mlp,
                               chunk=cfg.chunk, shared=cfg.weights == "shared", tie=cfg.tie_embeddings,
-                              embed_dropout=cfg.embed_dropout)
+                              embed_dropout=cfg.embed_dropout, activation=cfg.activation)
     return Transformer(vocab_size, T, cfg.d, cfg.layers, cfg.heads, cfg.dropout)
 
 

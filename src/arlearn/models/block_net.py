@@ -17,6 +17,10 @@ Options (all off by default, which is the paper's form):
   so the embedding is one tensor used twice; needs the head's input width to equal d. The tied
   embedding is initialised with std 1/sqrt(d) (the scale of a Linear head), not N(0, 1).
 - `embed_dropout`: dropout on the token embeddings, in training only.
+- `activation` (mlp): "relu" (the paper's) or "gelu". Every position has its own hidden units, so
+  under ReLU a position whose few units all went inactive on every input gets no gradient again
+  and stays wrong for good (seen at 6×6 multiplication: docs/results.md); GELU's gradient is never
+  exactly zero, so such a unit can come back.
 """
 
 from __future__ import annotations
@@ -54,10 +58,11 @@ class TiedHead(nn.Module):
 class BlockCausalNet(ARModel):
     def __init__(self, vocab_size: int, T: int, d: int, hidden: int = 0, layers: int = 1,
                  mlp: bool = False, chunk: int = 8, shared: bool = False, tie: bool = False,
-                 embed_dropout: float = 0.0):
+                 embed_dropout: float = 0.0, activation: str = "relu"):
         super().__init__()
         h = hidden or d
         self.T, self.vocab_size, self.is_mlp, self.shared = T, vocab_size, mlp, shared
+        self.nonlinearity = {"relu": torch.relu, "gelu": F.gelu}[activation]
         self.embed = nn.Embedding(vocab_size, d)
         self.embed_drop = nn.Dropout(embed_dropout) if embed_dropout else None
         dims = [d] + [h] * layers if mlp else [d, d]
@@ -86,11 +91,11 @@ class BlockCausalNet(ARModel):
         return self.embed_drop(x) if self.embed_drop is not None else x
 
     def _act(self, x):
-        return torch.relu(x) if self.is_mlp else x
+        return self.nonlinearity(x) if self.is_mlp else x
 
     def _top(self, x):
         if self.ffn is not None:
-            x = torch.relu(self.ffn(x))
+            x = self.nonlinearity(self.ffn(x))
         return self.head(x)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:

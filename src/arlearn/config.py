@@ -81,7 +81,7 @@ class ModelConfig:
     tie_embeddings: bool = False
     embed_dropout: float = 0.0  #: linear/mlp: dropout on the token embeddings while training, in [0, 1)
     #: mlp: the non-linearity, "relu" (the paper's) or "gelu" (no unit dies for good: a position whose
-    #: own hidden units all went inactive under ReLU can never learn again; docs/results.md, issue 14)
+    #: own hidden units all went inactive under ReLU could never learn again)
     activation: str = "relu"
 
     def __post_init__(self):

@@ -19,8 +19,8 @@ Options (all off by default, which is the paper's form):
 - `embed_dropout`: dropout on the token embeddings, in training only.
 - `activation` (mlp): "relu" (the paper's) or "gelu". Every position has its own hidden units, so
   under ReLU a position whose few units all went inactive on every input gets no gradient again
-  and stays wrong for good; GELU's gradient is never exactly zero, so such a unit can come back
-  (one 6×6 multiplication seed that stalled under ReLU at lr 1e-2 learns with GELU: docs/results.md).
+  and stays wrong for good; GELU's gradient is never exactly zero, so such a unit can come back.
+  (Not the cause of the n×n multiplication stalls, which GELU runs show too: docs/results.md.)
 """
 
 from __future__ import annotations

@@ -129,3 +129,20 @@ def test_bad_options(opts, msg):
 def test_unknown_task_name():
     with pytest.raises(ArlearnError, match="unknown task 'multiplicaton'.*did you mean 'multiplication'"):
         make_task("multiplicaton")
+
+
+def test_long_carry_first_is_long_with_each_carry_moved_before_its_digit():
+    """Same tokens as `long`, each (digit, carry) pair swapped; the row's last digit stays last."""
+    for n, m in [(1, 1), (2, 3), (4, 4), (7, 7)]:
+        long_ = make_task("multiplication", {"n": n, "m": m, "cot": "long"})
+        cf = make_task("multiplication", {"n": n, "m": m, "cot": "long-carry-first"})
+        assert cf.seq_len == long_.seq_len and cf.vocab.symbols == long_.vocab.symbols
+        for x in [long_.sample_input(random.Random(i)) for i in range(30)]:
+            rows_l = " ".join(long_.make_example(x).cot).split(" ;")[:-1]
+            rows_c = " ".join(cf.make_example(x).cot).split(" ;")[:-1]
+            assert len(rows_l) == len(rows_c) == 2 * m - 1
+            for rl, rc in zip(rows_l, rows_c):
+                dl, dc = rl.split(), rc.split()
+                assert len(dl) == len(dc) == 2 * n + 1
+                assert dc[0:2 * n:2] == dl[1:2 * n:2] and dc[1:2 * n:2] == dl[0:2 * n:2]
+                assert dc[-1] == dl[-1]

@@ -14,6 +14,11 @@ Every sequence starts with `<bos> a x b =` (digits most significant first) and e
   coarser granularity: each digit now depends on an implicit carry chain).
 - `long`: digit-level long multiplication, least significant digit first, every digit
   followed by its carry, so each CoT token depends on three earlier tokens at fixed offsets.
+- `long-carry-first`: `long` with every (digit, carry) written carry first. The tokens are the
+  same; only the order changes, and with it what each token is a function of. In the additions a
+  carry is a threshold of the three terms (t = acc + row + carry ≥ 10) and the digit after it is
+  t − 10·carry, a sum of its inputs — neither needs the mod-10 of a three-term sum that
+  `long`'s digit-first order asks for in one step, the position where MLPs stall at n ≥ 7.
 - `pairs`: a CoT the *linear* model can represent exactly: every step either forms a pair
   token from two earlier tokens (`4x8` for a digit product, `7+5` for a digit sum) or looks one
   earlier token up (its ones digit or its carry/tens digit), each at fixed positions. Digit
@@ -41,7 +46,7 @@ from arlearn.vocab import BOS, EOS, Vocab
 DIGITS = tuple("0123456789")
 PAIRS = tuple(f"{i}x{j}" for i in range(10) for j in range(10))
 SUMS = tuple(f"{i}+{j}" for i in range(10) for j in range(10))
-COT_FORMATS = ("none", "partial-products", "long-nocarry", "long", "pairs", "paper")
+COT_FORMATS = ("none", "partial-products", "long-nocarry", "long", "long-carry-first", "pairs", "paper")
 
 
 def digits_msb(x: int, width: int) -> tuple[str, ...]:
@@ -126,12 +131,21 @@ class Multiplication(Task):
     def _cot_long_nocarry(self, a: int, b: int) -> tuple[str, ...]:
         return self._cot_long(a, b, carries=False)
 
-    def _cot_long(self, a: int, b: int, carries: bool = True) -> tuple[str, ...]:
+    def _cot_long_carry_first(self, a: int, b: int) -> tuple[str, ...]:
+        return self._cot_long(a, b, carry_first=True)
+
+    def _cot_long(self, a: int, b: int, carries: bool = True, carry_first: bool = False) -> tuple[str, ...]:
         n, m = self.n, self.m
         ad = [int(c) for c in reversed(str(a).zfill(n))]
         bd = [int(c) for c in reversed(str(b).zfill(m))]
         acc: list[int] = []  # accumulated product, least significant digit first
         out: list[str] = []
+
+        def step(digit: int, carry: int) -> list[str]:
+            if not carries:
+                return [str(digit)]
+            return [str(carry), str(digit)] if carry_first else [str(digit), str(carry)]
+
         for j in range(m):
             # row j: a * b_j, digit by digit; each digit followed by its carry
             row, c = [], 0
@@ -139,7 +153,7 @@ class Multiplication(Task):
                 t = ad[i] * bd[j] + c
                 row.append(t % 10)
                 c = t // 10
-                out += [str(t % 10)] + ([str(c)] if carries else [])
+                out += step(t % 10, c)
             row.append(c)
             out += [str(c), ";"]
             if j == 0:
@@ -154,7 +168,7 @@ class Multiplication(Task):
                     acc[k] = d
                 else:
                     acc.append(d)
-                out += [str(d)] + ([str(c)] if carries and k < j + n else [])
+                out += step(d, c) if k < j + n else [str(d)]
             assert c == 0
             out.append(";")
         out.append("=")

@@ -19,6 +19,11 @@ Every sequence starts with `<bos> a x b =` (digits most significant first) and e
   carry is a threshold of the three terms (t = acc + row + carry ≥ 10) and the digit after it is
   t − 10·carry, a sum of its inputs — neither needs the mod-10 of a three-term sum that
   `long`'s digit-first order asks for in one step, the position where MLPs stall at n ≥ 7.
+- `long-sum-carry-first`: carry first in the additions only; the product rows keep `long`'s
+  digit-then-carry order. In a product row the carry after the digit is ⌊a_i·b_j/10⌋ plus
+  [digit < incoming carry], a comparison of two earlier tokens; written first it is
+  ⌊(a_i·b_j + c)/10⌋, whose dependence on c shows only on rare inputs (measured: with every
+  carry first, the MLP's remaining errors at n = 7…9 are those carries).
 - `pairs`: a CoT the *linear* model can represent exactly: every step either forms a pair
   token from two earlier tokens (`4x8` for a digit product, `7+5` for a digit sum) or looks one
   earlier token up (its ones digit or its carry/tens digit), each at fixed positions. Digit
@@ -46,7 +51,8 @@ from arlearn.vocab import BOS, EOS, Vocab
 DIGITS = tuple("0123456789")
 PAIRS = tuple(f"{i}x{j}" for i in range(10) for j in range(10))
 SUMS = tuple(f"{i}+{j}" for i in range(10) for j in range(10))
-COT_FORMATS = ("none", "partial-products", "long-nocarry", "long", "long-carry-first", "pairs", "paper")
+COT_FORMATS = ("none", "partial-products", "long-nocarry", "long", "long-carry-first", "long-sum-carry-first",
+               "pairs", "paper")
 
 
 def digits_msb(x: int, width: int) -> tuple[str, ...]:
@@ -132,19 +138,24 @@ class Multiplication(Task):
         return self._cot_long(a, b, carries=False)
 
     def _cot_long_carry_first(self, a: int, b: int) -> tuple[str, ...]:
-        return self._cot_long(a, b, carry_first=True)
+        return self._cot_long(a, b, carry_first=("rows", "sums"))
 
-    def _cot_long(self, a: int, b: int, carries: bool = True, carry_first: bool = False) -> tuple[str, ...]:
+    def _cot_long_sum_carry_first(self, a: int, b: int) -> tuple[str, ...]:
+        return self._cot_long(a, b, carry_first=("sums",))
+
+    def _cot_long(self, a: int, b: int, carries: bool = True, carry_first: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """Long multiplication; `carry_first` names the steps ("rows": a·b_j, "sums": the
+        additions) whose (digit, carry) pairs are written carry first."""
         n, m = self.n, self.m
         ad = [int(c) for c in reversed(str(a).zfill(n))]
         bd = [int(c) for c in reversed(str(b).zfill(m))]
         acc: list[int] = []  # accumulated product, least significant digit first
         out: list[str] = []
 
-        def step(digit: int, carry: int) -> list[str]:
+        def step(digit: int, carry: int, kind: str) -> list[str]:
             if not carries:
                 return [str(digit)]
-            return [str(carry), str(digit)] if carry_first else [str(digit), str(carry)]
+            return [str(carry), str(digit)] if kind in carry_first else [str(digit), str(carry)]
 
         for j in range(m):
             # row j: a * b_j, digit by digit; each digit followed by its carry
@@ -153,7 +164,7 @@ class Multiplication(Task):
                 t = ad[i] * bd[j] + c
                 row.append(t % 10)
                 c = t // 10
-                out += step(t % 10, c)
+                out += step(t % 10, c, "rows")
             row.append(c)
             out += [str(c), ";"]
             if j == 0:
@@ -168,7 +179,7 @@ class Multiplication(Task):
                     acc[k] = d
                 else:
                     acc.append(d)
-                out += step(d, c) if k < j + n else [str(d)]
+                out += step(d, c, "sums") if k < j + n else [str(d)]
             assert c == 0
             out.append(";")
         out.append("=")

@@ -158,7 +158,7 @@ class Multiplication(Task):
             return [str(carry), str(digit)] if kind in carry_first else [str(digit), str(carry)]
 
         for j in range(m):
-            # row j: a * b_j, digit by digit; each digit followed by its carry
+            # row j: a * b_j, digit by digit, each digit with its carry (`step` orders the pair)
             row, c = [], 0
             for i in range(n):
                 t = ad[i] * bd[j] + c
@@ -170,7 +170,7 @@ class Multiplication(Task):
             if j == 0:
                 acc = row
                 continue
-            # add the row at offset j: positions j..j+n-1 emit (digit, carry), j+n a digit
+            # add the row at offset j: positions j..j+n-1 emit a (digit, carry) step, j+n a digit
             c = 0
             for k in range(j, j + n + 1):
                 t = (acc[k] if k < len(acc) else 0) + row[k - j] + c

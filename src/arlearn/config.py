@@ -127,6 +127,10 @@ class TrainConfig:
     warmup: int = 100  #: linear warmup steps, then cosine decay to min_lr_ratio·lr
     min_lr_ratio: float = 0.1
     grad_clip: float = 1.0
+    #: group lasso on the blocks W[t,s] of per-pair block-causal layers: after each step every
+    #: block shrinks by lr_t·block_l1·sqrt(d_in·d_out) in Frobenius norm, to exactly zero below
+    #: that (block_l1 = 1: an Adam step's size in every entry; 0: off)
+    block_l1: float = 0.0
     seed: int = 0  #: drives data, init and order
     train_examples: int = 100_000  #: size of the training pool drawn from the train split
     loss_on: str = "cot_answer"  #: "all" or "cot_answer"
@@ -155,8 +159,8 @@ class TrainConfig:
         for k in positive:
             if getattr(self, k) < 1:
                 raise ArlearnError(f"train: '{k}' must be ≥ 1, got {getattr(self, k)}")
-        if self.lr <= 0 or self.weight_decay < 0 or self.grad_clip < 0 or self.warmup < 0:
-            raise ArlearnError("train: lr must be > 0; weight_decay, grad_clip, warmup ≥ 0")
+        if self.lr <= 0 or min(self.weight_decay, self.grad_clip, self.warmup, self.block_l1) < 0:
+            raise ArlearnError("train: lr must be > 0; weight_decay, grad_clip, warmup, block_l1 ≥ 0")
         if self.loss_on not in ("all", "cot_answer"):
             raise ArlearnError(f"train: loss_on must be 'all' or 'cot_answer', got {self.loss_on!r}")
         if self.checkpoint_every < 0 or self.checkpoint_minutes < 0 or self.keep_checkpoints < 1:

@@ -186,6 +186,19 @@ class BlockCausalLinear(nn.Module):
             y = y + self.bias[start:L].to(y.dtype)
         return y
 
+    @torch.no_grad()
+    def shrink_blocks_(self, tau: float) -> None:
+        """The proximal step of a group lasso over the blocks: every W[t,s] is scaled by
+        max(0, 1 − c/‖W[t,s]‖_F) with c = tau·sqrt(d_in·d_out) (the group-lasso weight of a block
+        of that many entries, so tau = lr is an Adam step's size in every entry): a block with norm
+        ≤ c becomes exactly zero, the others move c towards zero. Dead blocks stay zero; the bias is
+        not touched."""
+        c = tau * math.sqrt(self.d_in * self.d_out)
+        for k, (a, e) in enumerate(self.bounds):
+            w = self.weights[k].view(e, self.d_in, e - a, self.d_out)
+            norm = torch.linalg.vector_norm(w, dim=(1, 3), keepdim=True, dtype=torch.float32)
+            w.mul_((1 - c / norm.clamp_min(1e-30)).clamp_min(0).to(w.dtype))
+
     # -- block access (compiler, pictures, reference checks) -------------------------
     def _locate(self, t: int, s: int):
         if not (0 <= s <= t < self.T):
@@ -201,7 +214,6 @@ class BlockCausalLinear(nn.Module):
         k, rows, cols = self._locate(t, s)
         return self.weights[k][rows, cols]
 
-    @torch.no_grad()
     @torch.no_grad()
     def block_norms(self) -> torch.Tensor:
         """[T, T] Frobenius norm of every block (zero above the diagonal)."""

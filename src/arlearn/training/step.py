@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from arlearn.errors import ArlearnError
+from arlearn.models.block_causal import BlockCausalLinear
 from arlearn.training.distributed import World, all_reduce_sum, shard_rows
 
 
@@ -42,6 +44,15 @@ def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> to
     # dominates small models' steps (measured 49 → 41 ms/step on the 2×2 test model)
     fused = next(model.parameters()).device.type in ("cpu", "cuda")
     return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95), fused=fused)
+
+
+def block_layers(model: torch.nn.Module, why: str) -> list[BlockCausalLinear]:
+    """The per-pair block-causal layers of `model`; an error naming `why` if it has none."""
+    layers = [m for m in model.modules() if isinstance(m, BlockCausalLinear)]
+    if not layers:
+        raise ArlearnError(f"{why} needs a model with per-pair blocks W[t,s] (linear or mlp, "
+                           f"model.weights = \"per-pair\"); {type(model).__name__} has none")
+    return layers
 
 
 def accumulate_gradients(model, x, m, w: World, micro_batches: int, autocast_ctx):

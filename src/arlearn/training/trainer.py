@@ -31,7 +31,7 @@ from arlearn.training import checkpoint
 from arlearn.training.best import BestKeeper
 from arlearn.training.tensorboard import FanOut, TensorBoardLog, require_tensorboard
 from arlearn.training.distributed import any_rank, broadcast_object, shard_rows, world
-from arlearn.training.step import accumulate_gradients, lr_at, make_optimizer, seed_everything
+from arlearn.training.step import accumulate_gradients, block_layers, lr_at, make_optimizer, seed_everything
 from arlearn.training.runs import (
     METRICS,
     RESULTS,
@@ -110,6 +110,7 @@ class Trainer:
         self.bf16 = use_bf16(tc.dtype, self.device)
         self.model.to(self.device)
         self.opt = make_optimizer(self.model, tc.lr, tc.weight_decay)
+        self.sparse_layers = block_layers(self.model, "train.block_l1") if tc.block_l1 else []
         self.step = 0
         self.train_seconds = 0.0
         self.data = self.task.train_data(tc, self.progress)
@@ -259,6 +260,8 @@ class Trainer:
             raise ArlearnError(f"step {self.step + 1}: {what} is {float(loss if what == 'loss' else norm)}; "
                                f"training stopped, weights not updated; last good checkpoint: {last or 'none'}")
         self.opt.step()
+        for layer in self.sparse_layers:  # the group-lasso proximal step (train.block_l1)
+            layer.shrink_blocks_(lr * tc.block_l1)
         self.step += 1
         return loss.item(), acc.item(), lr
 

@@ -45,6 +45,17 @@ def test_cli_train_seeds_reports_each_seed_and_the_aggregate(tmp_path, capsys, m
     assert calls == [] and json.loads(capsys.readouterr().out)["runs"] == rep["runs"]  # finished seeds reused
 
 
+def test_a_seed_trained_with_another_thread_count_is_read_back(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "seeds"
+    assert main(["train", "--preset", "quick", *TINY, "--set", "train.threads=1", "--seeds", "0", "-o", str(out),
+                 "--no-progress"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    monkeypatch.setattr(trainer, "train", lambda *a, **k: pytest.fail("retrained a finished seed"))
+    assert main(["train", "--preset", "quick", *TINY, "--set", "train.threads=2", "--seeds", "0", "-o", str(out),
+                 "--no-progress"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"] == first["runs"]
+
+
 def test_seeds_must_be_distinct(tmp_path):
     with pytest.raises(ArlearnError, match="distinct"):
         train_seeds(resolve("quick"), tmp_path, [1, 1])

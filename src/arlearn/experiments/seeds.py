@@ -4,7 +4,9 @@ its results — what a headline number should be reported as.
 Each seed is an ordinary run directory `<out>/seed-<s>`; a seed whose run has results.json is read
 back, not retrained, so a killed multi-seed run continues where it stopped — only if that run was
 trained with the same config (but its seed): a finished run of another config is a one-line error
-naming the first differing key (`--force` retrains it), never silently averaged in. `<out>/seeds.json`
+naming the first differing key (`--force` retrains it), never silently averaged in. The CPU
+thread count is not part of that identity: like another CPU, it changes only the order of float
+sums, so seeds trained with different `train.threads` are read back together. `<out>/seeds.json`
 (written atomically after every seed) holds every run's results and the summary.
 """
 
@@ -21,6 +23,8 @@ from arlearn.fileio import write_json
 from arlearn.training.runs import CONFIG, RESULTS, portable_config
 
 SEEDS_FILE = "seeds.json"
+#: (section, key) pairs that say how a run was executed, not what was trained
+EXECUTION_ONLY = {("train", "threads")}
 #: the results summarised over seeds (those a run has: exact match for sequence tasks, perplexity for text)
 SUMMARISED = ("exact_match", "token_accuracy", "val_loss", "val_perplexity", "train_seconds")
 
@@ -42,6 +46,8 @@ def _check_same_config(run_dir: Path, cfg: RunConfig) -> None:
     wanted = from_dict(portable_config(cfg, run_dir)).to_dict()
     for section in wanted:
         for key in sorted(set(stored.get(section, {})) | set(wanted[section])):
+            if (section, key) in EXECUTION_ONLY:
+                continue
             old, new = stored.get(section, {}).get(key), wanted[section].get(key)
             if old != new:
                 raise ArlearnError(f"{run_dir} is a finished run of another config ({section}.{key} = {old!r}, "

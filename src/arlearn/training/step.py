@@ -55,6 +55,23 @@ def block_layers(model: torch.nn.Module, why: str) -> list[BlockCausalLinear]:
     return layers
 
 
+#: the group-lasso proximal step runs once every this many steps, for all of them at once: one
+#: pass over every weight costs about as much as an AdamW step (mult16: 0.18 s at 1 thread)
+PROX_EVERY = 4
+
+
+def shrink_blocks(layers: list[BlockCausalLinear], step: int, cfg) -> None:
+    """After optimizer step `step` (1-based): every PROX_EVERY steps, and at the last, shrink the
+    blocks by block_l1 times the learning rates summed since the last shrink (a function of the
+    step alone, so a resumed run shrinks exactly as an uninterrupted one)."""
+    if not layers or (step % PROX_EVERY and step != cfg.steps):
+        return
+    first = (step - 1) // PROX_EVERY * PROX_EVERY
+    tau = cfg.block_l1 * sum(lr_at(i, cfg) for i in range(first, step))
+    for layer in layers:
+        layer.shrink_blocks_(tau)
+
+
 def accumulate_gradients(model, x, m, w: World, micro_batches: int, autocast_ctx):
     """Forward/backward of this rank's share of the global batch (x [n, L], mask m [n, L-1]).
 

@@ -31,7 +31,8 @@ from arlearn.training import checkpoint
 from arlearn.training.best import BestKeeper
 from arlearn.training.tensorboard import FanOut, TensorBoardLog, require_tensorboard
 from arlearn.training.distributed import any_rank, broadcast_object, shard_rows, world
-from arlearn.training.step import accumulate_gradients, block_layers, lr_at, make_optimizer, seed_everything
+from arlearn.training.step import (accumulate_gradients, block_layers, lr_at, make_optimizer, seed_everything,
+                                   shrink_blocks)
 from arlearn.training.runs import (
     METRICS,
     RESULTS,
@@ -260,9 +261,8 @@ class Trainer:
             raise ArlearnError(f"step {self.step + 1}: {what} is {float(loss if what == 'loss' else norm)}; "
                                f"training stopped, weights not updated; last good checkpoint: {last or 'none'}")
         self.opt.step()
-        for layer in self.sparse_layers:  # the group-lasso proximal step (train.block_l1)
-            layer.shrink_blocks_(lr * tc.block_l1)
         self.step += 1
+        shrink_blocks(self.sparse_layers, self.step, tc)  # the group lasso of train.block_l1
         return loss.item(), acc.item(), lr
 
     # -- evaluation: rank 0 evaluates, every rank gets its result ------------------------------

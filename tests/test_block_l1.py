@@ -65,3 +65,24 @@ def test_block_l1_on_a_model_without_blocks_is_one_clear_error(tmp_path, capsys)
     assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
     with pytest.raises(ArlearnError, match="block_l1"):
         resolve("quick", overrides=["train.block_l1=-1"])
+
+
+def test_a_run_with_block_l1_resumes_bitwise_exactly(tmp_path):
+    """Stopped at step 7 (mid-way between two shrinks) and resumed, it ends with the weights of an
+    uninterrupted run: the shrink depends on the step alone."""
+    from safetensors.torch import load_file
+
+    from arlearn.training.trainer import Trainer
+
+    torch.set_num_threads(1)
+    cfg = resolve("circuit-adder4", overrides=["train.steps=14", "train.target_exact_match=0", "train.eval_every=0",
+                                               "eval.examples=20", "train.block_l1=0.3"])
+    train(cfg, tmp_path / "whole", progress=False)
+    t = Trainer(cfg, tmp_path / "split", progress=False)
+    for _ in range(7):
+        t.train_step()
+    t.save_checkpoint()
+    del t
+    Trainer(cfg, tmp_path / "split", progress=False, resume=True).fit()
+    a, b = (load_file(str(tmp_path / d / "model.safetensors")) for d in ("whole", "split"))
+    assert sorted(a) == sorted(b) and all(torch.equal(a[k], b[k]) for k in a)

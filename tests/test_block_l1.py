@@ -50,8 +50,9 @@ def test_block_l1_sparsifies_a_trained_circuit_model_without_losing_it(tmp_path)
         res = train(cfg, tmp_path / str(lam), progress=False)
         assert res["exact_match"] == 1.0
         _, task, model = load_run(tmp_path / str(lam))
-        live = int((model.mix[0].block_norms() > 0).sum())  # of 820 causal blocks
-        reps[lam] = (live, recover_wiring(model, task)["precision"])
+        rep = recover_wiring(model, task)
+        assert rep["blocks"] == 820  # T = 40: 40·41/2 causal blocks
+        reps[lam] = (rep["nonzero_blocks"], rep["precision"])
     (dense_live, dense_prec), (sparse_live, sparse_prec) = reps[0.0], reps[0.3]
     assert dense_live == 820 and sparse_live < 780  # measured: 647 left non-zero
     assert sparse_prec > dense_prec + 0.3  # measured: precision 0.63 against 0.16

@@ -22,5 +22,6 @@ def run(args) -> None:
     cfg, task, model = load_run(args.run_dir)
     rep = recover_wiring(model, task, args.rel, args.layer)
     say(f"{rep['gates']} gates, {rep['edges']} true edges: top-k precision {rep['topk_precision']:.3f}; "
-        f"threshold {rep['rel']}: precision {rep['precision']:.3f}, recall {rep['recall']:.3f}")
+        f"threshold {rep['rel']}: precision {rep['precision']:.3f}, recall {rep['recall']:.3f}; "
+        f"{rep['nonzero_blocks']:,} of {rep['blocks']:,} blocks non-zero")
     emit({"run_dir": str(args.run_dir), **rep})

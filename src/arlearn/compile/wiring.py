@@ -27,7 +27,9 @@ DEFAULT_REL = 0.5
 
 
 def recover_wiring(model, task, rel: float = DEFAULT_REL, layer: int = 0) -> dict:
-    """{"gates", "edges", "topk_precision", "precision", "recall", "worst": [...]} for a circuit run."""
+    """{"gates", "edges", "topk_precision", "precision", "recall", "worst": [...], "blocks",
+    "nonzero_blocks"} for a circuit run (blocks: the map's causal blocks W[t,s], s ≤ t; a model
+    trained with train.block_l1 has many exactly zero)."""
     mix = getattr(model, "mix", None)
     if mix is None:
         raise ArlearnError(f"{type(model).__name__} has no block-causal map to read wiring from (linear or mlp only)")
@@ -55,4 +57,5 @@ def recover_wiring(model, task, rel: float = DEFAULT_REL, layer: int = 0) -> dic
     return {"gates": len(lay.circuit.gates), "edges": edges, "rel": rel,
             "topk_precision": topk_hits / max(edges, 1),
             "precision": hits / max(found, 1), "recall": hits / max(edges, 1),
+            "blocks": norms.shape[0] * (norms.shape[0] + 1) // 2, "nonzero_blocks": int((norms > 0).sum()),
             "worst_gates": [{"gate": n, "topk_precision": round(p, 4)} for p, n in worst[:5] if p < 1]}

@@ -198,7 +198,7 @@ class BlockCausalLinear(nn.Module):
             blocks = self.weights[k].view(e, self.d_in, e - a, self.d_out)
             # one squaring pass, then the reductions over ever smaller tensors ([e, d_in, n, d_out] →
             # [e, d_in, n] → [e, n]): 2–3× faster than one vector_norm over dims (1, 3)
-            norm = self.weights[k].square().view(e, self.d_in, e - a, self.d_out).sum(3).sum(1).sqrt_()
+            norm = blocks.square().sum(3).sum(1).sqrt_()
             blocks.mul_((1 - c / norm.clamp_min_(1e-30)).clamp_min_(0)[:, None, :, None])
 
     # -- block access (compiler, pictures, reference checks) -------------------------

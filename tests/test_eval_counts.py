@@ -69,3 +69,32 @@ def test_answer_position_accuracy_scores_each_answer_token_and_malformed_as_wron
             {"answer": "4 5 6", "parsed": "4 5"}]     # too short: the missing position is wrong
     assert answer_position_accuracy(recs) == [0.75, 0.5, 0.5]
     assert answer_position_accuracy([]) == []
+
+
+def test_pool_head_draws_inputs_the_run_trained_on():
+    from arlearn.config import TrainConfig
+    from arlearn.tasks.encoding import pool_head
+
+    task = make_task("multiplication", {"n": 3, "m": 3, "cot": "long"})
+    cfg = TrainConfig(train_examples=300, seed=7)
+    pool = task.train_data(cfg)
+    rows = {tuple(r) for r in pool.ids.tolist()}
+    seed, size = pool_head(cfg)
+    assert size == 300
+    drawn = task.held_out(size, seed, "train")
+    assert 250 < len(drawn) <= 300  # distinct: repeats within the pool are dropped
+    assert all(tuple(task.vocab.encode(task.sequence(ex))) in rows for ex in drawn)
+    other = task.held_out(50, "8/0", "train")  # another train seed draws other inputs
+    assert sum(tuple(task.vocab.encode(task.sequence(ex))) in rows for ex in other) < 5
+
+
+def test_cli_eval_split_pool_and_its_errors(tmp_path, capsys):
+    (tmp_path / "c.bench").write_text(BENCH)
+    run = tmp_path / "run"
+    assert main(["compile", "circuit", str(tmp_path / "c.bench"), "-o", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(run), "--split", "pool", "--examples", "1000"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["split"] == "pool" and out["exact_match"] == 1.0 and 0 < out["n"] < 16
+    assert main(["eval", str(run), "--split", "pool", "--seed", "3"]) == 2
+    assert "--seed does not apply to --split pool" in capsys.readouterr().err

@@ -8,6 +8,7 @@ from arlearn.evaluation import evaluator_for
 from arlearn.errors import ArlearnError
 from arlearn.evaluation.external import evaluate_file
 from arlearn.evaluation.perplexity import evaluate_text_file
+from arlearn.tasks.encoding import pool_head
 from arlearn.training import load_run
 
 NAME = "eval"
@@ -18,8 +19,10 @@ def add_arguments(p) -> None:
     p.add_argument("run_dir", help="a run directory (from train, demo, sweep or compile)")
     p.add_argument("--examples", type=int, default=0,
                    help="held-out examples (text: validation windows; default: the run's eval.examples / all)")
-    p.add_argument("--split", default="test", choices=["test", "train"],
-                   help="split to draw the examples from (default: test, the held-out one)")
+    p.add_argument("--split", default="test", choices=["test", "train", "pool"],
+                   help="split to draw the examples from (default: test, the held-out one; pool: distinct "
+                        "inputs of the run's own training pool, its first 8,192 — beside test, the "
+                        "generalization gap)")
     p.add_argument("--seed", type=int, default=None, help="seed of the drawn examples (default: the run's eval.seed)")
     p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: the run's train.device)")
     p.add_argument("--examples-file", metavar="FILE",
@@ -32,6 +35,20 @@ def add_arguments(p) -> None:
                    help="text runs: loss and perplexity of a UTF-8 file instead of the validation stream "
                         "(stories separated by <|endoftext|> lines or blank lines; the run's tokenizer and windows)")
     add_progress_arg(p)
+
+
+def _drawn_from(args, cfg, task) -> tuple[str, int | str | None, int]:
+    """(split, seed, examples) to draw: `--split pool` is the train split drawn with the seed of
+    the first chunk of the run's training pool (tasks.encoding.pool_head), at most its size."""
+    if args.split != "pool":
+        return args.split, args.seed, args.examples
+    if task.metric != "exact_match":
+        raise ArlearnError(f"--split pool scores exact match on training examples; {args.run_dir} is a "
+                           f"{task.name!r} run (a text run's training data is its token stream)")
+    if args.seed is not None:
+        raise ArlearnError("--seed does not apply to --split pool (the pool is drawn from the run's train.seed)")
+    seed, size = pool_head(cfg.train)
+    return "train", seed, min(args.examples or cfg.eval.examples, size)
 
 
 def run(args) -> None:
@@ -50,8 +67,10 @@ def run(args) -> None:
         summary, records = evaluate_file(model, task, args.examples_file, args.format, cfg.eval.batch_size,
                                          device, bf16, progress=not args.no_progress)
     else:
+        split, seed, n = _drawn_from(args, cfg, task)
         ev = evaluator_for(task, cfg.eval, device, bf16)
-        summary, records = ev.run(model, args.examples, args.split, args.seed, progress=not args.no_progress)
+        summary, records = ev.run(model, n, split, seed, progress=not args.no_progress)
+        summary["split"] = args.split
     for r in [r for r in records or () if not r["correct"]][: cfg.eval.show_mistakes]:
         say(f"wrong: {r['prompt']} -> {r['generated']} (first divergence at {r['first_divergence']})")
     emit({"run_dir": str(args.run_dir), **summary})

@@ -117,8 +117,19 @@ def compact_dtype(vocab_size: int) -> np.dtype:
 CHUNK = 8192  # examples per generation chunk; chunk k is drawn with seed "<seed>/<k>"
 
 
+def chunk_seed(seed: int, k: int) -> str:
+    """The seed chunk `k` of a training pool built with `train.seed = seed` is drawn with."""
+    return f"{seed}/{k}"
+
+
+def pool_head(train_cfg) -> tuple[str, int]:
+    """(seed, size) of the first chunk of the pool `example_pool` builds from `train_cfg`:
+    `task.held_out(n, seed, "train")` with n ≤ size gives distinct inputs the run trained on."""
+    return chunk_seed(train_cfg.seed, 0), min(CHUNK, train_cfg.train_examples)
+
+
 def _make_chunk(task: Task, k: int, size: int, seed: int, loss_on: str):
-    ids, first, end = task.encoded_sample("train", size, f"{seed}/{k}", loss_on)
+    ids, first, end = task.encoded_sample("train", size, chunk_seed(seed, k), loss_on)
     return k, ids.astype(compact_dtype(len(task.vocab))), first, end
 
 

@@ -95,3 +95,29 @@ def test_gate_coverage_moves_the_lowest_held_out_row_with_the_missing_value():
     assert cov.moved == (3,)  # 11 sets AND (and OR) to 1
     none_in_train = gate_coverage(c, bits, [False] * 4)
     assert none_in_train.moved == (0, 3) and none_in_train.held_out_after_cover == 2
+
+
+def test_fan_in_patterns_are_counted_as_brute_force_counts_them():
+    task = make_task("tm", INCREMENT6)
+    c = task.threshold_circuit
+    seen = {s: set() for s in ("train", "test")}
+    for x in task.all_inputs():
+        vals = c.evaluate_all(task.unrolled.input_bits(x))
+        seen[task.split_of(x)] |= {(g.name, tuple(vals[i] for i in g.inputs)) for g in c.gates}
+    every = seen["train"] | seen["test"]
+    cov = task.coverage
+    assert (cov.patterns, cov.patterns_missed) == (len(every), len(every - seen["train"]))
+    assert cov.patterns_missed > 0  # the held-out carry chain shows patterns training does not
+    assert f"show {len(seen['train'])} of the {len(every)} gate fan-in patterns" in task.describe()
+
+
+def test_fan_in_patterns_of_a_two_gate_circuit():
+    b = CircuitBuilder()
+    x, y = b.input("x"), b.input("y")
+    b.output(b.gate("AND", x, y, name="and"))
+    b.output(b.gate("OR", x, y, name="or"))
+    c = b.build()
+    bits = [[0, 0], [1, 0], [0, 1], [1, 1]]
+    one = gate_coverage(c, bits, [True, False, False, False])
+    assert (one.patterns, one.patterns_missed) == (8, 6)  # row 00 shows each gate one pattern of four
+    assert gate_coverage(c, bits, [True] * 4).patterns_missed == 0

@@ -10,6 +10,13 @@ at one value. `gate_coverage` evaluates every gate on every input at once (in ch
 for each not-exercised gate in topological order, the lowest-index held-out input that gives
 the gate its missing value, moved into training (with every gate it exercises) until each
 varying gate is exercised. Deterministic: a function of the circuit, the inputs and their order.
+
+A stronger (still only necessary) condition is counted too: a gate's *fan-in pattern* is the
+tuple of values of its inputs on one row; `patterns` counts the distinct (gate, pattern) pairs
+over all rows and `patterns_missed` those that no training row shows — a threshold gate is
+identified by its truth table only on the patterns it is trained on. (Patterns are compared by a
+64-bit random linear hash of the input values: a collision, ~k²/2^64 for k patterns of a gate,
+could only under-count.)
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ class Coverage:
     exercised: int  #: varying gates that take both values over the training rows
     missed: tuple[str, ...]  #: the varying gates not exercised in training, in topological order
     moved: tuple[int, ...]  #: held-out rows the cover moves into training, in the order picked
+    patterns: int = 0  #: distinct (gate, fan-in pattern) pairs over all rows
+    patterns_missed: int = 0  #: of which no training row (before the cover) shows
 
     @property
     def held_out_after_cover(self) -> int:
@@ -49,16 +58,43 @@ def _gate_values(circuit: Circuit, bits) -> np.ndarray:
     return np.stack([vals[g.name] for g in circuit.gates]).astype(bool)
 
 
+class _Patterns:
+    """The distinct fan-in patterns of every gate, over all rows and over the training rows."""
+
+    def __init__(self, circuit: Circuit):
+        self.circuit = circuit
+        self.salt = np.random.default_rng(0x5EED).integers(0, 2**63, size=1 + max(
+            (len(g.inputs) for g in circuit.gates), default=0), dtype=np.uint64) | np.uint64(1)
+        self.all = [np.empty(0, np.uint64) for _ in circuit.gates]
+        self.train = [np.empty(0, np.uint64) for _ in circuit.gates]
+
+    def add(self, vals: dict, tr: np.ndarray) -> None:
+        for q, g in enumerate(self.circuit.gates):
+            key = np.zeros(len(tr), dtype=np.uint64)
+            for j, s in enumerate(g.inputs):  # uint64 arithmetic wraps: a random linear hash
+                key += vals[s].astype(np.uint64) * self.salt[j]
+            self.all[q] = np.union1d(self.all[q], key)
+            self.train[q] = np.union1d(self.train[q], key[tr])
+
+    def counts(self) -> tuple[int, int]:
+        total = sum(len(a) for a in self.all)
+        return total, total - sum(len(t) for t in self.train)
+
+
 def _scan(circuit: Circuit, bits: np.ndarray, train: np.ndarray):
     """(seen [2, gates]: the values each gate takes over all rows, seen_train [2, gates]: over
-    the training rows, first [2, gates]: the lowest held-out row giving each value, rows if none)."""
+    the training rows, first [2, gates]: the lowest held-out row giving each value, rows if none;
+    (patterns, patterns missed in training))."""
     G, N = len(circuit.gates), len(bits)
     seen, seen_train = np.zeros((2, G), bool), np.zeros((2, G), bool)
     first = np.full((2, G), N, dtype=np.int64)
+    patterns = _Patterns(circuit)
     chunk = max(64, SCAN_BUDGET // max(1, len(circuit.signals)))
     for lo in range(0, N, chunk):
-        v = _gate_values(circuit, bits[lo : lo + chunk])
+        vals = circuit.evaluate_batch(bits[lo : lo + chunk])
+        v = np.stack([vals[g.name] for g in circuit.gates]).astype(bool)
         tr = train[lo : lo + chunk]
+        patterns.add(vals, tr)
         held = np.flatnonzero(~tr)
         for value, hit in ((0, ~v), (1, v)):
             seen[value] |= hit.any(1)
@@ -67,7 +103,7 @@ def _scan(circuit: Circuit, bits: np.ndarray, train: np.ndarray):
                 h = hit[:, held]
                 at = np.where(h.any(1), lo + held[h.argmax(1)], N)
                 first[value] = np.minimum(first[value], at)
-    return seen, seen_train, first
+    return seen, seen_train, first, patterns.counts()
 
 
 def gate_coverage(circuit: Circuit, bits, train) -> Coverage:
@@ -78,7 +114,7 @@ def gate_coverage(circuit: Circuit, bits, train) -> Coverage:
     train = np.asarray(train, dtype=bool)
     if not circuit.gates or not len(bits):
         raise ArlearnError(f"circuit {circuit.name!r}: gate coverage needs gates and at least one input")
-    seen, seen_train, first = _scan(circuit, bits, train)
+    seen, seen_train, first, (patterns, patterns_missed) = _scan(circuit, bits, train)
     varying = seen.all(0)
     missed = varying & ~seen_train.all(0)
     covered = seen_train.copy()
@@ -93,7 +129,8 @@ def gate_coverage(circuit: Circuit, bits, train) -> Coverage:
     return Coverage(
         gates=len(circuit.gates), rows=len(bits), train=int(train.sum()), varying=int(varying.sum()),
         exercised=int((varying & ~missed).sum()),
-        missed=tuple(circuit.gates[q].name for q in np.flatnonzero(missed)), moved=tuple(moved))
+        missed=tuple(circuit.gates[q].name for q in np.flatnonzero(missed)), moved=tuple(moved),
+        patterns=patterns, patterns_missed=patterns_missed)
 
 
 __all__ = ["Coverage", "SCAN_BUDGET", "gate_coverage"]

@@ -220,7 +220,8 @@ class TuringTask(Task):
         c = self.coverage
         over = "all" if c.rows == input_count(self.tm, self.length) else "a random sample of"
         text = (f"tableau coverage over {over} {c.rows} inputs: {c.gates} gates, {c.varying} vary, "
-                f"{c.exercised} exercised by the {c.train} hash-split train inputs")
+                f"{c.exercised} exercised by the {c.train} hash-split train inputs, which show "
+                f"{c.patterns - c.patterns_missed} of the {c.patterns} gate fan-in patterns")
         if self.split == "cover":
             return text + (f"; split 'cover' moved {len(c.moved)} held-out inputs into train: all {c.varying} "
                            f"exercised, {c.held_out_after_cover} held out")

@@ -83,13 +83,17 @@ def test_coverage_of_a_large_input_space_is_measured_on_a_fixed_sample(monkeypat
     assert "over a random sample of 16 inputs" in a.describe()
 
 
-def test_gate_coverage_moves_the_lowest_held_out_row_with_the_missing_value():
+def and_or():
+    """A two-gate circuit (AND and OR of x, y) and its four inputs."""
     b = CircuitBuilder()
     x, y = b.input("x"), b.input("y")
     b.output(b.gate("AND", x, y, name="and"))
     b.output(b.gate("OR", x, y, name="or"))
-    c = b.build()
-    bits = [[0, 0], [1, 0], [0, 1], [1, 1]]
+    return b.build(), [[0, 0], [1, 0], [0, 1], [1, 1]]
+
+
+def test_gate_coverage_moves_the_lowest_held_out_row_with_the_missing_value():
+    c, bits = and_or()
     cov = gate_coverage(c, bits, [True, False, False, False])
     assert (cov.varying, cov.exercised, cov.missed) == (2, 0, ("and", "or"))
     assert cov.moved == (3,)  # 11 sets AND (and OR) to 1
@@ -112,12 +116,7 @@ def test_fan_in_patterns_are_counted_as_brute_force_counts_them():
 
 
 def test_fan_in_patterns_of_a_two_gate_circuit():
-    b = CircuitBuilder()
-    x, y = b.input("x"), b.input("y")
-    b.output(b.gate("AND", x, y, name="and"))
-    b.output(b.gate("OR", x, y, name="or"))
-    c = b.build()
-    bits = [[0, 0], [1, 0], [0, 1], [1, 1]]
+    c, bits = and_or()
     one = gate_coverage(c, bits, [True, False, False, False])
     assert (one.patterns, one.patterns_missed) == (8, 6)  # row 00 shows each gate one pattern of four
     assert gate_coverage(c, bits, [True] * 4).patterns_missed == 0

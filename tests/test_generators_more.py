@@ -21,6 +21,7 @@ from arlearn.circuits import (
     threshold,
     to_bench,
 )
+from arlearn.circuits.bench_format import load_bench
 from arlearn.circuits.generators import ALU_OPS, popcount_adders
 from arlearn.cli import main
 from arlearn.errors import ArlearnError
@@ -207,3 +208,17 @@ def test_compiled_linear_model_verifies(spec, tmp_path):
     assert rep.threshold_gates == len(normalize(generate(spec)).gates)
     v = verify_run(tmp_path / spec)
     assert v["ok"] and v["exhaustive"] and v["checked"] == 1 << len(generate(spec).inputs)
+
+
+def test_show_task_bench_writes_a_generator_that_trains_back_as_a_file(tmp_path, capsys):
+    path = tmp_path / "alu4.bench"
+    assert main(["show-task", "circuit", "generator=alu4", "-n", "0", "--bench", str(path)]) == 0
+    from_file = load_bench(path)
+    want = generate("alu4")
+    bits = np.random.default_rng(0).integers(0, 2, size=(200, len(want.inputs)))
+    got_vals, want_vals = from_file.evaluate_batch(bits), want.evaluate_batch(bits)
+    assert all((got_vals[o] == want_vals[o]).all() for o in want.outputs)
+    capsys.readouterr()
+    assert main(["show-task", "parity", "-n", "0", "--bench", str(tmp_path / "p.bench")]) == 2
+    assert "--bench writes a circuit; task 'parity' has none" in capsys.readouterr().err
+    assert not (tmp_path / "p.bench").exists()

@@ -18,7 +18,18 @@ def add_arguments(p) -> None:
     p.add_argument("--split", default="train", choices=["train", "test"],
                    help="split to draw the examples from (default: train)")
     p.add_argument("--seed", type=int, default=0, help="seed of the drawn examples (default 0)")
+    p.add_argument("--bench", metavar="FILE", help="circuit task: also write its circuit as a .bench netlist "
+                   "(e.g. a generator's, to train on with task.file)")
     add_json_arg(p)
+
+
+def _write_bench(task, path: str) -> None:
+    from arlearn.circuits.bench_format import to_bench
+    from arlearn.fileio import write_text
+
+    if not hasattr(task, "circuit"):
+        raise ArlearnError(f"--bench writes a circuit; task {task.name!r} has none")
+    write_text(path, to_bench(task.circuit))
 
 
 def run(args) -> None:
@@ -26,6 +37,8 @@ def run(args) -> None:
     if not isinstance(task, Task):
         raise ArlearnError(f"task {args.name!r} is a token stream with no examples to show "
                            "(train on it, then `arlearn sample`)")
+    if args.bench:
+        _write_bench(task, args.bench)
     examples = task.sample(args.split, args.n, args.seed)
     if args.json:
         emit({"task": args.name, "description": task.describe(),

@@ -98,3 +98,14 @@ def test_cli_eval_split_pool_and_its_errors(tmp_path, capsys):
     assert out["split"] == "pool" and out["exact_match"] == 1.0 and 0 < out["n"] < 16
     assert main(["eval", str(run), "--split", "pool", "--seed", "3"]) == 2
     assert "--seed does not apply to --split pool" in capsys.readouterr().err
+
+
+def test_split_pool_on_a_text_run_is_a_clear_error():
+    from types import SimpleNamespace
+
+    from arlearn.cli.eval import _drawn_from
+
+    args = SimpleNamespace(split="pool", seed=None, examples=0, run_dir="runs/ts")
+    text_task = SimpleNamespace(metric="perplexity", name="tinystories")
+    with pytest.raises(ArlearnError, match="--split pool scores exact match on training examples"):
+        _drawn_from(args, None, text_task)

@@ -52,9 +52,8 @@ class Coverage:
         return self.rows - self.train - len(self.moved)
 
 
-def _gate_values(circuit: Circuit, bits) -> np.ndarray:
-    """Every gate's value on every row: bits [B, n] → bool [gates, B]."""
-    vals = circuit.evaluate_batch(bits)
+def _gate_values(circuit: Circuit, vals: dict) -> np.ndarray:
+    """Every gate's value on every row, from `Circuit.evaluate_batch`'s signal values → bool [gates, B]."""
     return np.stack([vals[g.name] for g in circuit.gates]).astype(bool)
 
 
@@ -63,8 +62,8 @@ class _Patterns:
 
     def __init__(self, circuit: Circuit):
         self.circuit = circuit
-        self.salt = np.random.default_rng(0x5EED).integers(0, 2**63, size=1 + max(
-            (len(g.inputs) for g in circuit.gates), default=0), dtype=np.uint64) | np.uint64(1)
+        fan_in = max((len(g.inputs) for g in circuit.gates), default=0)
+        self.salt = np.random.default_rng(0x5EED).integers(0, 2**63, size=fan_in, dtype=np.uint64)
         self.all = [np.empty(0, np.uint64) for _ in circuit.gates]
         self.train = [np.empty(0, np.uint64) for _ in circuit.gates]
 
@@ -92,7 +91,7 @@ def _scan(circuit: Circuit, bits: np.ndarray, train: np.ndarray):
     chunk = max(64, SCAN_BUDGET // max(1, len(circuit.signals)))
     for lo in range(0, N, chunk):
         vals = circuit.evaluate_batch(bits[lo : lo + chunk])
-        v = np.stack([vals[g.name] for g in circuit.gates]).astype(bool)
+        v = _gate_values(circuit, vals)
         tr = train[lo : lo + chunk]
         patterns.add(vals, tr)
         held = np.flatnonzero(~tr)
@@ -123,7 +122,7 @@ def gate_coverage(circuit: Circuit, bits, train) -> Coverage:
         while not covered[:, q].all():  # a row missing value 0 or 1 (both, when no row is in training)
             row = int(first[int(covered[0, q]), q])  # held out: a training row would have covered it
             moved.append(row)
-            v = _gate_values(circuit, bits[row : row + 1])[:, 0]
+            v = _gate_values(circuit, circuit.evaluate_batch(bits[row : row + 1]))[:, 0]
             covered[1] |= v
             covered[0] |= ~v
     return Coverage(

@@ -73,3 +73,21 @@ def test_a_finished_seed_of_another_config_is_an_error_not_averaged_in(tmp_path,
     assert main(["train", "--preset", "quick", *TINY, "--set", "train.lr=0.02", "--seeds", "0", "-o", str(out),
                  "--no-progress", "--force"]) == 0  # --force retrains it
     assert load_run_config(out / "seed-0").train.lr == 0.02
+
+
+def test_a_time_limit_that_did_not_bind_is_not_part_of_a_seeds_identity(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "seeds"
+    assert main(["train", "--preset", "quick", *TINY, "--set", "train.max_minutes=30", "--seeds", "0", "-o",
+                 str(out), "--no-progress"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["runs"][0]["stopped_by"] == "steps"
+    monkeypatch.setattr(trainer, "train", lambda *a, **k: pytest.fail("retrained a finished seed"))
+    for limit in ("60", "0"):  # a longer limit, or none: the finished run is what this config trains
+        assert main(["train", "--preset", "quick", *TINY, "--set", f"train.max_minutes={limit}", "--seeds", "0",
+                     "-o", str(out), "--no-progress"]) == 0
+        assert json.loads(capsys.readouterr().out)["runs"] == first["runs"]
+    results = out / "seed-0" / "results.json"  # had the run needed more time than asked for now, it is not
+    results.write_text(json.dumps({**first["runs"][0], "train_seconds": 120.0}))
+    assert main(["train", "--preset", "quick", *TINY, "--set", "train.max_minutes=1", "--seeds", "0", "-o",
+                 str(out), "--no-progress"]) == 2
+    assert "train.max_minutes = 30" in capsys.readouterr().err

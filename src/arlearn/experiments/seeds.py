@@ -6,7 +6,9 @@ back, not retrained, so a killed multi-seed run continues where it stopped — o
 trained with the same config (but its seed): a finished run of another config is a one-line error
 naming the first differing key (`--force` retrains it), never silently averaged in. The CPU
 thread count is not part of that identity: like another CPU, it changes only the order of float
-sums, so seeds trained with different `train.threads` are read back together. `<out>/seeds.json`
+sums, so seeds trained with different `train.threads` are read back together. Nor is a
+`train.max_minutes` that did not bind: a run that trained all its steps within the limit asked for
+now (or with none) is the run this config trains, on a CPU of any speed. `<out>/seeds.json`
 (written atomically after every seed) holds every run's results and the summary.
 """
 
@@ -40,13 +42,22 @@ def summarise(results: list[dict]) -> dict:
     return out
 
 
-def _check_same_config(run_dir: Path, cfg: RunConfig) -> None:
+def _time_limit_unbound(results: dict, limit_minutes: float) -> bool:
+    """Whether a finished run would have ended the same under `limit_minutes` (0: no limit):
+    it stopped at its step count, within that much training time."""
+    return results.get("stopped_by") == "steps" and (
+        not limit_minutes or results.get("train_seconds", float("inf")) <= 60 * limit_minutes)
+
+
+def _check_same_config(run_dir: Path, cfg: RunConfig, results: dict) -> None:
     """A finished seed is reused only if it was trained with `cfg` (as config.toml stores it)."""
     stored = from_dict(load_toml(run_dir / CONFIG)).to_dict()
     wanted = from_dict(portable_config(cfg, run_dir)).to_dict()
     for section in wanted:
         for key in sorted(set(stored.get(section, {})) | set(wanted[section])):
             if (section, key) in EXECUTION_ONLY:
+                continue
+            if (section, key) == ("train", "max_minutes") and _time_limit_unbound(results, cfg.train.max_minutes):
                 continue
             old, new = stored.get(section, {}).get(key), wanted[section].get(key)
             if old != new:
@@ -69,8 +80,8 @@ def train_seeds(cfg: RunConfig, out, seeds, progress: bool = False, overwrite: b
         done = run_dir / RESULTS
         one = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=s))
         if done.is_file() and not overwrite:
-            _check_same_config(run_dir, one)
             res = json.loads(done.read_text(encoding="utf-8"))
+            _check_same_config(run_dir, one, res)
         else:
             res = trainer.train(one, run_dir, progress=progress, overwrite=True)
         runs.append({"seed": s, "run_dir": str(run_dir), **res})

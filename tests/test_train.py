@@ -122,3 +122,21 @@ def test_results_record_the_machine_and_kernels(tmp_path, monkeypatch):
     from arlearn.reporting.tables import machine_line
 
     assert "ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16" in machine_line(m) and "fp32" in machine_line(m)
+
+
+def test_the_time_limits_progress_total_follows_the_measured_rate_both_ways():
+    from tqdm import tqdm
+
+    from arlearn.training.trainer import RATE_STEPS, _bound_by_time
+
+    bar = tqdm(total=1500, disable=True)
+    _bound_by_time(bar, 1, 6.0, (0, 0.0), 600.0, 1500)  # one slow warm-up step is not a rate
+    assert bar.total == 1500
+    _bound_by_time(bar, RATE_STEPS, 10.0, (0, 0.0), 600.0, 1500)  # 0.5 step/s: 5 + 295 steps left
+    assert bar.total == 300
+    _bound_by_time(bar, 100, 50.0, (0, 0.0), 600.0, 1500)  # faster now (2 steps/s): the total grows
+    assert bar.total == 1200
+    _bound_by_time(bar, 200, 60.0, (0, 0.0), 600.0, 1500)  # never past train.steps
+    assert bar.total == 1500
+    _bound_by_time(bar, 400, 700.0, (0, 0.0), 600.0, 1500)  # past the limit: the total is this step
+    assert bar.total == 400

@@ -51,6 +51,8 @@ from arlearn.training.runs import (
 
 #: weight of the newest step in the progress bar's running loss / accuracy
 SMOOTHING = 0.05
+#: steps timed before train.max_minutes' estimate of the last step is shown on the progress bar
+RATE_STEPS = 5
 #: offset between ranks' seeds (each rank draws its own dropout stream)
 RANK_SEED_STRIDE = 1_000_003
 
@@ -302,7 +304,7 @@ class Trainer:
             self.train_seconds = time.perf_counter() - t0
             bar.update(1)
             if tc.max_minutes:
-                _bound_by_time(bar, self.step, self.train_seconds, first, 60 * tc.max_minutes)
+                _bound_by_time(bar, self.step, self.train_seconds, first, 60 * tc.max_minutes, tc.steps)
             if self.step % tc.log_every == 0 or self.step == tc.steps:
                 bar.set_postfix(loss=f"{run_loss:.4f}", acc=f"{run_acc:.3f}")
                 self.log.write(step=self.step, loss=loss, token_acc=acc, lr=lr,
@@ -364,13 +366,17 @@ class Trainer:
         return results
 
 
-def _bound_by_time(bar, step: int, seconds: float, first: tuple[int, float], limit_s: float) -> None:
+def _bound_by_time(bar, step: int, seconds: float, first: tuple[int, float], limit_s: float, steps: int) -> None:
     """Under train.max_minutes the run ends at the step the time limit allows, if that comes
-    before train.steps: make the bar's total (and so its ETA) that step."""
+    before train.steps: make the bar's total (and so its ETA) that step. The estimate follows the
+    measured rate both ways, and waits for a few steps: the first ones (allocation, warm-up) are
+    slow, and a total fixed from them would stay too small for the whole run."""
+    if step - first[0] < RATE_STEPS:
+        return
     rate = (step - first[0]) / max(seconds - first[1], 1e-9)
-    by_time = step + int(rate * max(limit_s - seconds, 0.0))
-    if by_time < bar.total:
-        bar.total = max(by_time, step)
+    total = max(min(steps, step + int(rate * max(limit_s - seconds, 0.0))), step)
+    if total != bar.total:
+        bar.total = total
         bar.refresh()
 
 

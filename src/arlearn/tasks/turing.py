@@ -20,6 +20,15 @@ increment's longest carry chains) cannot be learned, whatever the CoT. The table
 `threshold` CoT's circuit for every CoT, so runs with different CoTs share one split. Coverage is
 measured over every input, or over a fixed random sample of MAX_ENUMERATE inputs when there are
 more (then the cover is exact only on the sample).
+`tapes` holds out the hash split's held-out inputs and trains on random *tapes*: every content
+the input cells can hold (`cell_values`: `1`, `+` or blank in each cell of a unary pair; an input
+symbol or the blank for a `strings` machine, whose tableau then reads two bits a cell), valid
+input or not, except the held-out inputs. The tableau is a circuit over all of them, so training
+on tapes exercises its gates on far more inputs than the input space holds (a unary pair of n
+cells has n(n+1)/2 inputs and 3^n tapes; binary strings 2^n and 3^n), while evaluation stays on
+held-out inputs that no training example shows. Only tapes on which the machine halts within the
+bounds are drawn (each is simulated; the tableau is the machine's run only there: unary addition
+on a tape that starts with a blank leaves it to the left).
 """
 
 from __future__ import annotations
@@ -44,10 +53,12 @@ from arlearn.turing import (
     TuringMachine,
     Unrolled,
     auto_bounds,
+    cell_values,
     check_input,
     index_of_input,
     input_count,
     input_from_index,
+    is_input,
     load_machine,
     machine_names,
     simulate,
@@ -58,7 +69,8 @@ from arlearn.vocab import BOS, EOS, Vocab
 
 # -- the task -----------------------------------------------------------------------------------
 COT_FORMATS = ("none", "trace", "threshold")
-SPLIT_KINDS = ("hash", "cover")
+TAPES_COVERAGE = 20_000  #: training tapes `coverage` evaluates under split="tapes"
+SPLIT_KINDS = ("hash", "cover", "tapes")
 
 
 @register_task("tm")
@@ -69,7 +81,7 @@ class TuringTask(Task):
     cot: str = "trace"
     steps: int = 0  #: time bound (0: the most steps any input needs)
     tape: int = 0  #: tape bound in cells (0: the widest window any input needs)
-    split: str = "hash"  #: "hash" (the exact hash split) or "cover" (see the module docstring)
+    split: str = "hash"  #: "hash" (the exact hash split), "cover" or "tapes" (see the module docstring)
 
     cot_formats = COT_FORMATS
 
@@ -90,6 +102,10 @@ class TuringTask(Task):
         self.bounds  # noqa: B018  (validates the bounds eagerly: one clear error now, not mid-training)
         if self.split == "cover":
             self._cover  # noqa: B018  (likewise: a cover that would leave nothing held out fails now)
+        if self.split == "tapes" and tm.blank in tm.input.symbols:
+            raise ArlearnError(f"{owner}: split='tapes' trains on tapes that are not inputs, but every tape "
+                               f"of machine {tm.name!r} is an input (its input symbols include the blank); "
+                               "use split='hash'")
 
     @cached_property
     def tm(self) -> TuringMachine:
@@ -124,7 +140,7 @@ class TuringTask(Task):
     @cached_property
     def unrolled(self) -> Unrolled:
         steps, tape = self.bounds
-        return unroll(self.tm, self.length, steps, tape)
+        return unroll(self.tm, self.length, steps, tape, blank_cells=self.split == "tapes")
 
     @cached_property
     def threshold_circuit(self) -> Circuit:
@@ -149,20 +165,55 @@ class TuringTask(Task):
 
     def split_of(self, x) -> str:
         """The hash split (`Task.split_of`); with `split="cover"`, the inputs the cover picked
-        are in train too."""
+        are in train too; with `split="tapes"`, so is every tape that is not an input."""
+        if self.split == "tapes" and not is_input(self.tm, self.length, x):
+            return "train"
         if self.split == "cover" and self.input_index(x) in self._cover:
             return "train"
         return super().split_of(x)
+
+    def _split_inputs(self, split: str, seed: int | str):
+        """`Task._split_inputs`; with `split="tapes"` the training stream is random tapes (each
+        cell's content uniform over `cell_values`) on which the machine halts within the bounds,
+        less the held-out inputs."""
+        if self.split != "tapes" or split != "train":
+            yield from super()._split_inputs(split, seed)
+            return
+        rng = random.Random(f"{self.name}:tapes:{seed}")
+        values = cell_values(self.tm, self.length, blank_cells=True)
+        made = tries = 0
+        while True:
+            x, tries = tuple(rng.choice(v) for v in values), tries + 1
+            if self.split_of(x) == "train" and self._halts(x):
+                made += 1
+                yield x
+            elif tries > 1000 and not made:
+                raise ArlearnError(f"task 'tm': machine {self.tm.name!r} halts within the bounds on none of "
+                                   f"1000 random tapes; split='tapes' has nothing to train on")
+
+    def _halts(self, x) -> bool:
+        """Whether the machine halts on tape `x` within the bounds (steps and tape window)."""
+        try:
+            self.run(x)
+        except ArlearnError:
+            return False
+        return True
 
     @cached_property
     def coverage(self) -> Coverage:
         """How the hash split's train inputs exercise the tableau (`threshold_circuit`) over every
         input, or a fixed random sample of MAX_ENUMERATE inputs when there are more; its `moved`
-        rows are the cover (`arlearn.circuits.coverage.gate_coverage`)."""
+        rows are the cover (`arlearn.circuits.coverage.gate_coverage`). With `split="tapes"`:
+        how the first TAPES_COVERAGE tapes of a fixed training stream exercise it, over those
+        tapes and every held-out input."""
         xs = [input_from_index(self.tm, self.length, i) for i in self._coverage_indices]
+        hashed = [super(TuringTask, self).split_of(x) == "train" for x in xs]
+        if self.split == "tapes":
+            tapes = list(itertools.islice(self._split_inputs("train", "coverage"), TAPES_COVERAGE))
+            xs = tapes + [x for x, tr in zip(xs, hashed) if not tr]
+            hashed = [True] * len(tapes) + [False] * (len(xs) - len(tapes))
         bits = np.array([self.unrolled.input_bits(x) for x in xs], dtype=np.int64)
-        train = np.array([super(TuringTask, self).split_of(x) == "train" for x in xs])
-        return gate_coverage(self.threshold_circuit, bits, train)
+        return gate_coverage(self.threshold_circuit, bits, np.array(hashed))
 
     @cached_property
     def _coverage_indices(self) -> list[int]:
@@ -211,13 +262,17 @@ class TuringTask(Task):
         if self.cot == "threshold":
             c = self.unrolled.circuit
             out += f"; circuit: {len(c.inputs)} inputs, {len(c.gates)} gates, {len(c.outputs)} outputs"
-        if self.cot == "threshold" or self.split == "cover":
+        if self.cot == "threshold" or self.split != "hash":
             out += "; " + self.coverage_text()
         return out
 
     def coverage_text(self) -> str:
         """The tableau's gate coverage by the training inputs, in words (see `coverage`)."""
         c = self.coverage
+        if self.split == "tapes":
+            return (f"tableau coverage over {c.train} random training tapes and the {c.rows - c.train} held-out "
+                    f"inputs: {c.gates} gates, {c.varying} vary, {c.exercised} exercised by the tapes, which show "
+                    f"{c.patterns - c.patterns_missed} of the {c.patterns} gate fan-in patterns")
         over = "all" if c.rows == input_count(self.tm, self.length) else "a random sample of"
         text = (f"tableau coverage over {over} {c.rows} inputs: {c.gates} gates, {c.varying} vary, "
                 f"{c.exercised} exercised by the {c.train} hash-split train inputs, which show "

@@ -3,7 +3,14 @@ and the automatic bounds (`simulate`), and the unrolling of a machine into a Boo
 (`unroll`). The `tm` task that uses them is `arlearn.tasks.turing`.
 """
 
-from arlearn.turing.inputs import check_input, index_of_input, input_count, input_from_index, unary_pair
+from arlearn.turing.inputs import (
+    check_input,
+    index_of_input,
+    input_count,
+    input_from_index,
+    is_input,
+    unary_pair,
+)
 from arlearn.turing.simulate import MAX_ENUMERATE, Config, RunResult, auto_bounds, simulate
 from arlearn.turing.spec import (
     INPUT_KINDS,
@@ -23,6 +30,6 @@ from arlearn.turing.unroll import Unrolled, cell_values, unroll
 __all__ = [
     "Config", "INPUT_KINDS", "InputSpace", "MAX_ENUMERATE", "MOVES", "OUTPUTS", "RESERVED", "RunResult",
     "SPEC_KEYS", "Transition", "TuringMachine", "Unrolled", "auto_bounds", "cell_values", "check_input",
-    "index_of_input", "input_count", "input_from_index", "load_machine", "machine_names", "parse_machine",
+    "index_of_input", "input_count", "input_from_index", "is_input", "load_machine", "machine_names", "parse_machine",
     "simulate", "unary_pair", "unroll",
 ]

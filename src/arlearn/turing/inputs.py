@@ -1,6 +1,6 @@
 """Input spaces of a machine: how many inputs of length n it has (`input_count`), the i-th one
 (`input_from_index`) and back (`index_of_input`), and the check of a user-given input
-(`check_input`). Kinds: `strings` (every string over `input.symbols`), `unary-pair` (`1^a + 1^b`
+(`check_input`), and whether a tape of n cells is one of them (`is_input`). Kinds: `strings` (every string over `input.symbols`), `unary-pair` (`1^a + 1^b`
 padded with blanks) and `none` (a blank tape).
 """
 
@@ -59,6 +59,15 @@ def index_of_input(tm: TuringMachine, n: int, x: Sequence[str]) -> int:
         b = len(body) - a - 1
         return sum(n - k for k in range(a)) + b
     return 0
+
+
+def is_input(tm: TuringMachine, n: int, x: Sequence[str]) -> bool:
+    """Whether the n-cell tape `x` is one of the machine's inputs of length n, exactly as written
+    (a unary pair padded with blanks to n cells; any string over the input symbols)."""
+    try:
+        return check_input(tm, n, x) == tuple(x)
+    except ArlearnError:
+        return False
 
 
 def check_input(tm: TuringMachine, n: int, x: Sequence[str]) -> tuple[str, ...]:

@@ -105,14 +105,18 @@ class Unrolled:
         return tuple(out)
 
 
-def cell_values(tm: TuringMachine, n: int) -> list[tuple[str, ...]]:
+def cell_values(tm: TuringMachine, n: int, blank_cells: bool = False) -> list[tuple[str, ...]]:
+    """The symbols each input cell can hold: its input's, and with `blank_cells` the blank too
+    (a `strings` machine's tapes, not just its inputs; a unary pair's cells can always be blank)."""
     if tm.input.kind == "unary-pair":
         return [(tm.blank, "1", "+")] * n
-    return [tm.input.symbols] * n
+    blank = (tm.blank,) if blank_cells and tm.blank not in tm.input.symbols else ()
+    return [tm.input.symbols + blank] * n
 
 
-def unroll(tm: TuringMachine, n: int, steps: int, tape: int) -> Unrolled:
-    """The circuit computing `tm`'s output after `steps` steps on a `tape`-cell window."""
+def unroll(tm: TuringMachine, n: int, steps: int, tape: int, blank_cells: bool = False) -> Unrolled:
+    """The circuit computing `tm`'s output after `steps` steps on a `tape`-cell window, for every
+    input (with `blank_cells`, every tape of the input cells' symbols and the blank)."""
     if tm.input.kind == "none" or n < 1:
         raise ArlearnError(f"machine {tm.name!r} takes no input; a circuit needs at least one input bit")
     if tm.origin + n > tape:
@@ -121,7 +125,7 @@ def unroll(tm: TuringMachine, n: int, steps: int, tape: int) -> Unrolled:
         raise ArlearnError(f"steps must be ≥ 0, got {steps}")
     b = CircuitBuilder(f"{tm.name}-n{n}-t{steps}-m{tape}")
     f = _Folding(b)
-    vals = cell_values(tm, n)
+    vals = cell_values(tm, n, blank_cells)
     Γ = tm.alphabet
     # t = 0: the input cells from the input bits (one-hot minus the first value), blanks elsewhere
     cell = [{a: a == tm.blank for a in Γ} for _ in range(tape)]

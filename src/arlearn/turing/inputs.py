@@ -1,7 +1,8 @@
 """Input spaces of a machine: how many inputs of length n it has (`input_count`), the i-th one
 (`input_from_index`) and back (`index_of_input`), and the check of a user-given input
-(`check_input`), and whether a tape of n cells is one of them (`is_input`). Kinds: `strings` (every string over `input.symbols`), `unary-pair` (`1^a + 1^b`
-padded with blanks) and `none` (a blank tape).
+(`check_input`), and whether a tape of n cells is one of them (`is_input`). Kinds: `strings`
+(every string over `input.symbols`), `unary-pair` (`1^a + 1^b` padded with blanks) and `none`
+(a blank tape).
 """
 
 from __future__ import annotations

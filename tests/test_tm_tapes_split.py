@@ -55,7 +55,7 @@ def test_a_strings_machine_trains_on_tapes_with_blank_cells():
     stream = set(itertools.islice(tapes._split_inputs("train", 0), 2000))
     assert not held & stream and any("_" in x for x in stream)
     for x in itertools.product("01_", repeat=5):  # the tableau is the machine's run on every tape it halts on
-        if tapes._halts(x):
+        if tapes._halting_steps(x):
             want = tapes.answer_of(tapes.run(x))
             assert tapes.decode_answer(tapes.make_example(x).answer) == want
     assert len(hashed.parse_prompt("0 1 1 0 1")) == 2 + 5 and len(tapes.parse_prompt("0 1 1 0 1")) == 2 + 10
@@ -88,3 +88,21 @@ def test_only_tapes_on_which_the_machine_halts_in_the_bounds_are_drawn(tmp_path)
     stream = list(itertools.islice(task._split_inputs("train", 0), 500))
     assert all(task.decode_answer(task.make_example(x).answer) == task.run(x).final.tape for x in stream)
     assert all("+" not in x[x.index("+") + 1 : x.index("_") if "_" in x else 5] for x in stream if "+" in x)
+
+
+def test_steps_weighting_draws_tapes_in_proportion_to_their_steps():
+    opts = {"machine": "palindrome", "n": 6, "cot": "threshold", "split": "tapes"}
+    uniform, weighted = make_task("tm", opts), make_task("tm", {**opts, "tape_weight": "steps"})
+    held = {x for x in uniform.all_inputs() if uniform.split_of(x) == "test"}
+    draws = {t: list(itertools.islice(t._split_inputs("train", 0), 4000)) for t in (uniform, weighted)}
+    steps = {t: np.array([t.run(x).steps for x in xs]) for t, xs in draws.items()}
+    assert not held & set(draws[weighted]) and all(weighted._halting_steps(x) for x in draws[weighted])
+    # weighting by steps turns the step distribution p(s) into s·p(s)/E[s]: its mean becomes E[s²]/E[s]
+    mean_u, mean_w = steps[uniform].mean(), steps[weighted].mean()
+    want = (steps[uniform].astype(float) ** 2).mean() / mean_u
+    assert mean_w > 2 * mean_u and abs(mean_w - want) < 0.1 * want
+    assert weighted.held_out(100, 0) == uniform.held_out(100, 0)  # evaluation is unchanged
+    with pytest.raises(ArlearnError, match="tape_weight='steps' weighs the random training tapes of split='tapes'"):
+        make_task("tm", {**opts, "split": "hash", "tape_weight": "steps"})
+    with pytest.raises(ArlearnError, match="tape_weight"):
+        make_task("tm", {**opts, "tape_weight": "long"})

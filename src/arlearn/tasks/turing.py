@@ -28,7 +28,11 @@ on tapes exercises its gates on far more inputs than the input space holds (a un
 cells has n(n+1)/2 inputs and 3^n tapes; binary strings 2^n and 3^n), while evaluation stays on
 held-out inputs that no training example shows. Only tapes on which the machine halts within the
 bounds are drawn (each is simulated; the tableau is the machine's run only there: unary addition
-on a tape that starts with a blank leaves it to the left).
+on a tape that starts with a blank leaves it to the left). Uniform tapes mostly run short: a
+palindrome tape with an early blank or an early mismatch halts in a few steps, so the late rows of
+the tableau, which only near-palindromes of full length reach, are rare. `tape_weight="steps"` draws a
+halting tape with probability ∝ its steps (rejection: kept with probability steps / the step bound),
+so every *running* (tape, step) row of a tableau is equally likely.
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ from arlearn.vocab import BOS, EOS, Vocab
 COT_FORMATS = ("none", "trace", "threshold")
 TAPES_COVERAGE = 20_000  #: training tapes `coverage` evaluates under split="tapes"
 SPLIT_KINDS = ("hash", "cover", "tapes")
+TAPE_WEIGHTS = ("uniform", "steps")
 
 
 @register_task("tm")
@@ -82,6 +87,9 @@ class TuringTask(Task):
     steps: int = 0  #: time bound (0: the most steps any input needs)
     tape: int = 0  #: tape bound in cells (0: the widest window any input needs)
     split: str = "hash"  #: "hash" (the exact hash split), "cover" or "tapes" (see the module docstring)
+    #: split="tapes" only: "uniform" tapes, or "steps": a tape drawn with probability ∝ the steps the
+    #: machine runs on it (every running row of a tableau equally likely; see the module docstring)
+    tape_weight: str = "uniform"
 
     cot_formats = COT_FORMATS
 
@@ -89,6 +97,10 @@ class TuringTask(Task):
         owner = "task 'tm'"
         check_choice(owner, "cot format", self.cot, COT_FORMATS)
         check_choice(owner, "split", self.split, SPLIT_KINDS)
+        check_choice(owner, "tape_weight", self.tape_weight, TAPE_WEIGHTS)
+        if self.tape_weight != "uniform" and self.split != "tapes":
+            raise ArlearnError(f"{owner}: tape_weight={self.tape_weight!r} weighs the random training tapes of "
+                               f"split='tapes'; split={self.split!r} has none")
         if self.n < 0 or self.steps < 0 or self.tape < 0:
             raise ArlearnError(f"{owner}: n, steps and tape must be ≥ 0")
         tm = self.tm
@@ -181,23 +193,25 @@ class TuringTask(Task):
             return
         rng = random.Random(f"{self.name}:tapes:{seed}")
         values = cell_values(self.tm, self.length, blank_cells=True)
-        made = tries = 0
+        halted = tries = 0
         while True:
             x, tries = tuple(rng.choice(v) for v in values), tries + 1
-            if self.split_of(x) == "train" and self._halts(x):
-                made += 1
+            if self.split_of(x) != "train" or not (steps := self._halting_steps(x)):
+                if tries > 1000 and not halted:
+                    raise ArlearnError(f"task 'tm': machine {self.tm.name!r} halts within the bounds on none "
+                                       f"of 1000 random tapes; split='tapes' has nothing to train on")
+                continue
+            halted += 1
+            if self.tape_weight == "uniform" or rng.random() * self.bounds[0] < steps:
                 yield x
-            elif tries > 1000 and not made:
-                raise ArlearnError(f"task 'tm': machine {self.tm.name!r} halts within the bounds on none of "
-                                   f"1000 random tapes; split='tapes' has nothing to train on")
 
-    def _halts(self, x) -> bool:
-        """Whether the machine halts on tape `x` within the bounds (steps and tape window)."""
+    def _halting_steps(self, x) -> int:
+        """The steps the machine runs on tape `x` (at least 1), or 0 if it does not halt within
+        the bounds (steps and tape window)."""
         try:
-            self.run(x)
+            return max(self.run(x).steps, 1)
         except ArlearnError:
-            return False
-        return True
+            return 0
 
     @cached_property
     def coverage(self) -> Coverage:

@@ -120,3 +120,12 @@ def test_fan_in_patterns_of_a_two_gate_circuit():
     one = gate_coverage(c, bits, [True, False, False, False])
     assert (one.patterns, one.patterns_missed) == (8, 6)  # row 00 shows each gate one pattern of four
     assert gate_coverage(c, bits, [True] * 4).patterns_missed == 0
+
+
+def test_rarest_counts_the_training_rows_of_an_exercised_gates_rarer_value():
+    c, bits = and_or()  # rows 00, 10, 01, 11: AND is 1 on one row, OR is 0 on one row
+    every = gate_coverage(c, bits, [True] * 4)
+    assert (every.rarest, every.rarest_gate) == (1, "and")  # AND comes first in topological order
+    no_and = gate_coverage(c, bits, [True, True, True, False])  # AND not exercised: not counted
+    assert (no_and.rarest, no_and.rarest_gate) == (1, "or")
+    assert gate_coverage(c, bits, [True, False, False, False]).rarest_gate == ""  # none exercised

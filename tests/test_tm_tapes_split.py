@@ -106,3 +106,15 @@ def test_steps_weighting_draws_tapes_in_proportion_to_their_steps():
         make_task("tm", {**opts, "split": "hash", "tape_weight": "steps"})
     with pytest.raises(ArlearnError, match="tape_weight"):
         make_task("tm", {**opts, "tape_weight": "long"})
+
+
+def test_long_runs_counts_the_tapes_that_reach_the_late_rows_of_the_tableau():
+    uniform, weighted = (make_task("tm", {**UNARY6, "split": "tapes", "tape_weight": w}) for w in ("uniform", "steps"))
+    held = [x for x in uniform.all_inputs() if uniform.split_of(x) == "test"]
+    held_steps = [max(simulate(uniform.tm, x, *uniform.bounds).steps, 1) for x in held]
+    least, share_u, held_long, n_held = uniform.long_runs()
+    assert least == -(-9 * max(held_steps) // 10) and n_held == len(held)
+    assert held_long == sum(s >= least for s in held_steps)
+    assert weighted.long_runs()[1] > share_u  # weighting by steps draws more of the long runs
+    assert f"runs of ≥ {least} steps: {share_u:.1%} of the tapes" in uniform.describe()
+    assert f"takes its rarer value on {uniform.coverage.rarest} tapes" in uniform.describe()

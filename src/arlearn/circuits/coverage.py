@@ -17,6 +17,11 @@ over all rows and `patterns_missed` those that no training row shows — a thres
 identified by its truth table only on the patterns it is trained on. (Patterns are compared by a
 64-bit random linear hash of the input values: a collision, ~k²/2^64 for k patterns of a gate,
 could only under-count.)
+
+Exercised is not the same as *often* exercised: `rarest` is the fewest training rows on which an
+exercised gate takes its rarer value (`rarest_gate` names it). A gate that takes a value on a
+handful of training rows among thousands has little to learn its threshold from, and a weight
+prior (`train.block_l1`) may zero its fan-in blocks outright.
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ class Coverage:
     moved: tuple[int, ...]  #: held-out rows the cover moves into training, in the order picked
     patterns: int = 0  #: distinct (gate, fan-in pattern) pairs over all rows
     patterns_missed: int = 0  #: of which no training row (before the cover) shows
+    rarest: int = 0  #: fewest training rows on which an exercised gate takes its rarer value
+    rarest_gate: str = ""  #: that gate (the first in topological order if several)
 
     @property
     def held_out_after_cover(self) -> int:
@@ -81,11 +88,11 @@ class _Patterns:
 
 
 def _scan(circuit: Circuit, bits: np.ndarray, train: np.ndarray):
-    """(seen [2, gates]: the values each gate takes over all rows, seen_train [2, gates]: over
-    the training rows, first [2, gates]: the lowest held-out row giving each value, rows if none;
-    (patterns, patterns missed in training))."""
+    """(seen [2, gates]: the values each gate takes over all rows, count_train [2, gates]: the
+    training rows on which each gate takes each value, first [2, gates]: the lowest held-out row
+    giving each value, rows if none; (patterns, patterns missed in training))."""
     G, N = len(circuit.gates), len(bits)
-    seen, seen_train = np.zeros((2, G), bool), np.zeros((2, G), bool)
+    seen, count_train = np.zeros((2, G), bool), np.zeros((2, G), np.int64)
     first = np.full((2, G), N, dtype=np.int64)
     patterns = _Patterns(circuit)
     chunk = max(64, SCAN_BUDGET // max(1, len(circuit.signals)))
@@ -97,12 +104,12 @@ def _scan(circuit: Circuit, bits: np.ndarray, train: np.ndarray):
         held = np.flatnonzero(~tr)
         for value, hit in ((0, ~v), (1, v)):
             seen[value] |= hit.any(1)
-            seen_train[value] |= hit[:, tr].any(1)
+            count_train[value] += hit[:, tr].sum(1)
             if len(held):
                 h = hit[:, held]
                 at = np.where(h.any(1), lo + held[h.argmax(1)], N)
                 first[value] = np.minimum(first[value], at)
-    return seen, seen_train, first, patterns.counts()
+    return seen, count_train, first, patterns.counts()
 
 
 def gate_coverage(circuit: Circuit, bits, train) -> Coverage:
@@ -113,7 +120,8 @@ def gate_coverage(circuit: Circuit, bits, train) -> Coverage:
     train = np.asarray(train, dtype=bool)
     if not circuit.gates or not len(bits):
         raise ArlearnError(f"circuit {circuit.name!r}: gate coverage needs gates and at least one input")
-    seen, seen_train, first, (patterns, patterns_missed) = _scan(circuit, bits, train)
+    seen, count_train, first, (patterns, patterns_missed) = _scan(circuit, bits, train)
+    seen_train = count_train > 0
     varying = seen.all(0)
     missed = varying & ~seen_train.all(0)
     covered = seen_train.copy()
@@ -125,11 +133,15 @@ def gate_coverage(circuit: Circuit, bits, train) -> Coverage:
             v = _gate_values(circuit, circuit.evaluate_batch(bits[row : row + 1]))[:, 0]
             covered[1] |= v
             covered[0] |= ~v
+    rarer = np.where(varying & ~missed, count_train.min(0), np.iinfo(np.int64).max)
+    r = int(rarer.argmin())
     return Coverage(
         gates=len(circuit.gates), rows=len(bits), train=int(train.sum()), varying=int(varying.sum()),
         exercised=int((varying & ~missed).sum()),
         missed=tuple(circuit.gates[q].name for q in np.flatnonzero(missed)), moved=tuple(moved),
-        patterns=patterns, patterns_missed=patterns_missed)
+        patterns=patterns, patterns_missed=patterns_missed,
+        rarest=int(rarer[r]) if rarer[r] < np.iinfo(np.int64).max else 0,
+        rarest_gate=circuit.gates[r].name if rarer[r] < np.iinfo(np.int64).max else "")
 
 
 __all__ = ["Coverage", "SCAN_BUDGET", "gate_coverage"]

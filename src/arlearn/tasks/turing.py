@@ -220,14 +220,31 @@ class TuringTask(Task):
         rows are the cover (`arlearn.circuits.coverage.gate_coverage`). With `split="tapes"`:
         how the first TAPES_COVERAGE tapes of a fixed training stream exercise it, over those
         tapes and every held-out input."""
+        xs, train = self._coverage_rows
+        bits = np.array([self.unrolled.input_bits(x) for x in xs], dtype=np.int64)
+        return gate_coverage(self.threshold_circuit, bits, np.array(train))
+
+    @cached_property
+    def _coverage_rows(self) -> tuple[list, list[bool]]:
+        """The rows `coverage` evaluates and which of them are training rows."""
         xs = [input_from_index(self.tm, self.length, i) for i in self._coverage_indices]
         hashed = [super(TuringTask, self).split_of(x) == "train" for x in xs]
         if self.split == "tapes":
             tapes = list(itertools.islice(self._split_inputs("train", "coverage"), TAPES_COVERAGE))
             xs = tapes + [x for x, tr in zip(xs, hashed) if not tr]
             hashed = [True] * len(tapes) + [False] * (len(xs) - len(tapes))
-        bits = np.array([self.unrolled.input_bits(x) for x in xs], dtype=np.int64)
-        return gate_coverage(self.threshold_circuit, bits, np.array(hashed))
+        return xs, hashed
+
+    def long_runs(self) -> tuple[int, float, int, int]:
+        """How often `coverage`'s training tapes reach the late rows of the tableau: (L, share of
+        the training rows whose run lasts ≥ L steps, held-out rows that do, held-out rows), L being
+        90% of the longest held-out run (rounded up)."""
+        xs, train = self._coverage_rows
+        steps = np.array([self._halting_steps(x) for x in xs])
+        train = np.array(train)
+        held = steps[~train]
+        least = -(-9 * int(held.max(initial=0)) // 10)
+        return least, float((steps[train] >= least).mean()), int((held >= least).sum()), len(held)
 
     @cached_property
     def _coverage_indices(self) -> list[int]:
@@ -284,9 +301,12 @@ class TuringTask(Task):
         """The tableau's gate coverage by the training inputs, in words (see `coverage`)."""
         c = self.coverage
         if self.split == "tapes":
+            least, share, held_long, held = self.long_runs()
             return (f"tableau coverage over {c.train} random training tapes and the {c.rows - c.train} held-out "
                     f"inputs: {c.gates} gates, {c.varying} vary, {c.exercised} exercised by the tapes, which show "
-                    f"{c.patterns - c.patterns_missed} of the {c.patterns} gate fan-in patterns")
+                    f"{c.patterns - c.patterns_missed} of the {c.patterns} gate fan-in patterns; the rarest "
+                    f"exercised gate ({c.rarest_gate}) takes its rarer value on {c.rarest} tapes; runs of ≥ {least} "
+                    f"steps: {share:.1%} of the tapes, {held_long} of the {held} held-out inputs")
         over = "all" if c.rows == input_count(self.tm, self.length) else "a random sample of"
         text = (f"tableau coverage over {over} {c.rows} inputs: {c.gates} gates, {c.varying} vary, "
                 f"{c.exercised} exercised by the {c.train} hash-split train inputs, which show "

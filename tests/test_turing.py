@@ -71,7 +71,7 @@ def test_palindrome_parity_and_unary_addition_results():
 
 def test_simulator_errors_name_the_problem():
     bb4 = load_machine("bb-4")
-    with pytest.raises(ArlearnError, match="did not halt within 50 steps"):
+    with pytest.raises(ArlearnError, match="does not halt within 50 steps"):
         simulate(bb4, max_steps=50)
     with pytest.raises(ArlearnError, match=r"tape overflow at step \d+: .*outside the tape bound 0..10"):
         simulate(bb4, tape=11)
@@ -240,7 +240,7 @@ def test_cli_run_tm(capsys):
     assert main(["run-tm", "binary-increment", "--input", "1 1 1 1"]) == 0
     assert json.loads(capsys.readouterr().out)["tape"] == "1 0 0 0 0"
     assert main(["run-tm", "bb-4", "--max-steps", "10"]) == 2
-    assert "did not halt within 10 steps" in capsys.readouterr().err
+    assert "does not halt within 10 steps; set --max-steps" in capsys.readouterr().err
 
 
 # -- property tests ----------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from arlearn.cli.common import emit, say
-from arlearn.turing import check_input, load_machine, simulate
+from arlearn.turing import MAX_STEPS, check_input, load_machine, simulate
+from arlearn.turing.inputs import split_input
 
 NAME = "run-tm"
 HELP = "run a Turing machine (a shipped name or a JSON spec) on one input"
@@ -11,24 +12,22 @@ HELP = "run a Turing machine (a shipped name or a JSON spec) on one input"
 
 def add_arguments(p) -> None:
     p.add_argument("spec", help="a shipped machine (e.g. bb-4, binary-increment) or a JSON spec file")
-    p.add_argument("--input", help="input symbols, space-separated (e.g. '0 1 1 1')")
-    p.add_argument("--max-steps", type=int, default=100_000, help="step bound (default 100000)")
+    p.add_argument("--input", help="input symbols, space-separated (e.g. '0 1 1 1'), or written together "
+                                   "(e.g. 0111) when every symbol of the machine's alphabet is one character")
+    p.add_argument("--max-steps", type=int, default=MAX_STEPS, help=f"step bound (default {MAX_STEPS})")
     p.add_argument("--tape", type=int, default=None, help="tape bound in cells (default: unbounded)")
-    p.add_argument("--trace", action="store_true", help="print every configuration to stderr")
+    p.add_argument("--trace", action="store_true", help="print every configuration to stderr as the machine runs")
 
 
 def run(args) -> None:
     tm = load_machine(args.spec)
-    x = check_input(tm, 0, (args.input or "").split())
-    result = simulate(tm, x, args.max_steps, args.tape)
-    if args.trace:
-        for k, c in enumerate(result.configs):
-            say(f"{k:5d}  {' '.join(c.tokens())}")
+    x = check_input(tm, 0, split_input(tm, args.input or ""))
+    trace = (lambda k, c: say(f"{k:5d}  {' '.join(c.tokens())}")) if args.trace else None
+    result = simulate(tm, x, args.max_steps, args.tape, on_step=trace, knob="--max-steps")
     tape = list(result.final.tape)
-    while tape and tape[-1] == tm.blank:
-        tape.pop()
-    while tape and tape[0] == tm.blank:
-        tape.pop(0)
+    first = next((i for i, s in enumerate(tape) if s != tm.blank), len(tape))
+    last = next((i for i in range(len(tape) - 1, -1, -1) if tape[i] != tm.blank), -1)
+    tape = tape[first : last + 1]
     out = {"machine": tm.name, "input": " ".join(x), "halted": result.halted, "steps": result.steps,
            "state": result.final.state, "tape": " ".join(tape), "ones": result.count("1")}
     if tm.accept:

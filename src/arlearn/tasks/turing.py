@@ -49,16 +49,20 @@ import numpy as np
 from arlearn.circuits import CIRCUIT_VOCAB, Circuit, Layout, layout, normalize
 from arlearn.circuits.coverage import Coverage, gate_coverage
 from arlearn.errors import ArlearnError
+from arlearn.limits import check_memory
 from arlearn.tasks.base import Example, Task, check_choice, register_task
 from arlearn.tasks.circuit import layout_rows
 from arlearn.turing import (
     MAX_ENUMERATE,
+    MAX_STEPS,
     RunResult,
     TuringMachine,
     Unrolled,
     auto_bounds,
     cell_values,
     check_input,
+    check_tableau,
+    count_text,
     index_of_input,
     input_count,
     input_from_index,
@@ -76,6 +80,11 @@ COT_FORMATS = ("none", "trace", "threshold")
 TAPES_COVERAGE = 20_000  #: training tapes `coverage` evaluates under split="tapes"
 SPLIT_KINDS = ("hash", "cover", "tapes")
 TAPE_WEIGHTS = ("uniform", "steps")
+#: the longest input (n) the task takes: its input space is enumerated by index (|symbols|^n)
+MAX_INPUT_LENGTH = 10_000
+#: bytes a token of a `none`/`trace` example costs while it is made and encoded (the kept
+#: configurations, the token tuples, the encoded ids), for the memory budget
+BYTES_PER_TOKEN = 64
 
 
 @register_task("tm")
@@ -109,9 +118,12 @@ class TuringTask(Task):
                                "with an input space (run it with `arlearn run-tm`)")
         if self.length < 1:
             raise ArlearnError(f"{owner}: input length must be ≥ 1 (set n=…)")
+        if self.length > MAX_INPUT_LENGTH:
+            raise ArlearnError(f"{owner}: input length n={self.length} is over the limit of {MAX_INPUT_LENGTH:,}")
         if input_count(tm, self.length) < 4:
             raise ArlearnError(f"{owner}: input length {self.length} gives too few inputs to split")
         self.bounds  # noqa: B018  (validates the bounds eagerly: one clear error now, not mid-training)
+        self._check_size()
         if self.split == "cover":
             self._cover  # noqa: B018  (likewise: a cover that would leave nothing held out fails now)
         if self.split == "tapes" and tm.blank in tm.input.symbols:
@@ -142,12 +154,25 @@ class TuringTask(Task):
         checked against every input when the input space is small enough to enumerate."""
         if self.steps and self.tape and input_count(self.tm, self.length) > MAX_ENUMERATE:
             return self.steps, self.tape
-        s, m = auto_bounds(self.tm, self.length)
+        s, m = auto_bounds(self.tm, self.length, max(self.steps, MAX_STEPS), knob="task.steps")
         for key, given, need in (("steps", self.steps, s), ("tape", self.tape, m)):
             if given and given < need:
                 raise ArlearnError(f"task 'tm': {key}={given} is too small for machine {self.tm.name!r} "
                                    f"with n={self.length}: some input needs {key}={need}")
         return self.steps or s, self.tape or m
+
+    def _check_size(self) -> None:
+        """Refuse, before any example is made, sequences or a tableau over the memory budget
+        (`arlearn.limits`): the `threshold` CoT's tableau is estimated by `unroll`, the `trace`
+        CoT is steps × (tape + 2) tokens, the answer alone is tape tokens."""
+        steps, tape = self.bounds
+        if self.cot == "threshold":
+            check_tableau(self.tm, self.length, steps, tape, "lower task.steps, task.tape or task.n")
+            return
+        tokens = 2 * self.length + tape + 3 + (steps * (tape + 2) + 1 if self.cot == "trace" else 0)
+        check_memory(f"task 'tm': an example of machine {self.tm.name!r} (cot={self.cot!r}, n={self.length}, "
+                     f"steps={steps}, tape={tape}: {tokens:,} tokens)", tokens * BYTES_PER_TOKEN,
+                     "lower task.steps, task.tape or task.n")
 
     @cached_property
     def unrolled(self) -> Unrolled:
@@ -289,7 +314,7 @@ class TuringTask(Task):
 
     def describe(self) -> str:
         steps, tape = self.bounds
-        out = f"{super().describe()}; machine {self.tm.name!r}: n={self.length}, {input_count(self.tm, self.length)} inputs, bounds steps={steps} tape={tape}"
+        out = f"{super().describe()}; machine {self.tm.name!r}: n={self.length}, {count_text(input_count(self.tm, self.length))} inputs, bounds steps={steps} tape={tape}"
         if self.cot == "threshold":
             c = self.unrolled.circuit
             out += f"; circuit: {len(c.inputs)} inputs, {len(c.gates)} gates, {len(c.outputs)} outputs"
@@ -316,9 +341,10 @@ class TuringTask(Task):
                            f"exercised, {c.held_out_after_cover} held out")
         return text + f" (split='cover' would move {len(c.moved)})"
 
-    def run(self, x) -> RunResult:
+    def run(self, x, keep: bool = False) -> RunResult:
+        """The machine on `x` within the task's bounds (`keep`: every configuration too)."""
         steps, tape = self.bounds
-        return simulate(self.tm, x, steps, tape)
+        return simulate(self.tm, x, steps, tape, keep=keep, knob="task.steps")
 
     def answer_of(self, run: RunResult) -> tuple[str, ...]:
         if self.tm.output == "accept":
@@ -327,7 +353,7 @@ class TuringTask(Task):
 
     def make_example(self, x) -> Example:
         x = tuple(x)
-        run = self.run(x)  # raises on overflow / no halt within the bounds
+        run = self.run(x, keep=self.cot == "trace")  # raises on overflow / no halt within the bounds
         if self.cot == "threshold":
             return self._threshold_example(x)
         cot: tuple[str, ...] = ()

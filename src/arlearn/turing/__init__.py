@@ -11,7 +11,7 @@ from arlearn.turing.inputs import (
     is_input,
     unary_pair,
 )
-from arlearn.turing.simulate import MAX_ENUMERATE, Config, RunResult, auto_bounds, simulate
+from arlearn.turing.simulate import MAX_ENUMERATE, MAX_STEPS, Config, RunResult, auto_bounds, count_text, simulate
 from arlearn.turing.spec import (
     INPUT_KINDS,
     MOVES,
@@ -25,11 +25,11 @@ from arlearn.turing.spec import (
     machine_names,
     parse_machine,
 )
-from arlearn.turing.unroll import Unrolled, cell_values, unroll
+from arlearn.turing.unroll import Unrolled, cell_values, check_tableau, tableau_gates, unroll
 
 __all__ = [
-    "Config", "INPUT_KINDS", "InputSpace", "MAX_ENUMERATE", "MOVES", "OUTPUTS", "RESERVED", "RunResult",
-    "SPEC_KEYS", "Transition", "TuringMachine", "Unrolled", "auto_bounds", "cell_values", "check_input",
+    "Config", "INPUT_KINDS", "InputSpace", "MAX_ENUMERATE", "MAX_STEPS", "MOVES", "OUTPUTS", "RESERVED", "RunResult",
+    "SPEC_KEYS", "Transition", "TuringMachine", "Unrolled", "auto_bounds", "cell_values", "check_input", "check_tableau", "count_text",
     "index_of_input", "input_count", "input_from_index", "is_input", "load_machine", "machine_names", "parse_machine",
-    "simulate", "unary_pair", "unroll",
+    "simulate", "tableau_gates", "unary_pair", "unroll",
 ]

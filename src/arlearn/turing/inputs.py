@@ -2,7 +2,8 @@
 (`input_from_index`) and back (`index_of_input`), and the check of a user-given input
 (`check_input`), and whether a tape of n cells is one of them (`is_input`). Kinds: `strings`
 (every string over `input.symbols`), `unary-pair` (`1^a + 1^b` padded with blanks) and `none`
-(a blank tape).
+(a blank tape). `split_input` reads a typed input: space-separated symbols, or the symbols written
+together (`101000`) when every symbol of the machine's alphabet is one character.
 """
 
 from __future__ import annotations
@@ -71,6 +72,15 @@ def is_input(tm: TuringMachine, n: int, x: Sequence[str]) -> bool:
         return False
 
 
+def split_input(tm: TuringMachine, text: str) -> tuple[str, ...]:
+    """A typed input as symbols: `1 0 1 0` (space-separated) and, when every symbol of the
+    machine's alphabet is one character, `1010` too (each character a symbol)."""
+    tokens = text.split()
+    if all(len(a) == 1 for a in tm.alphabet):
+        return tuple(c for tok in tokens for c in tok)
+    return tuple(tokens)
+
+
 def check_input(tm: TuringMachine, n: int, x: Sequence[str]) -> tuple[str, ...]:
     """Validate a user-given input (tokens) against the machine's input space."""
     x = tuple(x)
@@ -82,7 +92,10 @@ def check_input(tm: TuringMachine, n: int, x: Sequence[str]) -> tuple[str, ...]:
     if kind == "strings":
         bad = [s for s in x if s not in tm.input.symbols]
         if bad:
-            raise ArlearnError(f"input symbol {bad[0]!r} is not one of {list(tm.input.symbols)}")
+            glued = len(bad[0]) > 1 and all(c in tm.input.symbols for c in bad[0])
+            raise ArlearnError(f"input symbol {bad[0]!r} is not one of {list(tm.input.symbols)}"
+                               + (" (separate the symbols with spaces: this machine has symbols longer than one "
+                                  "character)" if glued else ""))
         if n and len(x) != n:
             raise ArlearnError(f"machine {tm.name!r} needs an input of {n} symbols, got {len(x)}")
         return x

@@ -11,6 +11,10 @@ Signals state[t][q], head[t][i] and cell[t][i][a] are one-hot; one step is
 
 Constants are folded as the circuit is built, so cells the head cannot have reached by step t
 cost nothing (the light cone) and the start state/head position are free.
+
+The tableau's size is estimated before it is built (`tableau_gates`: an upper bound, from the
+light cone) and refused over the memory budget (`arlearn.limits`; `BYTES_PER_GATE` per gate) in
+one line naming the gates, the bytes and the budget.
 """
 
 from __future__ import annotations
@@ -20,7 +24,13 @@ from typing import Sequence
 
 from arlearn.circuits import Circuit, CircuitBuilder
 from arlearn.errors import ArlearnError
+from arlearn.limits import check_memory
 from arlearn.turing.spec import MOVES, TuringMachine
+
+#: bytes per tableau gate the `tm` task holds at its peak: the unrolled circuit and its folding
+#: memo, the threshold normal form and its layout (measured: 480-870 bytes per gate built on the
+#: shipped machines, and `tableau_gates` over-counts the gates built by 1.1-6x)
+BYTES_PER_GATE = 1024
 
 
 class _Folding:
@@ -114,6 +124,39 @@ def cell_values(tm: TuringMachine, n: int, blank_cells: bool = False) -> list[tu
     return [tm.input.symbols + blank] * n
 
 
+def _light_cone_cells(origin: int, n: int, steps: int, tape: int) -> int:
+    """Σ over steps t = 0..steps-1 of the cells that can vary at step t: from max(0, origin − t)
+    to min(tape − 1, max(origin + n − 1, origin + t)) (the input cells and the head's reach),
+    in closed form (the bounds may be huge)."""
+    if steps <= 0:
+        return 0
+    c = tape - 1
+    k = min(steps, origin)  # Σ lo_t = Σ_{t < k} (origin − t)
+    low = k * origin - k * (k - 1) // 2
+    t0 = min(steps, max(n - 1, 0))  # t < n − 1: the input's last cell, origin + n − 1 ≤ c
+    high = t0 * min(c, origin + n - 1)
+    t1 = min(steps, max(t0, c - origin))  # t0 ≤ t < t1: origin + t; from t1 on: c
+    high += (t1 - t0) * origin + (t1 * (t1 - 1) - t0 * (t0 - 1)) // 2 + (steps - t1) * c
+    return high - low + steps
+
+
+def tableau_gates(tm: TuringMachine, n: int, steps: int, tape: int) -> int:
+    """An upper bound on the gates `unroll(tm, n, steps, tape)` builds, without building it: per
+    step, (4|Γ| + 4) for each cell in the light cone (the read, the head move and the cell
+    update) and 2|Q||Γ| + 2|Γ| + 8 for the control; then the output cells."""
+    G, Q = len(tm.alphabet), len(tm.states)
+    cells = _light_cone_cells(tm.origin, n, steps, tape)
+    return cells * (4 * G + 4) + steps * (2 * Q * G + 2 * G + 8) + tape * G
+
+
+def check_tableau(tm: TuringMachine, n: int, steps: int, tape: int, hint: str = "") -> int:
+    """Refuse, before building it, a tableau over the memory budget; returns the gate estimate."""
+    gates = tableau_gates(tm, n, steps, tape)
+    check_memory(f"the tableau of machine {tm.name!r} (n={n}, steps={steps}, tape={tape}: up to {gates:,} gates)",
+                 gates * BYTES_PER_GATE, hint or "lower the steps, tape or n")
+    return gates
+
+
 def unroll(tm: TuringMachine, n: int, steps: int, tape: int, blank_cells: bool = False) -> Unrolled:
     """The circuit computing `tm`'s output after `steps` steps on a `tape`-cell window, for every
     input (with `blank_cells`, every tape of the input cells' symbols and the blank)."""
@@ -123,6 +166,7 @@ def unroll(tm: TuringMachine, n: int, steps: int, tape: int, blank_cells: bool =
         raise ArlearnError(f"tape bound {tape} is too small for origin {tm.origin} + {n} input cells")
     if steps < 0:
         raise ArlearnError(f"steps must be ≥ 0, got {steps}")
+    check_tableau(tm, n, steps, tape)
     b = CircuitBuilder(f"{tm.name}-n{n}-t{steps}-m{tape}")
     f = _Folding(b)
     vals = cell_values(tm, n, blank_cells)

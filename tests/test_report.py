@@ -62,7 +62,7 @@ def test_report_has_every_section_and_embeds_figures(report):
     page = (tmp_path / "r.html").read_text()
     assert out["runs"] == 3
     for text in ("Configuration", "Results", "Training curves", "What each position reads",
-                 "Example chains of thought", "held-out wrong", "length complexity", "threshold",
+                 "Example chains of thought", "held-out answers wrong", "length complexity", "threshold",
                  "No results.json: training has not finished", "newest checkpoint at step 3"):
         assert text in page, text
     imgs = re.findall(r"<img [^>]*src='([^']*)'", page)

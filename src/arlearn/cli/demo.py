@@ -34,6 +34,8 @@ def run(args) -> None:
     res["run_dir"] = out
     say(results_table([res]))
     say(machine_line(res.get("machine")))
-    say(f"held-out exact match {res['exact_match']:.1%} on {res['n']} operand pairs never seen in "
-        f"training; per-example generations in {out}/eval_examples.jsonl")
+    lo, hi = res["exact_match_interval"]
+    say(f"held-out answer exact match {res['exact_match']:.1%} (95% CI {lo:.1%}–{hi:.1%}) on {res['n']} operand "
+        f"pairs never seen in training; the whole chain of thought too: {res['sequence_exact_match']:.1%}; "
+        f"chance {res['chance']:.2g}; per-example generations in {out}/eval_examples.jsonl")
     emit(res)

@@ -6,6 +6,7 @@ from arlearn.cli.common import add_progress_arg, emit, say
 from arlearn.device import resolve_device, use_bf16
 from arlearn.evaluation import evaluator_for
 from arlearn.errors import ArlearnError
+from arlearn.evaluation.exact_match import score_line
 from arlearn.evaluation.external import evaluate_file
 from arlearn.evaluation.perplexity import evaluate_text_file
 from arlearn.tasks.encoding import pool_head
@@ -73,4 +74,6 @@ def run(args) -> None:
         summary["split"] = args.split
     for r in [r for r in records or () if not r["correct"]][: cfg.eval.show_mistakes]:
         say(f"wrong: {r['prompt']} -> {r['generated']} (first divergence at {r['first_divergence']})")
+    if "sequence_exact_match" in summary:
+        say(score_line(summary))
     emit({"run_dir": str(args.run_dir), **summary})

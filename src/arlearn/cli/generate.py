@@ -1,5 +1,6 @@
 """`arlearn generate RUN_DIR --prompt ...`: greedy continuation of one prompt of a sequence task
-(the tokens on stderr, {"prompt", "generated", "answer"} as one JSON line on stdout). A text run
+(the tokens on stderr, {"prompt", "generated", "answer"} as one JSON line on stdout; a task whose
+answer is an encoding — a Turing machine's tableau output bits — adds "answer_decoded", the tape). A text run
 is refused with a pointer to `arlearn sample`, which decodes its tokens back into text."""
 
 from __future__ import annotations
@@ -33,5 +34,9 @@ def run(args) -> None:
     gen = generate_texts(model, task, [Example(prompt, (), ())], device=torch.device("cpu"))[0]
     answer = task.parse_answer(prompt + tuple(gen))
     say(" ".join(prompt + tuple(gen)))
-    emit({"prompt": " ".join(prompt), "generated": " ".join(gen),
-          "answer": None if answer is None else " ".join(answer)})
+    out = {"prompt": " ".join(prompt), "generated": " ".join(gen),
+           "answer": None if answer is None else " ".join(answer)}
+    if answer is not None and task.decode_answer(answer) != tuple(answer):  # e.g. a tableau's output bits
+        out["answer_decoded"] = " ".join(task.decode_answer(answer))
+        say(f"answer: {out['answer_decoded']}")
+    emit(out)

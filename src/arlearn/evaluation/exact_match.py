@@ -4,9 +4,12 @@ Scores sequence tasks (`arlearn.tasks.Task`).
 
 For each held-out example the model generates from the prompt (no teacher forcing) until EOS
 or the task's length; the task parses the answer back out (a malformed generation is wrong).
-Also reported: teacher-forced per-token accuracy on CoT+answer tokens, the accuracy of each
-answer position on its own, and for wrong generations the first position of the target
-(CoT+answer) where the model diverged.
+Two scores: *answer* exact match (the parsed answer is right: `exact_match`) and *sequence*
+exact match (chain of thought and answer both right: `sequence_exact_match`), each with a 95%
+Wilson interval, beside the task's chance level. Also reported: teacher-forced per-token
+accuracy on CoT+answer tokens, the accuracy of each answer position on its own, and for every
+generation that differs from the target the first position of the target (CoT+answer) where the
+model diverged.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from arlearn.tasks.encoding import encode_examples, prompt_batches
 from arlearn.device import autocast
 from arlearn.models.base import ARModel, generate_greedy
 from arlearn.evaluation.fixed_weights import weights_fixed
+from arlearn.evaluation.scores import chance_level, fmt_rate, rate
 from arlearn.tasks.base import Example, Task
 from arlearn.vocab import EOS
 
@@ -94,30 +98,50 @@ def answer_position_accuracy(records: Sequence[dict]) -> list[float]:
 
 def evaluate(model: ARModel, task: Task, examples: Sequence[Example], batch_size: int = 500,
              device=torch.device("cpu"), bf16: bool = False, progress: bool = False) -> tuple[dict, list[dict]]:
-    """Returns (summary, per-example records); `progress`: a bar over the generation."""
+    """Returns (summary, per-example records); `progress`: a bar over the generation.
+
+    Two exact matches, each with its 95% Wilson interval: `exact_match` scores the *answer*
+    (the task parses it out of the generation; the paper's criterion), `sequence_exact_match`
+    the *whole* generation (chain of thought and answer, token for token). `chance` is what an
+    answer-blind guesser scores (`arlearn.evaluation.scores.chance_level`); `score` names the one
+    of the two the task's claims use. `first_divergence` is set whenever the generation differs
+    from the target, also when the answer came out right."""
     gens = generate_texts(model, task, examples, batch_size, device, bf16, progress)
     records, divs = [], []
     for ex, gen in zip(examples, gens):
         parsed = task.parse_answer(ex.prompt + tuple(gen))
         ok = parsed == tuple(ex.answer)
-        div = None if ok else first_divergence(gen, ex.target)
+        div = first_divergence(gen, ex.target)
         if div is not None:
             divs.append(div)
-        records.append({
+        rec = {
             "prompt": " ".join(ex.prompt),
             "target": " ".join(ex.target),
             "generated": " ".join(gen),
             "answer": " ".join(ex.answer),
             "parsed": None if parsed is None else " ".join(parsed),
             "correct": ok,
+            "sequence_correct": div is None,
             "first_divergence": div,
-        })
+        }
+        decoded = task.decode_answer(ex.answer)
+        if decoded != tuple(ex.answer):  # the answer is an encoding (a tableau's output bits): say what it means
+            rec["answer_decoded"] = " ".join(decoded)
+            rec["parsed_decoded"] = None if parsed is None else " ".join(task.decode_answer(parsed))
+        records.append(rec)
     n = len(examples)
-    n_ok = sum(r["correct"] for r in records)
+    answer = rate(sum(r["correct"] for r in records), n)
+    sequence = rate(sum(r["sequence_correct"] for r in records), n)
     summary = {
-        "exact_match": n_ok / max(n, 1),
-        "correct": n_ok,
+        "exact_match": answer["value"],
+        "correct": answer["correct"],
         "n": n,
+        "exact_match_interval": answer["interval"],
+        "sequence_exact_match": sequence["value"],
+        "sequence_correct": sequence["correct"],
+        "sequence_exact_match_interval": sequence["interval"],
+        **chance_level([tuple(ex.answer) for ex in examples], task.answer_space()),
+        "score": task.score,
         "token_accuracy": teacher_forced_accuracy(model, task, examples, batch_size, device, bf16),
         "malformed": sum(r["parsed"] is None for r in records),
         "first_divergence_median": statistics.median(divs) if divs else None,
@@ -126,3 +150,13 @@ def evaluate(model: ARModel, task: Task, examples: Sequence[Example], batch_size
         "cot_length": len(examples[0].cot) if examples else 0,
     }
     return summary, records
+
+
+def score_line(summary: dict) -> str:
+    """The scores of `evaluate` in words, for people: both exact matches with their intervals and
+    n, and the chance level."""
+    n = summary["n"]
+    return (f"answer exact match {fmt_rate(summary['exact_match'], n, summary.get('exact_match_interval'))}; "
+            f"sequence exact match (CoT and answer) "
+            f"{fmt_rate(summary['sequence_exact_match'], n, summary.get('sequence_exact_match_interval'))}; "
+            f"chance {summary['chance']:.4g}")

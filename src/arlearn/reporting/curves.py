@@ -1,6 +1,6 @@
 """Training curves of one run, from its metrics.jsonl rows, as one PNG.
 
-Panels (each only when the run logged it): training loss, token accuracy on the training batch,
+Panels (each only when the run logged it; the held-out ones at two steps or more): training loss, token accuracy on the training batch,
 held-out exact match or validation perplexity of the periodic checks, and — for tasks with a
 multi-token answer — the held-out accuracy of every answer position (`eval_answer_position_accuracy`,
 one line per position, as the task writes the answer). The last panel is the one that shows *where*
@@ -18,6 +18,10 @@ PER_POSITION = "eval_answer_position_accuracy"
 PANELS = (("loss", "training loss", True), ("token_acc", "token accuracy (train batch)", False),
           ("eval_exact_match", "held-out exact match", False), ("val_perplexity", "validation perplexity", True))
 ACCURACIES = ("token_acc", "eval_exact_match", PER_POSITION)
+#: a held-out curve needs this many logged points: a run without periodic checks logs its held-out
+#: scores once, at the end — a single point, which results.json already states (not a one-point panel)
+MIN_POINTS = 2
+HELD_OUT = ("eval_exact_match", "val_perplexity", PER_POSITION)
 
 
 def is_number(v) -> bool:
@@ -55,9 +59,9 @@ def curves_figure(rows: list[dict], title: str) -> bytes | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [p for p in PANELS if _series(rows, p[0])[0]]
+    panels = [p for p in PANELS if len(_series(rows, p[0])[0]) >= (MIN_POINTS if p[0] in HELD_OUT else 1)]
     steps, per_pos = position_series(rows)
-    if per_pos:
+    if len(steps) >= MIN_POINTS:
         panels.append((PER_POSITION, "held-out accuracy per answer position", False))
     if not panels:
         return None

@@ -56,6 +56,23 @@ def _cot_tokens(r: dict):
     return str(r.get("prompt", "")), gen, div, tgt
 
 
+def _answer_words(r: dict) -> tuple[str, str]:
+    """(answer, parsed) of a record as a person reads them: decoded (e.g. a Turing machine's
+    tape from its tableau's output bits) when the record has the decoding, the raw tokens after it."""
+    ans, parsed = str(r.get("answer", "")), str(r.get("parsed"))
+    if "answer_decoded" in r:
+        ans = f"{r['answer_decoded']} (as output bits: {ans})"
+        if r.get("parsed_decoded") is not None:
+            parsed = f"{r['parsed_decoded']} (as output bits: {parsed})"
+    return ans, parsed
+
+
+def _mark(r: dict) -> tuple[bool, str]:
+    """(answer right, what a ✓ leaves out): a right answer after a wrong chain of thought says so."""
+    ok = bool(r.get("correct"))
+    return ok, " (answer right, chain of thought differs)" if ok and r.get("sequence_correct") is False else ""
+
+
 def _window(tokens, div):
     """Clip a long CoT to MAX_TOKENS around the divergence; returns (start, tokens)."""
     if len(tokens) <= MAX_TOKENS:
@@ -203,12 +220,14 @@ def render_html(sections: list[Section], title: str, when: str) -> str:
                             if i == div else e(t) for i, t in ((start + j, t) for j, t in enumerate(shown))]
                     if div is not None and div >= len(gen):
                         toks.append("<span class='wrong' title='generation ended early'>∅</span>")
-                    mark = "<span class='ok'>✓</span>" if r.get("correct") else "<span class='bad'>✗</span>"
+                    ok, caveat = _mark(r)
+                    mark = (f"<span class='ok'>✓{e(caveat)}</span>" if ok else "<span class='bad'>✗</span>")
+                    ans, parsed = _answer_words(r)
                     where = "" if div is None else f" · first wrong token at {div}" + (
                         f" (expected <b>{e(tgt[div])}</b>)" if div < len(tgt) else "")
                     parts.append(f"<div class='cot'>{mark} <b>{e(prompt)}</b> → {'… ' if start else ''}{' '.join(toks)}"
                                  f"{' …' if start + len(shown) < len(gen) else ''}<br><span class='meta'>answer "
-                                 f"{e(str(r.get('answer', '')))} · parsed {e(str(r.get('parsed')))}{where}</span></div>")
+                                 f"{e(ans)} · parsed {e(parsed)}{where}</span></div>")
             elif kind == "samples":
                 parts.append(_samples_html(b[1]))
     parts.append("</body></html>\n")
@@ -248,8 +267,10 @@ def render_markdown(sections: list[Section], title: str, when: str, files_dir: s
                         toks.append("**∅**")
                     exp = f"; first wrong token at {div}" + (f", expected `{tgt[div]}`" if div is not None and div < len(tgt) else "") \
                         if div is not None else ""
-                    out += [f"- {'✓' if r.get('correct') else '✗'} `{prompt}` → {'… ' if start else ''}{' '.join(toks)}"
-                            f" (answer `{r.get('answer', '')}`{exp})"]
+                    ok, caveat = _mark(r)
+                    ans, parsed = _answer_words(r)
+                    out += [f"- {'✓' + caveat if ok else '✗'} `{prompt}` → {'… ' if start else ''}{' '.join(toks)}"
+                            f" (answer `{ans}`, parsed `{parsed}`{exp})"]
                 out.append("")
             elif kind == "samples":
                 out += samples_markdown(b[1])

@@ -84,8 +84,9 @@ def samples_blocks(run_dirs) -> list:
 
 CONFIG_KEYS = {"model": ("name", "d", "hidden", "layers"), "train": ("steps", "batch_size", "lr", "seed",
                                                                      "train_examples", "dtype", "device")}
-RESULT_KEYS = ("exact_match", "token_accuracy", "val_perplexity", "val_loss", "parameters", "steps",
-               "stopped_by", "train_seconds", "cot_length", "n", "device", "dtype")
+RESULT_KEYS = ("score", "exact_match", "exact_match_interval", "sequence_exact_match", "sequence_exact_match_interval",
+               "chance", "token_accuracy", "val_perplexity", "val_loss", "parameters", "steps", "stopped_by",
+               "train_seconds", "cot_length", "n", "device", "dtype")
 
 
 COMPILE_KEYS = (("circuit", "circuit"), ("inputs", "inputs"), ("outputs", "outputs"), ("gates", "gates"),
@@ -123,9 +124,13 @@ def run_section(run_dir: Path, samples: bool = True) -> Section:
     examples = _read_jsonl(run_dir / EXAMPLES)
     if examples:
         wrong = [r for r in examples if not r.get("correct")]
-        right = [r for r in examples if r.get("correct")]
-        shown = (wrong[: MAX_EXAMPLES - 2] + right[:2])[:MAX_EXAMPLES] if wrong else right[:MAX_EXAMPLES]
-        sec.blocks.append(("h", f"Example chains of thought ({len(wrong)} of {len(examples)} held-out wrong)"))
+        cot_off = [r for r in examples if r.get("correct") and r.get("sequence_correct") is False]
+        right = [r for r in examples if r.get("correct") and r.get("sequence_correct") is not False]
+        shown = (wrong[: MAX_EXAMPLES - 3] + cot_off[:1] + right[:2])[:MAX_EXAMPLES] if wrong or cot_off \
+            else right[:MAX_EXAMPLES]
+        differ = f"; {len(cot_off)} more right answers after a wrong chain of thought" if cot_off else ""
+        sec.blocks.append(("h", f"Example chains of thought ({len(wrong)} of {len(examples)} held-out answers "
+                                f"wrong{differ})"))
         sec.blocks.append(("cot", shown))
     elif samples and _is_text_run(run_dir):
         sec.blocks.append(("h", "Generated samples"))

@@ -129,6 +129,22 @@ class Task(TaskBase):
         """Read the answer out of a full sequence (prompt + generation, EOS removed)."""
         raise NotImplementedError
 
+    # -- may override -------------------------------------------------------------------
+
+    #: the score the task's claims use: "answer" (the parsed answer equals the target's) or
+    #: "sequence" (the whole generation — chain of thought and answer — equals the target)
+    score: ClassVar[str] = "answer"
+
+    def answer_space(self) -> int | None:
+        """How many answers there are (the chance level is at least one over it); None: unknown,
+        and the chance level is the most common answer's rate alone."""
+        return None
+
+    def decode_answer(self, answer: Sequence[str]) -> tuple[str, ...]:
+        """The answer as a person reads it (e.g. a Turing machine's tape from the output bits of
+        its tableau circuit); default: as written."""
+        return tuple(answer)
+
     # -- provided -----------------------------------------------------------------------
     split_salt: ClassVar[int] = 0
     test_fraction: ClassVar[float] = 0.25

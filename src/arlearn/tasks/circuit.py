@@ -103,6 +103,10 @@ class CircuitTask(Task):
     def parse_answer(self, tokens):
         return self.layout.parse_answer(tokens)
 
+    def answer_space(self) -> int:
+        """Every pattern of the output bits (an upper bound on the answers the circuit gives)."""
+        return 2 ** len(self.circuit.outputs)
+
     def parse_prompt(self, text: str):
         toks = tuple(t for t in text.replace("=", " ").split() if t != BOS)
         n = len(self.circuit.inputs)

@@ -228,6 +228,10 @@ class Multiplication(Task):
         return tuple(out)
 
     # -- reading answers and prompts ----------------------------------------------------
+    def answer_space(self) -> int:
+        """The products of the operand ranges, counted as (n + m)-digit strings (a bound)."""
+        return 10 ** (self.n + self.m)
+
     def parse_answer(self, tokens: Sequence[str]) -> tuple[str, ...] | None:
         tokens = list(tokens)
         if "=" not in tokens:

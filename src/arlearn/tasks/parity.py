@@ -159,6 +159,9 @@ class Parity(Task):
         return gates
 
     # -- reading answers and prompts ------------------------------------------------------
+    def answer_space(self) -> int:
+        return 2
+
     def parse_answer(self, tokens: Sequence[str]) -> tuple[str, ...] | None:
         tokens = list(tokens)
         if len(tokens) != self.seq_len or tokens[-1] not in ("0", "1"):

@@ -399,6 +399,10 @@ class TuringTask(Task):
             ok = len(ans) == self.bounds[1] and all(t in self.tm.alphabet for t in ans)
         return ans if ok else None
 
+    def answer_space(self) -> int:
+        """Accept/reject, or every tape of the bound over the machine's alphabet (a bound)."""
+        return 2 if self.tm.output == "accept" else len(self.tm.alphabet) ** self.bounds[1]
+
     def decode_answer(self, answer: Sequence[str]) -> tuple[str, ...]:
         """The answer as tape symbols / accept bit, whatever the CoT format."""
         if self.cot == "threshold":

@@ -107,24 +107,31 @@ def test_sample_sweep_grid_over_training_set_sizes(tmp_path, monkeypatch):
         length_sweep(spec, tmp_path, progress=False)
 
 
-def test_length_and_sample_complexity_from_synthetic_results():
-    def row(model, cot, length, n, seed, em):
-        return {"variant": "", "model": model, "cot": cot, "cot_length": length, "train_examples": n,
-                "seed": seed, "exact_match": em, "token_accuracy": em, "parameters": 1, "train_seconds": 1.0}
+def synthetic_row(model, cot, length, size, seed, em, n=1000, chance=0.5):
+    return {"variant": "", "model": model, "cot": cot, "cot_length": length, "train_examples": size,
+            "seed": seed, "exact_match": em, "token_accuracy": em, "parameters": 1, "train_seconds": 1.0,
+            "n": n, "chance": chance}
 
+
+def test_length_and_sample_complexity_from_synthetic_results():
+    row = synthetic_row
     rows = [row("linear", "none", 0, 100, s, 0.5) for s in (0, 1)]
-    rows += [row("linear", "threshold", 8, 100, 0, 1.0), row("linear", "threshold", 8, 100, 1, 0.985)]
+    rows += [row("linear", "threshold", 8, 100, 0, 1.0), row("linear", "threshold", 8, 100, 1, 0.998)]
     rows += [row("linear", "running", 3, 100, 0, 1.0), row("linear", "running", 3, 100, 1, 0.9)]
     rows += [row("mlp", "none", 0, 100, s, 0.5) for s in (0, 1)]
     rows += [row("linear", "threshold", 8, 10, s, 0.6) for s in (0, 1)]
     groups = aggregate(rows)
     g = next(g for g in groups if g["cot"] == "running")
     assert g["exact_match_mean"] == pytest.approx(0.95) and g["exact_match_min"] == 0.9
+    assert g["n"] == 1000 and g["exact_match_interval"][0] < 0.95 < g["exact_match_interval"][1]
     lc = length_complexity(groups, 100, 0.01)
-    # running's mean is 0.95 < 0.99; threshold's mean 0.9925 ≥ 0.99
+    # running's mean 0.95 is far below 0.99; threshold's mean 0.999 of 1,000 has a lower bound 0.9943 ≥ 0.99
     assert lc["linear"]["cot"] == "threshold" and lc["linear"]["cot_length"] == 8
-    assert lc["mlp"]["cot"] is None
-    assert length_complexity(groups, 100, 0.1)["linear"]["cot"] == "running"
+    assert lc["mlp"]["cot"] is None and lc["mlp"]["verdict"] == "not reached"
+    # at ε = 0.1: running's lower bound (0.935 for 950/1,000) clears 0.9; no-CoT at 0.5 is chance for any ε
+    loose = length_complexity(groups, 100, 0.1)
+    assert loose["linear"]["cot"] == "running" and loose["mlp"]["cot"] is None
+    assert length_complexity(groups, 100, 0.6)["mlp"]["cot"] is None  # 0.5 ≥ 0.4 but not above chance 0.5
     sc = complexity.sample_complexity(groups, 0.01)
     assert sc == {"linear / threshold": {"train_examples": 100, "sizes_tried": [10, 100]}}  # only lines with ≥ 2 sizes
     # no CoT succeeds: the focus is the best exact match; all-zero ties go to the best token accuracy
@@ -215,3 +222,25 @@ def test_multiplication_pairs_steps_are_pair_tokens_or_lookups():
         pair = any(all(q[t] in (f"{q[s1]}x{q[s2]}", f"{q[s1]}+{q[s2]}") for q in seqs)
                    for s1 in range(t) for s2 in range(t))
         assert pair or any(is_lookup(t, s) for s in range(t)), f"token {t} is neither a pair nor a lookup"
+
+
+def test_a_mean_that_reaches_the_target_is_not_enough_the_interval_must_clear_it():
+    # 0.992 of 1,000 has a Wilson lower bound of 0.9843: not shown to be ≥ 0.99
+    just_mean = aggregate([synthetic_row("linear", "threshold", 8, 100, 0, 0.992)])
+    assert length_complexity(just_mean, 100, 0.01)["linear"]["cot"] is None
+    # 100/100 held-out examples cannot show ≥ 0.99 at 95% confidence (it needs 381): said, not scored
+    tiny = aggregate([synthetic_row("linear", "threshold", 8, 100, s, 1.0, n=100) for s in (0, 1, 2)])
+    lc = length_complexity(tiny, 100, 0.01)
+    assert lc["linear"] == {"cot": None, "cot_length": None, "verdict": "too small"}
+    report = {"spec": {"epsilon": 0.01}, "budget": {"steps": 10, "batch_size": 2, "examples_seen": 20, "lr": 0.1,
+                                                   "max_minutes": 0},
+              "task": "t", "groups": tiny, "cells_done": 3, "cells_total": 3, "main_size": 100,
+              "length_complexity": lc}
+    from arlearn.reporting.sweep import markdown_table
+
+    table = markdown_table(report)
+    assert "on 100 distinct held-out examples" in table and "held-out set too small to tell" in table
+    assert "100 held-out examples are too few to show exact match ≥ 0.99" in table and "needs ≥ 381" in table
+    # the same scores at chance (a two-way answer that is always the majority's) never count
+    at_chance = aggregate([synthetic_row("mlp", "none", 0, 100, 0, 1.0, n=1000, chance=1.0)])
+    assert length_complexity(at_chance, 100, 0.01)["mlp"]["cot"] is None

@@ -17,7 +17,7 @@ CIRCUITS_HELP = (
     "comma-separated circuit generators (`arlearn list`), e.g. add4,add8,add16,mult4,cmp8: one sweep over "
     "circuit sizes — each circuit is a variant of the circuit task (task.name=circuit is implied), trained "
     "at every --train-examples size. Besides table.md and samples.png it writes sizes.md (per circuit and "
-    "model: threshold gates, T, the fewest examples reaching exact match ≥ 1 − epsilon, train seconds, "
+    "model: threshold gates, T, the fewest examples whose exact match clears 1 − epsilon, train seconds, "
     "exact match) and sizes.png (samples needed and train seconds vs threshold gates, log–log). Example: "
     "arlearn sweep samples --preset circuit-adder4 --circuits add2,add4,add8 --models linear,linear:none,mlp "
     "--cot threshold "
@@ -40,10 +40,12 @@ def add_arguments(p) -> None:
     p.add_argument("--circuits", default="", help=CIRCUITS_HELP)
     p.add_argument("--until-target", action="store_true",
                    help="samples: run the sizes smallest first and stop each (circuit,) model and CoT at "
-                        "the first size whose mean exact match reaches 1 − epsilon (the fewest examples "
+                        "the first size that reaches 1 − epsilon (the fewest examples "
                         "needed, without training the larger sizes)")
     p.add_argument("--epsilon", type=float, default=0.01,
-                   help="success means mean exact match ≥ 1 − epsilon (default 0.01: ≥ 0.99)")
+                   help="success means the 95%% Wilson interval of the mean answer exact match clears "
+                        "1 − epsilon, above the task's chance level (default 0.01: ≥ 0.99, which needs "
+                        "≥ 381 held-out examples; fewer are reported as too small)")
     p.add_argument("--steps", type=int, help="training steps per cell (the shared budget)")
     add_set_arg(p, "override any base config value, e.g. --set task.n=16 (repeatable)")
     p.add_argument("-o", "--out", help="sweep directory (default: runs/sweep-<kind>-<task>); "

@@ -2,9 +2,12 @@
 
 Pure functions over the rows a sweep's cells return (`arlearn.experiments.sweep.run_cell`):
 `aggregate` groups them by (variant, model, CoT, training-set size) into mean/std/min/max
-exact match over seeds; `length_complexity` finds each model class's shortest CoT whose mean
-exact match reaches 1 − ε at a given size; `sample_focus` picks the CoT whose sample complexity
-a length sweep measures; `sample_complexity` finds the fewest training examples reaching 1 − ε.
+exact match over seeds, with the held-out n, the 95% interval of the mean and the chance level;
+`reached` is the one rule by which a group counts as having learned the task (the interval's
+lower bound clears 1 − ε and the score is above chance: `arlearn.evaluation.scores.verdict`);
+`length_complexity` finds each model class's shortest CoT that reached it at a given size;
+`sample_focus` picks the CoT whose sample complexity a length sweep measures;
+`sample_complexity` finds the fewest training examples that reached it.
 `size_complexity` does the same per circuit of a sweep over circuits, with each circuit's size.
 `line_key` names a (variant/)model line, as plots and tables label it; `line_label` names a
 (model, CoT) pair of a circuit sweep ("linear", "linear no-CoT").
@@ -15,6 +18,8 @@ from __future__ import annotations
 import statistics
 from typing import Sequence
 
+from arlearn.evaluation.scores import NOT_REACHED, REACHED, TOO_SMALL, verdict, wilson
+
 
 def line_key(g: dict) -> str:
     """"model", or "variant/model" when the row belongs to a named variant."""
@@ -22,18 +27,31 @@ def line_key(g: dict) -> str:
 
 
 def aggregate(rows: Sequence[dict]) -> list[dict]:
-    """Mean, std, min, max of exact match over seeds per (variant, model, cot, train_examples)."""
+    """Per (variant, model, cot, train_examples): mean, std, min, max of answer exact match over
+    seeds, the mean sequence exact match (None for rows that predate it), the held-out `n` (the
+    fewest any seed was scored on), the 95% Wilson interval of the mean (read as mean·n of n: the
+    seeds share their held-out examples, so they are not pooled), the chance level, and the score
+    the task's claims use with its mean (`score_mean`)."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["variant"], r["model"], r["cot"], r["train_examples"]), []).append(r)
     out = []
-    for (v, model, cot, n), rs in groups.items():
+    for (v, model, cot, size), rs in groups.items():
         em = [r["exact_match"] for r in rs]
-        out.append({"variant": v, "model": model, "cot": cot, "train_examples": n,
+        seq = [r.get("sequence_exact_match") for r in rs]
+        seq_mean = statistics.fmean(seq) if None not in seq else None
+        n = min(r.get("n", 0) for r in rs)
+        mean = statistics.fmean(em)
+        score = rs[0].get("score", "answer")
+        out.append({"variant": v, "model": model, "cot": cot, "train_examples": size,
                     "cot_length": rs[0]["cot_length"], "seeds": len(rs),
-                    "exact_match_mean": statistics.fmean(em),
+                    "exact_match_mean": mean,
                     "exact_match_std": statistics.pstdev(em) if len(em) > 1 else 0.0,
                     "exact_match_min": min(em), "exact_match_max": max(em),
+                    "exact_match_interval": list(wilson(mean * n, n)),
+                    "sequence_exact_match_mean": seq_mean,
+                    "n": n, "chance": max(r.get("chance", 0.0) for r in rs), "score": score,
+                    "score_mean": seq_mean if score == "sequence" and seq_mean is not None else mean,
                     "token_accuracy_mean": statistics.fmean(r["token_accuracy"] for r in rs),
                     "parameters": rs[0]["parameters"],
                     "train_seconds_mean": statistics.fmean(r["train_seconds"] for r in rs)})
@@ -41,18 +59,37 @@ def aggregate(rows: Sequence[dict]) -> list[dict]:
     return out
 
 
+def group_verdict(g: dict, epsilon: float) -> str:
+    """`arlearn.evaluation.scores.verdict` of a group: reached, not reached, at chance, too small."""
+    return verdict(g["score_mean"], g["n"], g["chance"], epsilon)
+
+
+def reached(g: dict, epsilon: float) -> bool:
+    """Whether a group shows the task learned: the 95% interval of its score clears 1 − ε and the
+    score is above chance (a held-out set too small to show it never counts)."""
+    return group_verdict(g, epsilon) == REACHED
+
+
 def length_complexity(groups: Sequence[dict], size: int, epsilon: float) -> dict[str, dict]:
-    """Per (variant/)model: the shortest CoT whose mean exact match at `size` is ≥ 1 − ε."""
+    """Per (variant/)model: the shortest CoT that `reached` 1 − ε at `size`, or none — with the
+    verdict: "reached", "not reached", or "too small" when no CoT's held-out set could show it."""
     out: dict[str, dict] = {}
+    verdicts: dict[str, set] = {}
     for g in groups:
         key = line_key(g)
-        out.setdefault(key, {"cot": None, "cot_length": None})
-        if g["train_examples"] != size or g["exact_match_mean"] < 1 - epsilon - 1e-12:
+        out.setdefault(key, {"cot": None, "cot_length": None, "verdict": NOT_REACHED})
+        if g["train_examples"] != size:
+            continue
+        verdicts.setdefault(key, set()).add(group_verdict(g, epsilon))
+        if not reached(g, epsilon):
             continue
         best = out[key]
         if best["cot_length"] is None or g["cot_length"] < best["cot_length"]:
-            out[key] = {"cot": g["cot"], "cot_length": g["cot_length"],
-                        "exact_match_mean": g["exact_match_mean"]}
+            out[key] = {"cot": g["cot"], "cot_length": g["cot_length"], "verdict": REACHED,
+                        "exact_match_mean": g["exact_match_mean"], "n": g["n"]}
+    for key, vs in verdicts.items():
+        if out[key]["cot"] is None and vs == {TOO_SMALL}:
+            out[key]["verdict"] = TOO_SMALL
     return out
 
 
@@ -73,8 +110,8 @@ def sample_focus(groups: Sequence[dict], size: int, epsilon: float) -> dict[str,
 
 
 def sample_complexity(groups: Sequence[dict], epsilon: float) -> dict[str, dict]:
-    """Per (variant/)model and CoT tried at two or more sizes: the fewest training examples
-    reaching mean ≥ 1 − ε (None: not reached), and the sizes tried."""
+    """Per (variant/)model and CoT tried at two or more sizes: the fewest training examples that
+    `reached` 1 − ε (None: not reached), and the sizes tried."""
     out: dict[str, dict] = {}
     sizes: dict[str, list[int]] = {}
     for g in groups:
@@ -84,7 +121,7 @@ def sample_complexity(groups: Sequence[dict], epsilon: float) -> dict[str, dict]
         if len(sizes[key]) < 2:
             continue
         out.setdefault(key, {"train_examples": None, "sizes_tried": sorted(sizes[key])})
-        if g["exact_match_mean"] >= 1 - epsilon - 1e-12:
+        if reached(g, epsilon):
             cur = out[key]["train_examples"]
             if cur is None or g["train_examples"] < cur:
                 out[key]["train_examples"] = g["train_examples"]
@@ -99,8 +136,8 @@ def line_label(model: str, cot: str) -> str:
 
 def size_complexity(groups: Sequence[dict], circuits: dict[str, dict], epsilon: float) -> list[dict]:
     """One row per (circuit, model, CoT) of a sweep over circuits (`circuits`: variant → its
-    size, as `SweepSpec.circuit_sizes` gives it): the fewest training examples whose mean exact
-    match reaches 1 − ε (`samples_needed`; None: not reached at any size tried) and, at that
+    size, as `SweepSpec.circuit_sizes` gives it): the fewest training examples that `reached`
+    1 − ε (`samples_needed`; None: not reached at any size tried) and, at that
     size — or, when not reached, at the size with the best mean — the mean exact match and
     training seconds. Sorted by threshold gates, then circuit and line."""
     lines: dict[tuple, list[dict]] = {}
@@ -110,13 +147,15 @@ def size_complexity(groups: Sequence[dict], circuits: dict[str, dict], epsilon: 
     out = []
     for (v, model, cot), gs in lines.items():
         gs.sort(key=lambda g: g["train_examples"])
-        hit = next((g for g in gs if g["exact_match_mean"] >= 1 - epsilon - 1e-12), None)
+        hit = next((g for g in gs if reached(g, epsilon)), None)
         shown = hit or max(gs, key=lambda g: (g["exact_match_mean"], -g["train_examples"]))
         c = circuits[v]
         out.append({"variant": v, "circuit": c["circuit"], "threshold_gates": c["threshold_gates"],
                     "T": c["T"].get(cot), "model": model, "cot": cot, "line": line_label(model, cot),
                     "samples_needed": hit["train_examples"] if hit else None,
                     "train_examples": shown["train_examples"], "exact_match": shown["exact_match_mean"],
+                    "exact_match_interval": shown["exact_match_interval"], "n": shown["n"],
+                    "chance": shown["chance"],
                     "train_seconds": shown["train_seconds_mean"], "seeds": shown["seeds"],
                     "sizes_tried": [g["train_examples"] for g in gs]})
     out.sort(key=lambda r: (r["threshold_gates"], r["circuit"], r["line"]))

@@ -50,10 +50,12 @@ from typing import Callable, Sequence
 
 from arlearn.config import RunConfig, from_dict
 from arlearn.errors import ArlearnError
+from arlearn.evaluation.scores import examples_needed, too_small_line
 from arlearn.experiments.complexity import (
     aggregate,
     length_complexity,
     line_key,
+    reached,
     sample_complexity,
     sample_focus,
     size_complexity,
@@ -194,9 +196,11 @@ class SweepSpec:
                 "epsilon": self.epsilon, "circuits": list(self.circuits), "until_target": self.until_target}
 
 
-def check_cells(spec: SweepSpec) -> None:
+def check_cells(spec: SweepSpec, log: Callable[[str], None] = lambda s: None) -> None:
     """Validate every (variant, model, cot) config and task up front (without allocating the
-    models), so a bad CoT name or option fails before any training."""
+    models), so a bad CoT name or option fails before any training; and say in one line, before
+    training, when eval.examples is too few for any cell to show 1 − ε (the cells are still
+    trained and scored; the verdicts then read "too small")."""
     from arlearn.models import context_for
     from arlearn.tasks import make_task
 
@@ -204,6 +208,9 @@ def check_cells(spec: SweepSpec) -> None:
     for v, (model, cot) in itertools.product(variants, spec.lines):
         cfg = spec.config_for(Cell(model, cot, spec.main_size, spec.seeds[0], v))
         context_for(cfg.model, make_task(cfg.task_name, cfg.task_options).seq_len)
+    asked = spec.base.eval.examples
+    if asked < examples_needed(1 - spec.epsilon):
+        log(f"warning: {too_small_line(asked, spec.epsilon)}")
 
 
 def run_cell(spec: SweepSpec, cell: Cell, out: Path, progress: bool = False) -> dict:
@@ -223,7 +230,8 @@ def run_cell(spec: SweepSpec, cell: Cell, out: Path, progress: bool = False) -> 
     row = {"id": cell.id, "variant": cell.variant, "model": cell.model, "cot": cell.cot,
            "train_examples": cell.train_examples, "seed": cell.seed,
            **{k: res[k] for k in ("exact_match", "token_accuracy", "cot_length", "parameters", "steps",
-                                  "stopped_by", "train_seconds", "n")}}
+                                  "stopped_by", "train_seconds", "n")},
+           **{k: res[k] for k in ("sequence_exact_match", "correct", "chance", "score") if k in res}}
     write_json(done, row)
     return row
 
@@ -326,7 +334,7 @@ def length_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
         raise ArlearnError("a length sweep trains every model with every CoT: model:cot entries and "
                            "until_target are for samples sweeps")
     _check_dir(spec, out, "length")
-    check_cells(spec)
+    check_cells(spec, log)
     make_dir(out)
     rows: dict[str, dict] = {}
     main = _grid(spec, spec.lines, [spec.main_size])
@@ -353,7 +361,7 @@ def sample_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
     `out`/sweep.json)."""
     out = Path(out)
     _check_dir(spec, out, "samples")
-    check_cells(spec)
+    check_cells(spec, log)
     make_dir(out)
     rows: dict[str, dict] = {}
     cells = _grid(spec, spec.lines, spec.sizes)
@@ -367,7 +375,7 @@ def sample_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
         _run_cells(spec, todo, out, "samples", rows, total, progress, log, on_update)
         for g in aggregate([r for r in rows.values() if r["train_examples"] == size]):
             key = (line_key(g), g["cot"])
-            if key not in done and g["exact_match_mean"] >= 1 - spec.epsilon - 1e-12:
+            if key not in done and reached(g, spec.epsilon):
                 done.add(key)
                 total -= len(spec.seeds) * (len(spec.sizes) - i - 1)  # its larger sizes are not needed
     return _publish(spec, out, "samples", list(rows.values()), total, on_update)

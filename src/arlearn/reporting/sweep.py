@@ -18,6 +18,7 @@ import textwrap
 from pathlib import Path
 from typing import Callable, Sequence
 
+from arlearn.evaluation.scores import TOO_SMALL, examples_needed, fmt_rate, too_small_line
 from arlearn.experiments.complexity import line_key
 from arlearn.experiments.sweep import LENGTH_PNG, SAMPLES_PNG, SIZES_MD, SIZES_PNG, TABLE
 from arlearn.fileio import write_text
@@ -51,36 +52,59 @@ def write_outputs(out: Path, report: dict) -> list[str]:
     return plots
 
 
+def scored_on(groups: Sequence[dict]) -> str:
+    """How many held-out examples the cells were scored on, as counted (not as asked for: a split
+    smaller than eval.examples is scored on every one of its inputs)."""
+    ns = sorted({g.get("n", 0) for g in groups})
+    if not ns:
+        return "no cells scored yet"
+    return f"{ns[0]:,}" if len(ns) == 1 else f"{ns[0]:,}–{ns[-1]:,}"
+
+
+def _seq(g: dict) -> str:
+    v = g.get("sequence_exact_match_mean")
+    return "n/a" if v is None else f"{v:.4f}"
+
+
 def markdown_table(report: dict) -> str:
     eps = report["spec"]["epsilon"]
     b = report["budget"]
+    groups = report["groups"]
+    small = sorted({g["n"] for g in groups if g.get("n") is not None and g["n"] < examples_needed(1 - eps)})
     lines = [f"Task: {report['task']}", "",
              f"Budget per cell: {b['steps']} steps × batch {b['batch_size']} = {b['examples_seen']} "
              f"examples seen (lr {b['lr']}" + (f", at most {b['max_minutes']} min" if b["max_minutes"] else "")
              + (f", stopping early once a check every {b['eval_every']} steps reaches exact match "
                 f"{b['target_exact_match']:g}" if b.get("target_exact_match") and b.get("eval_every") else "")
-             + f"); exact match on {b['eval_examples']} held-out examples; "
-             f"{report['cells_done']}/{report['cells_total']} cells done.", "",
-             "| variant | model | CoT | CoT len | train examples | seeds | exact match (mean ± std) "
-             "| min–max | token acc | params | train s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for g in report["groups"]:
+             + f"); answer exact match on {scored_on(groups)} distinct held-out examples per cell (the 95% "
+             f"interval is Wilson's, of the mean over seeds read as mean·n of n); a line counts as having "
+             f"learned the task when the interval's lower bound is ≥ {1 - eps:g} and the score is above "
+             f"chance; {report['cells_done']}/{report['cells_total']} cells done.", ""]
+    if small:  # one line, instead of a verdict the data cannot support
+        lines += [f"Too small: {too_small_line(min(small), eps)}.", ""]
+    lines += ["| variant | model | CoT | CoT len | train examples | seeds | n | answer exact match (mean ± std) "
+              "| 95% CI | min–max | sequence exact match | chance | token acc | params | train s |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for g in groups:
+        lo, hi = g.get("exact_match_interval", (0.0, 1.0))
         lines.append(
             f"| {g['variant'] or '-'} | {g['model']} | {g['cot']} | {g['cot_length']} | {g['train_examples']} "
-            f"| {g['seeds']} | {g['exact_match_mean']:.4f} ± {g['exact_match_std']:.4f} "
-            f"| {g['exact_match_min']:.4f}–{g['exact_match_max']:.4f} | {g['token_accuracy_mean']:.4f} "
+            f"| {g['seeds']} | {g.get('n', '?')} | {g['exact_match_mean']:.4f} ± {g['exact_match_std']:.4f} "
+            f"| [{lo:.4f}, {hi:.4f}] | {g['exact_match_min']:.4f}–{g['exact_match_max']:.4f} | {_seq(g)} "
+            f"| {g.get('chance', 0.0):.4g} | {g['token_accuracy_mean']:.4f} "
             f"| {g['parameters']:,} | {g['train_seconds_mean']:.1f} |")
     if report.get("length_complexity"):
-        lines += ["", f"Measured length complexity (shortest CoT with mean exact match ≥ {1 - eps:g} "
-                  f"at {report['main_size']} training examples):", ""]
+        lines += ["", f"Measured length complexity (shortest CoT whose 95% interval clears {1 - eps:g}, above "
+                  f"chance, at {report['main_size']} training examples):", ""]
         for key, lc in report["length_complexity"].items():
             best = report.get("sample_focus", {}).get(key, {}).get("cot")
             verdict = (f"{lc['cot_length']} CoT tokens (`{lc['cot']}`)" if lc["cot"] is not None
+                       else "held-out set too small to tell" if lc.get("verdict") == TOO_SMALL
                        else f"not reached (best: `{best}`)")
             lines.append(f"- {key}: {verdict}")
     if report.get("sample_complexity"):
-        lines += ["", f"Sample complexity (fewest training examples in the grid with mean exact match "
-                  f"≥ {1 - eps:g}):", ""]
+        lines += ["", f"Sample complexity (fewest training examples in the grid whose 95% interval clears "
+                  f"{1 - eps:g}):", ""]
         for key, sc in report["sample_complexity"].items():
             n = sc["train_examples"]
             tried = ", ".join(map(str, sc["sizes_tried"]))
@@ -95,14 +119,15 @@ def sizes_table(report: dict) -> str:
     training examples reaching the target (or "not reached", with the best exact match)."""
     target = 1 - report["spec"]["epsilon"]
     lines = [f"Samples needed vs circuit size: the fewest training examples (of the sizes tried) whose mean "
-             f"held-out exact match reaches {target:g}; train s and exact match at that size (not reached: "
-             "at the size with the best exact match).", "",
+             f"held-out answer exact match has a 95% interval clearing {target:g} (and is above chance); train s "
+             "and exact match [95% CI] n at that size (not reached: at the size with the best exact match).", "",
              "| circuit | threshold gates | T | model | samples needed | train s | exact match | sizes tried |",
              "|---|---|---|---|---|---|---|---|"]
     for r in report["size_complexity"]:
         need = f"{r['samples_needed']:,}" if r["samples_needed"] is not None else \
             f"not reached (> {max(r['sizes_tried']):,})"
-        em = f"{r['exact_match']:.4f}" + ("" if r["samples_needed"] is not None else f" at {r['train_examples']:,}")
+        em = (fmt_rate(r["exact_match"], r["n"], r.get("exact_match_interval")) if r.get("n") is not None
+              else f"{r['exact_match']:.4f}") + ("" if r["samples_needed"] is not None else f" at {r['train_examples']:,}")
         lines.append(f"| {r['circuit']} | {r['threshold_gates']:,} | {r['T']} | {r['line']} | {need} "
                      f"| {r['train_seconds']:.1f} | {em} | {', '.join(map(str, r['sizes_tried']))} |")
     return "\n".join(lines) + "\n"

@@ -52,6 +52,15 @@ def png_bytes(draw) -> bytes:
         return out.read_bytes()
 
 
+def chosen_panels(rows: list[dict]) -> list[tuple[str, str, bool]]:
+    """The (metrics key, title, log scale) of each panel the rows have data for: a training curve
+    from one point on, a held-out one from MIN_POINTS points on."""
+    panels = [p for p in PANELS if len(_series(rows, p[0])[0]) >= (MIN_POINTS if p[0] in HELD_OUT else 1)]
+    if len(position_series(rows)[0]) >= MIN_POINTS:
+        panels.append((PER_POSITION, "held-out accuracy per answer position", False))
+    return panels
+
+
 def curves_figure(rows: list[dict], title: str) -> bytes | None:
     """The run's curves as PNG bytes; None when no row has anything to plot."""
     import matplotlib
@@ -59,10 +68,8 @@ def curves_figure(rows: list[dict], title: str) -> bytes | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [p for p in PANELS if len(_series(rows, p[0])[0]) >= (MIN_POINTS if p[0] in HELD_OUT else 1)]
+    panels = chosen_panels(rows)
     steps, per_pos = position_series(rows)
-    if len(steps) >= MIN_POINTS:
-        panels.append((PER_POSITION, "held-out accuracy per answer position", False))
     if not panels:
         return None
     fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 2.8), squeeze=False)

@@ -2,6 +2,11 @@
 integer weights, from each gate type's threshold form in the gate table
 (`arlearn.circuits.gates`). This is the form the `circuit` task's CoT lists and the compiler
 turns into weights.
+
+An XOR/XNOR of fan-in k becomes k/2 helpers of fan-in k each: k²/2 weights, so one gate of a
+.bench file can ask for billions. `normalize` counts the gates and weights of the normal form
+first (`normal_form_size`) and refuses, in one line, a form over the memory budget
+(`arlearn.limits`).
 """
 
 from __future__ import annotations
@@ -9,6 +14,12 @@ from __future__ import annotations
 from arlearn.circuits.circuit import Circuit, Gate
 from arlearn.circuits.gates import gate_type
 from arlearn.errors import ArlearnError
+from arlearn.limits import check_memory
+
+#: bytes per gate and per weight (input wire) of the normal form, its layout and the circuit
+#: evaluation that follows (measured: ~730 bytes per 2-input gate, normal form and layout)
+BYTES_PER_GATE = 512
+BYTES_PER_WIRE = 128
 
 
 def _threshold(name: str, inputs, weights, bias: int) -> Gate:
@@ -32,10 +43,25 @@ def threshold_form(g: Gate) -> list[Gate]:
     return helpers + [_threshold(g.name, g.inputs + tuple(h.name for h in helpers), weights, bias)]
 
 
+def normal_form_size(circuit: Circuit) -> tuple[int, int]:
+    """(gates, weights) of `normalize(circuit)` at most, counted without building it."""
+    gates = wires = 0
+    for g in circuit.gates:
+        k = len(g.inputs)
+        helpers = k // 2 if gate_type(g.op).parity_helpers else 0
+        gates += helpers + 1
+        wires += helpers * k + k + helpers
+    return gates, wires
+
+
 def normalize(circuit: Circuit) -> Circuit:
     """The threshold normal form: every gate a THRESHOLD gate with integer weights and bias,
     duplicate inputs of a gate merged (weights summed), in topological order, same inputs and
     outputs. Every original signal keeps its name (XOR/XNOR helpers are named `<gate>~geJ`)."""
+    n_gates, n_wires = normal_form_size(circuit)
+    check_memory(f"the threshold normal form of circuit {circuit.name!r} ({n_gates:,} gates, {n_wires:,} weights)",
+                 n_gates * BYTES_PER_GATE + n_wires * BYTES_PER_WIRE,
+                 "an XOR/XNOR of fan-in k costs k²/2 weights: split wide XORs into a tree" if n_wires > 16 * n_gates else "")
     gates: list[Gate] = []
     names = set(circuit.signals)
     for g in circuit.gates:

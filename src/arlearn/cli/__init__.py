@@ -75,4 +75,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("arlearn: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:  # the last resort: sizes are estimated and refused before they are built
+        print("arlearn: error: out of memory: this input needs more memory than the process can get, and more "
+              "than arlearn estimated (set ARLEARN_MEMORY_BUDGET_MB lower to refuse such inputs earlier)",
+              file=sys.stderr)
+        return 2
     return 0

@@ -18,6 +18,12 @@ file, or a row of the dataset), from which `pieces(spec, start=…)` resumes. Li
 `\\n` or `\\r\\n` (a lone `\\r` is read as a line break too, as Python's text mode does; a file
 whose only line breaks are lone `\\r` is read as one piece).
 
+One story is held whole (it is tokenized as one string), so a story is bounded: a file that runs
+on without a separator line (a 10 GB file of one line) is refused, in one line naming the byte
+where the story starts, as soon as the story read so far would not fit the memory budget
+(`arlearn.limits`: `BYTES_PER_STORY_BYTE` per byte, for its text, decoding and tokenizing) —
+never read whole. `has_eot_lines` holds at most one line at a time, bounded the same way.
+
 `digest(spec, max_stories)` is the SHA-256 of the stories (each story's UTF-8 bytes followed by
 a NUL byte), computed while streaming: the token cache's key.
 """
@@ -32,10 +38,14 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from arlearn.errors import ArlearnError
+from arlearn.limits import check_memory
 
 EOT = "<|endoftext|>"
 #: bytes of a corpus file read per piece (a piece ends at the last story boundary in it)
 PIECE_BYTES = 4 << 20
+#: bytes one story held whole costs per byte of its text: the bytes read, their decoded text and
+#: the tokenizer's work on it (tokens, offsets), for the memory budget
+BYTES_PER_STORY_BYTE = 64
 #: dataset rows per piece (hf:, hf-disk:)
 PIECE_ROWS = 2000
 HF_DISK = "hf-disk:"
@@ -84,12 +94,24 @@ def _open(path: str):
         raise ArlearnError(f"cannot read corpus file {path}: {e.strerror}") from None
 
 
-def has_eot_lines(path: str, block: int = PIECE_BYTES) -> bool:
-    """Whether the file has an `<|endoftext|>` line (read in blocks; stops at the first one)."""
-    carry = b""
+def _check_story(path: str, start: int, held: int) -> None:
+    """Refuse a story (or line) of `held` bytes so far, from byte `start`, over the budget."""
+    check_memory(f"corpus file {path}: the text from byte {start:,} runs on for {held:,} bytes without a "
+                 "separator line (an <|endoftext|> line or a blank line), held whole as one story, which",
+                 held * BYTES_PER_STORY_BYTE, "split the file into stories")
+
+
+def has_eot_lines(path: str, block: int | None = None) -> bool:
+    """Whether the file has an `<|endoftext|>` line (read in blocks of `block`, default
+    `PIECE_BYTES`; stops at the first one)."""
+    block = block or PIECE_BYTES
+    carry, pos = b"", 0
     with _open(path) as f:
         while True:
             chunk = f.read(block)
+            if len(carry) > block:  # one line longer than a block
+                _check_story(path, pos - len(carry), len(carry) + len(chunk))
+            pos += len(chunk)
             data = carry + chunk
             if not chunk:
                 return _EOT_ANY.search(data) is not None
@@ -131,7 +153,7 @@ def file_pieces(path: str, start: int = 0, piece_bytes: int | None = None) -> It
     """A corpus file from byte `start` (a piece boundary) on, one piece per block read of
     `piece_bytes` (default `PIECE_BYTES`)."""
     piece_bytes = piece_bytes or PIECE_BYTES
-    eot = has_eot_lines(path)
+    eot = has_eot_lines(path, piece_bytes)
     with _open(path) as f:
         f.seek(start)
         pos, buf = start, b""
@@ -140,6 +162,8 @@ def file_pieces(path: str, start: int = 0, piece_bytes: int | None = None) -> It
             if not block:
                 break
             look = max(buf.rfind(b"\n"), 0)  # the carry holds no cut before its last line
+            if len(buf) > piece_bytes:  # a story longer than a block: held whole, within the budget
+                _check_story(path, pos, len(buf) + len(block))
             buf += block
             cut = _last_cut(buf, look, eot)
             if cut:

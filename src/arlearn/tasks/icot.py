@@ -13,8 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from arlearn.errors import ArlearnError
+from arlearn.limits import check_memory
 
 FORMATS = ("icot",)
+#: bytes the parsed problems hold per byte of the file (its text, lines and `Problem`s), for the
+#: memory budget (`arlearn.limits`): a file that would not fit is refused before it is read
+BYTES_PER_FILE_BYTE = 32
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ def read_problems(path, fmt: str = "icot") -> list[Problem]:
         raise ArlearnError(f"unknown examples-file format {fmt!r}; known: {', '.join(FORMATS)}")
     p = Path(path)
     try:
+        check_memory(f"examples file {path} ({p.stat().st_size:,} bytes)", p.stat().st_size * BYTES_PER_FILE_BYTE)
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ArlearnError(f"examples file not found: {path}") from None

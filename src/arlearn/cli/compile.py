@@ -46,6 +46,13 @@ def run(args) -> None:
             report = compile_generator(src, args.out, **kw)
     except NotEnoughMemory as e:
         raise ArlearnError(e.advice("--max-dense-mb", f"{e.dense / 2**20:.0f}")) from None
+    except ArlearnError as e:  # the tm task's errors name its keys (task.steps): name this command's flags
+        if args.kind != "tm":
+            raise
+        msg = str(e)
+        for key in ("steps", "tape", "n"):
+            msg = msg.replace(f"task.{key}", f"--{key}")
+        raise ArlearnError(msg) from None
     r = report.as_dict()
     say(f"compiled {r['circuit']}: {r['inputs']} inputs, {r['gates']} gates -> {r['threshold_gates']} threshold "
           f"gates (CoT length {r['threshold_gates'] + 1}), linear model T={r['T']} d={r['d']}, {r['nonzeros']:,} "

@@ -148,13 +148,5 @@ def compile_tm(spec: str, run_dir, steps: int = 0, tape: int = 0, n: int = 0, **
     every input needs. A spec file (not a shipped name) is stored in the run directory."""
     options = {"machine": spec, "cot": "threshold",
                **{k: v for k, v in (("n", n), ("steps", steps), ("tape", tape)) if v}}
-    try:
-        task = make_task("tm", options)  # bad specs and bounds fail here, before anything is written
-    except NotEnoughMemory:
-        raise
-    except ArlearnError as e:  # name this command's flags, not the task's keys
-        msg = str(e)
-        for key in ("steps", "tape", "n"):
-            msg = msg.replace(f"task.{key}", f"--{key}")
-        raise ArlearnError(msg) from None
+    task = make_task("tm", options)  # bad specs and bounds fail here, before anything is written
     return compile_circuit(task.unrolled.circuit, run_dir, {"name": "tm", **options}, **kw)

@@ -80,6 +80,8 @@ def test_a_run_that_writes_forever_stops_at_the_memory_budget(monkeypatch):
     with pytest.raises(ArlearnError, match=r"a run holding [\d,]+ tape cells would need about .* over the budget "
                                            r"of 1 MB \(ARLEARN_MEMORY_BUDGET_MB=1\); lower max_steps"):
         simulate(parse_machine(DECREMENT), tuple("000000"), max_steps=10**12)
+    with pytest.raises(ArlearnError, match=r"a run holding 1,000,000,000,000 tape cells .*; lower the tape bound"):
+        simulate(load_machine("bb-4"), tape=10**12)
 
 
 # -- a machine that never halts: one line on every path ----------------------------------------

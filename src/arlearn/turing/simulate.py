@@ -66,12 +66,12 @@ class _Cells:
     def __init__(self, where: str, knob: str):
         self.where, self.knob, self.next_check = where, knob, FREE_CELLS
 
-    def check(self, cells: int, kept: int = 0) -> None:
+    def check(self, cells: int, kept: int = 0, hint: str = "") -> None:
         """`cells`: the tape window; `kept`: cells of kept configurations."""
         held = cells + kept
         if held >= self.next_check:
             check_memory(f"{self.where}: a run holding {held:,} tape cells", held * BYTES_PER_CELL,
-                         f"lower {self.knob}" + (" or give a tape bound" if self.knob == "--max-steps" else ""))
+                         hint or f"lower {self.knob}" + (" or give a tape bound" if self.knob == "--max-steps" else ""))
             self.next_check = 2 * held
 
 
@@ -95,7 +95,7 @@ def simulate(tm: TuringMachine, x: Sequence[str] = (), max_steps: int = MAX_STEP
                            f"and the input fills {len(x)} cells from there")
     budget = _Cells(where, knob)
     lo, hi = (0, tape - 1) if tape is not None else (0, max(tm.origin + len(x) - 1, tm.origin, 0))
-    budget.check(hi - lo + 1)
+    budget.check(hi - lo + 1, hint="lower the tape bound" if tape is not None else "lower the machine's 'origin'")
     cells = {tm.origin + i: s for i, s in enumerate(x)}
     head, q, steps, right = tm.origin, tm.start, 0, tm.origin
     snaps: list[tuple[str, int, int, tuple[str, ...]]] = []  # (state, head, window start, window)

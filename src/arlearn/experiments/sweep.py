@@ -196,11 +196,9 @@ class SweepSpec:
                 "epsilon": self.epsilon, "circuits": list(self.circuits), "until_target": self.until_target}
 
 
-def check_cells(spec: SweepSpec, log: Callable[[str], None] = lambda s: None) -> None:
+def check_cells(spec: SweepSpec) -> None:
     """Validate every (variant, model, cot) config and task up front (without allocating the
-    models), so a bad CoT name or option fails before any training; and say in one line, before
-    training, when eval.examples is too few for any cell to show 1 − ε (the cells are still
-    trained and scored; the verdicts then read "too small")."""
+    models), so a bad CoT name or option fails before any training."""
     from arlearn.models import context_for
     from arlearn.tasks import make_task
 
@@ -208,6 +206,11 @@ def check_cells(spec: SweepSpec, log: Callable[[str], None] = lambda s: None) ->
     for v, (model, cot) in itertools.product(variants, spec.lines):
         cfg = spec.config_for(Cell(model, cot, spec.main_size, spec.seeds[0], v))
         context_for(cfg.model, make_task(cfg.task_name, cfg.task_options).seq_len)
+
+
+def warn_if_too_small(spec: SweepSpec, log: Callable[[str], None]) -> None:
+    """Say in one line, before training, when eval.examples is too few for any cell to show
+    1 − ε (the cells are still trained and scored; their verdicts then read "too small")."""
     asked = spec.base.eval.examples
     if asked < examples_needed(1 - spec.epsilon):
         log(f"warning: {too_small_line(asked, spec.epsilon)}")
@@ -334,8 +337,9 @@ def length_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
         raise ArlearnError("a length sweep trains every model with every CoT: model:cot entries and "
                            "until_target are for samples sweeps")
     _check_dir(spec, out, "length")
-    check_cells(spec, log)
+    check_cells(spec)
     make_dir(out)
+    warn_if_too_small(spec, log)
     rows: dict[str, dict] = {}
     main = _grid(spec, spec.lines, [spec.main_size])
     smaller = [n for n in spec.sizes if n != spec.main_size]
@@ -361,8 +365,9 @@ def sample_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
     `out`/sweep.json)."""
     out = Path(out)
     _check_dir(spec, out, "samples")
-    check_cells(spec, log)
+    check_cells(spec)
     make_dir(out)
+    warn_if_too_small(spec, log)
     rows: dict[str, dict] = {}
     cells = _grid(spec, spec.lines, spec.sizes)
     if not spec.until_target:

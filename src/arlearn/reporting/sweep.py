@@ -34,19 +34,19 @@ def write_outputs(out: Path, report: dict) -> list[str]:
     title = f"{report['task']} — {b['steps']} steps × {b['batch_size']}"
     plots = []
     length = report["kind"] == "length"
-    if length and plot_length(report["groups"], size, out / LENGTH_PNG, f"{title}, {size} train examples"):
+    target = 1 - report["spec"]["epsilon"]
+    if length and plot_length(report["groups"], size, out / LENGTH_PNG, f"{title}, {size} train examples", target):
         plots.append(LENGTH_PNG)
     if length:
         focus = {(k, f["cot"]) for k, f in report["sample_focus"].items()}
         keep = lambda g: (line_key(g), g["cot"]) in focus  # noqa: E731
     else:
         keep = lambda g: True  # noqa: E731
-    if plot_samples(report["groups"], out / SAMPLES_PNG, title, keep):
+    if plot_samples(report["groups"], out / SAMPLES_PNG, title, keep, target):
         plots.append(SAMPLES_PNG)
     sizes = report.get("size_complexity") or []
     if sizes:
         write_text(out / SIZES_MD, sizes_table(report))
-        target = 1 - report["spec"]["epsilon"]
         if plot_sizes(sizes, out / SIZES_PNG, f"{title}: fewest examples reaching exact match ≥ {target:g}"):
             plots.append(SIZES_PNG)
     return plots
@@ -183,8 +183,9 @@ def plot_sizes(rows: Sequence[dict], path: Path, title: str) -> bool:
     return True
 
 
-def plot_length(groups: Sequence[dict], size: int, path: Path, title: str) -> bool:
-    """Exact match vs CoT length at training-set size `size`: one line per model class."""
+def plot_length(groups: Sequence[dict], size: int, path: Path, title: str, target: float | None = None) -> bool:
+    """Exact match vs CoT length at training-set size `size`: one line per model class, with the
+    chance level and the target 1 − ε as horizontal lines."""
     pts = [g for g in groups if g["train_examples"] == size]
     if not pts:
         return False
@@ -207,12 +208,12 @@ def plot_length(groups: Sequence[dict], size: int, path: Path, title: str) -> bo
                     annotation_clip=False)
     ax.set_xlabel("CoT length (tokens)")
     ax.set_title(title, fontsize=9, pad=38)
-    _finish_exact_match_plot(fig, ax, path)
+    _finish_exact_match_plot(fig, ax, path, pts, target)
     return True
 
 
 def plot_samples(groups: Sequence[dict], path: Path, title: str,
-                 keep: Callable[[dict], bool] = lambda g: True) -> bool:
+                 keep: Callable[[dict], bool] = lambda g: True, target: float | None = None) -> bool:
     """Exact match vs number of training examples (log x): one line per (model, CoT)."""
     pts = [g for g in groups if keep(g)]
     lines: dict[str, list[dict]] = {}
@@ -239,15 +240,21 @@ def plot_samples(groups: Sequence[dict], path: Path, title: str,
     ax.minorticks_off()
     ax.set_xlabel("training examples (train.train_examples: the pool drawn from the train split)")
     ax.set_title(title, fontsize=9)
-    _finish_exact_match_plot(fig, ax, path)
+    _finish_exact_match_plot(fig, ax, path, [g for line in lines.values() for g in line], target)
     return True
 
 
-def _finish_exact_match_plot(fig, ax, path: Path) -> None:
-    """The y axis, grid and legend both sweep plots share; then save atomically and close."""
+def _finish_exact_match_plot(fig, ax, path: Path, groups: Sequence[dict] = (), target: float | None = None) -> None:
+    """The y axis, the chance level of the plotted groups and the target 1 − ε (dashed lines),
+    grid and legend both sweep plots share; then save atomically and close."""
     import matplotlib.pyplot as plt
 
-    ax.set_ylabel("held-out exact match")
+    chance = max((g.get("chance", 0.0) for g in groups), default=0.0)
+    if chance:
+        ax.axhline(chance, color="grey", linestyle="--", linewidth=0.9, label=f"chance ({chance:.3g})")
+    if target is not None:
+        ax.axhline(target, color="black", linestyle=":", linewidth=0.9, label=f"target 1 − ε ({target:g})")
+    ax.set_ylabel("held-out answer exact match")
     ax.set_ylim(-0.03, 1.03)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, title="mean over seeds; band min–max", title_fontsize=7)

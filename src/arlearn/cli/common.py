@@ -71,6 +71,24 @@ def add_progress_arg(p, what: str = "progress bar") -> None:
     p.add_argument("--no-progress", action="store_true", help=f"hide the {what} (drawn on stderr)")
 
 
+def add_executor_args(p) -> None:
+    """--executor and --ray-address: where the independent runs of a grid (seeds, sweep cells) train."""
+    p.add_argument("--executor", choices=["serial", "local", "ray"],
+                   help="where the runs train: local (default) side by side on this machine's cores (each with "
+                        "train.threads threads, unset: the cores split evenly), serial one after another in this "
+                        "process, ray as Ray tasks (pip install 'arlearn[ray]'; see docs/cluster.md)")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="with --executor ray: join this Ray cluster (auto, or HEAD:6379); default: start Ray here")
+
+
+def executor_args(args) -> dict:
+    """`executor` and `ray_address` for `train_seeds` / the sweeps (--executor's default: local)."""
+    executor = args.executor or "local"
+    if args.ray_address and executor != "ray":
+        raise ArlearnError(f"--ray-address is for --executor ray, not {executor}")
+    return {"executor": executor, "ray_address": args.ray_address}
+
+
 def add_json_arg(p) -> None:
     p.add_argument("--json", action="store_true", help="print the result as one JSON line instead of text")
 

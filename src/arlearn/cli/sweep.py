@@ -3,7 +3,8 @@ and, with --circuits, sample complexity against circuit size."""
 
 from __future__ import annotations
 
-from arlearn.cli.common import add_progress_arg, add_set_arg, add_source_args, emit, say
+from arlearn.cli.common import (add_executor_args, add_progress_arg, add_set_arg, add_source_args, emit,
+                                executor_args, say)
 from arlearn.cli.parsing import parse_list
 from arlearn.config import resolve
 from arlearn.errors import ArlearnError
@@ -50,6 +51,7 @@ def add_arguments(p) -> None:
     add_set_arg(p, "override any base config value, e.g. --set task.n=16 (repeatable)")
     p.add_argument("-o", "--out", help="sweep directory (default: runs/sweep-<kind>-<task>); "
                                        "rerunning the same command there skips finished cells")
+    add_executor_args(p)
     add_progress_arg(p, "progress bars")
 
 
@@ -74,8 +76,8 @@ def run(args) -> None:
     )
     out = args.out or f"runs/sweep-{args.kind}-{base.task_name}" + ("s" if circuits else "")
     sweep = length_sweep if args.kind == "length" else sample_sweep
-    report = sweep(spec, out, progress=not args.no_progress, log=say,
-                   on_update=write_outputs)
+    report = sweep(spec, out, progress=not args.no_progress, log=say, on_update=write_outputs,
+                   **executor_args(args))
     say(markdown_table(report))
     emit({"out": out, "cells": report["cells_done"], "budget": report["budget"],
           "length_complexity": report["length_complexity"],

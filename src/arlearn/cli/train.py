@@ -14,7 +14,8 @@ import sys
 import time
 import warnings
 
-from arlearn.cli.common import add_config_args, add_progress_arg, emit, resolve_args, say
+from arlearn.cli.common import (add_config_args, add_executor_args, add_progress_arg, emit, executor_args,
+                                resolve_args, say)
 from arlearn.cli.parsing import parse_list
 from arlearn.errors import ArlearnError
 from arlearn.experiments.seeds import train_seeds
@@ -36,6 +37,7 @@ def add_arguments(p) -> None:
     p.add_argument("--seeds", metavar="LIST",
                    help="train once per seed (e.g. 0..2 or 0,1,2) into <out>/seed-<s> and report mean ± sd "
                         "over seeds (finished seeds are read back, not retrained)")
+    add_executor_args(p)
     p.add_argument("-o", "--out", help="run directory (default: runs/<task>-<model>-<time>); must be empty "
                                        "or absent unless --force")
     p.add_argument("--force", action="store_true",
@@ -88,6 +90,8 @@ def warnings_as_lines():
 def run(args) -> None:
     if args.seeds:
         return _run_seeds(args)
+    if args.executor or args.ray_address:
+        raise ArlearnError("--executor and --ray-address say where the runs of --seeds train; add --seeds LIST")
     cfg, run_dir = _config(args)
     with session(args.distributed, cfg.train.device) as world, warnings_as_lines():  # torchrun: one process per device
         res = train(cfg, run_dir, progress=not args.no_progress and world.is_main, resume=bool(args.resume),
@@ -106,10 +110,10 @@ def run(args) -> None:
 
 def _run_seeds(args) -> None:
     if args.resume or args.distributed:
-        raise ArlearnError("--seeds trains fresh runs on one process: drop --resume / --distributed")
+        raise ArlearnError("--seeds trains fresh runs: drop --resume / --distributed")
     cfg, out = _config(args)
     report = train_seeds(cfg, out, parse_list(args.seeds, "seeds", int), progress=not args.no_progress,
-                         overwrite=args.force)
+                         overwrite=args.force, **executor_args(args))
     say(results_table([{**r, "model": f"{r['model']} s{r['seed']}"} for r in report["runs"]]))
     for key, s in report["summary"].items():
         say(f"{key}: {s['mean']:.4f} ± {s['sd']:.4f} (mean ± sd over {len(s['values'])} seeds; "

@@ -1,7 +1,9 @@
 """Experiments: sweeps that measure length and sample complexity, and the speed benchmark.
 
 Pure library code that runs training or timing and returns data (and writes `sweep.json`): the
-sweep engine (`sweep`), its statistics (`complexity`), `arlearn bench` (`bench`, `bench_stats`).
+sweep engine (`sweep`), its statistics (`complexity`), seeds as an axis (`seeds`), where a grid's
+cells run (`executors`: serially, side by side on this machine, or on Ray), `arlearn bench`
+(`bench`, `bench_stats`).
 Nothing here prints, plots or formats text; that is `arlearn.reporting`.
 """
 

@@ -9,7 +9,9 @@ thread count is not part of that identity: like another CPU, it changes only the
 sums, so seeds trained with different `train.threads` are read back together. Nor is a
 `train.max_minutes` that did not bind: a run that trained all its steps within the limit asked for
 now (or with none) is the run this config trains, on a CPU of any speed. `<out>/seeds.json`
-(written atomically after every seed) holds every run's results and the summary.
+(written atomically after every seed) holds every run's results and the summary. The seeds to
+train run on an executor (`arlearn.experiments.executors`): serially, side by side on this
+machine's cores (`local`), or as Ray tasks.
 """
 
 from __future__ import annotations
@@ -65,26 +67,56 @@ def _check_same_config(run_dir: Path, cfg: RunConfig, results: dict) -> None:
                                    f"this one has {new!r}): use another -o, or --force to retrain it")
 
 
-def train_seeds(cfg: RunConfig, out, seeds, progress: bool = False, overwrite: bool = False) -> dict:
-    """Train `cfg` once per seed (train.seed = s) into `<out>/seed-<s>`; returns
-    {"seeds", "runs": [results…], "summary": summarise(runs)}."""
+def train_one(cfg: RunConfig, run_dir: str, progress: bool) -> dict:
+    """One seed's run (what a worker process of an executor calls): trained afresh into `run_dir`."""
     from arlearn.training import trainer  # looked up at call time (tests may replace trainer.train)
+
+    return trainer.train(cfg, run_dir, progress=progress, overwrite=True)
+
+
+def train_seeds(cfg: RunConfig, out, seeds, progress: bool = False, overwrite: bool = False,
+                executor: str = "serial", ray_address: str | None = None) -> dict:
+    """Train `cfg` once per seed (train.seed = s) into `<out>/seed-<s>`; returns
+    {"seeds", "runs": [results…], "summary": summarise(runs)}. The unfinished seeds run on
+    `executor` (`arlearn.experiments.executors`: serial, local or ray), side by side but for
+    serial; seeds.json is rewritten as each finishes, its runs in seed order."""
+    from arlearn.experiments.executors import check_executor, run_cells
 
     seeds = list(seeds)
     if not seeds or len(set(seeds)) != len(seeds):
         raise ArlearnError(f"seeds must be distinct and at least one, got {seeds}")
+    check_executor(executor)
     out = Path(out)
-    runs = []
-    for s in seeds:
+    runs: dict[int, dict] = {}
+    todo = []  # (index, config, run directory) of the seeds to train
+
+    def publish() -> dict:
+        done = [runs[i] for i in sorted(runs)]
+        report = {"seeds": [r["seed"] for r in done], "runs": done, "summary": summarise(done)}
+        write_json(out / SEEDS_FILE, report)
+        return report
+
+    for i, s in enumerate(seeds):
         run_dir = out / f"seed-{s}"
         done = run_dir / RESULTS
         one = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=s))
         if done.is_file() and not overwrite:
             res = json.loads(done.read_text(encoding="utf-8"))
             _check_same_config(run_dir, one, res)
+            runs[i] = {"seed": s, "run_dir": str(run_dir), **res}
         else:
-            res = trainer.train(one, run_dir, progress=progress, overwrite=True)
-        runs.append({"seed": s, "run_dir": str(run_dir), **res})
-        report = {"seeds": seeds[: len(runs)], "runs": runs, "summary": summarise(runs)}
-        write_json(out / SEEDS_FILE, report)
+            todo.append((i, one, run_dir))
+    report = publish() if runs else {}
+
+    def arrived(j: int, res: dict) -> None:
+        nonlocal report
+        i, one, run_dir = todo[j]
+        runs[i] = {"seed": one.train.seed, "run_dir": str(run_dir), **res}
+        report = publish()
+
+    serial = executor == "serial"  # serial: each run's own progress bar; else one bar over the seeds
+    run_cells(train_one, [(one, str(run_dir), progress and serial) for _, one, run_dir in todo],
+              executor=executor, threads=cfg.train.threads, device=cfg.train.device, ray_address=ray_address,
+              progress=progress and not serial, desc="seeds", labels=[f"seed {one.train.seed}" for _, one, _ in todo],
+              on_result=arrived)
     return report

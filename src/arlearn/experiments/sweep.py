@@ -17,6 +17,9 @@ written atomically to `<cell dir>/cell.json`; a rerun of the same sweep skips ev
 has one, so a killed sweep loses at most the cell in progress (whose directory, lacking
 `cell.json`, is cleared and trained afresh). Rerunning into a sweep directory
 that holds a *different* sweep is an error (the base config is recorded in `sweep.json`).
+The unfinished cells of a grid run on an executor (`arlearn.experiments.executors`: `serial`,
+the library default; `local`, side by side on this machine's cores; `ray`, a Ray cluster), each
+writing only its own cell directory; the driver reads finished cells back and publishes.
 
 After every finished cell and at the end the engine rewrites `sweep.json` (the spec, the
 budget, every cell's result and the measured complexities), then calls `on_update(out, report)`
@@ -60,6 +63,7 @@ from arlearn.experiments.complexity import (
     sample_focus,
     size_complexity,
 )
+from arlearn.experiments.executors import check_executor, run_cells
 from arlearn.training.runs import claim_run_dir
 from arlearn.fileio import make_dir, write_json
 
@@ -216,17 +220,27 @@ def warn_if_too_small(spec: SweepSpec, log: Callable[[str], None]) -> None:
         log(f"warning: {too_small_line(asked, spec.epsilon)}")
 
 
-def run_cell(spec: SweepSpec, cell: Cell, out: Path, progress: bool = False) -> dict:
-    """Train one cell (or read its finished result) and return its summary."""
-    from arlearn.training import trainer  # looked up at call time (tests replace trainer.train)
-
-    cell_dir = out / "cells" / cell.id
-    done = cell_dir / CELL
+def finished_cell(out: Path, cell: Cell) -> dict | None:
+    """A finished cell's summary (its cell.json), or None when it has yet to be trained."""
+    done = out / "cells" / cell.id / CELL
     if done.is_file():
         try:
             return json.loads(done.read_text(encoding="utf-8"))
         except json.JSONDecodeError:
             pass  # cannot happen with atomic writes, but retrain rather than fail
+    return None
+
+
+def run_cell(spec: SweepSpec, cell: Cell, out: Path, progress: bool = False) -> dict:
+    """Train one cell (or read its finished result) and return its summary. What a worker
+    process of an executor calls; it writes only the cell's own directory."""
+    from arlearn.training import trainer  # looked up at call time (tests replace trainer.train)
+
+    cell_dir = out / "cells" / cell.id
+    done = cell_dir / CELL
+    row = finished_cell(out, cell)
+    if row is not None:
+        return row
     if cell_dir.is_dir():  # an unfinished cell (killed mid-training) is the sweep's own: start it over
         claim_run_dir(cell_dir, overwrite=True)
     res = trainer.train(spec.config_for(cell), cell_dir, progress=progress)
@@ -306,20 +320,40 @@ def _publish(spec: SweepSpec, out: Path, kind: str, rows: list[dict], total: int
 
 
 def _run_cells(spec: SweepSpec, cells: list[Cell], out: Path, kind: str, rows: dict, total: int,
-               progress: bool, log: Callable[[str], None], on_update: OnUpdate | None) -> None:
-    from tqdm.auto import tqdm
+               progress: bool, log: Callable[[str], None], on_update: OnUpdate | None,
+               executor: str = "serial", ray_address: str | None = None) -> None:
+    """Train the unfinished `cells` on `executor` (`arlearn.experiments.executors`); finished
+    ones are read back here. `rows` gains every cell's row, in cell order; each fresh one is
+    logged and published (sweep.json rewritten) as it arrives."""
+    before = dict(rows)  # the rows of earlier calls (a length sweep's main grid) come first
+    got: dict[int, dict] = {}
+    todo = []
+    for i, cell in enumerate(cells):
+        row = finished_cell(out, cell)
+        if row is None:
+            todo.append(i)
+        else:
+            got[i] = row
 
-    bar = tqdm(cells, desc=f"sweep {kind}", unit="cell", disable=not progress, dynamic_ncols=True)
-    for cell in bar:
-        bar.set_postfix_str(cell.id)
-        fresh = not (out / "cells" / cell.id / CELL).is_file()
-        row = run_cell(spec, cell, out)
-        rows[cell.id] = row
-        if fresh:
-            log(f"{cell.id}: exact match {row['exact_match']:.4f} (CoT length {row['cot_length']}, "
-                f"{row['train_seconds']:.0f} s)")
-            _publish(spec, out, kind, list(rows.values()), total, on_update)
-    bar.close()
+    def collect() -> None:
+        rows.clear()
+        rows.update(before)
+        rows.update({cells[i].id: got[i] for i in sorted(got)})
+
+    def arrived(j: int, row: dict) -> None:
+        got[todo[j]] = row
+        collect()
+        log(f"{row['id']}: exact match {row['exact_match']:.4f} (CoT length {row['cot_length']}, "
+            f"{row['train_seconds']:.0f} s)")
+        _publish(spec, out, kind, list(rows.values()), total, on_update)
+
+    collect()
+    configs = [spec.config_for(cells[i]) for i in todo]
+    # `run_cell` is looked up here, at call time (tests replace it)
+    run_cells(run_cell, [(spec, cells[i], out) for i in todo], executor=executor,
+              threads=max((c.train.threads for c in configs), default=0),
+              device=configs[0].train.device if configs else "cpu", ray_address=ray_address,
+              progress=progress, desc=f"sweep {kind}", labels=[cells[i].id for i in todo], on_result=arrived)
 
 
 def _grid(spec: SweepSpec, lines, sizes) -> list[Cell]:
@@ -329,10 +363,12 @@ def _grid(spec: SweepSpec, lines, sizes) -> list[Cell]:
 
 
 def length_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
-                 log: Callable[[str], None] = lambda s: None, on_update: OnUpdate | None = None) -> dict:
+                 log: Callable[[str], None] = lambda s: None, on_update: OnUpdate | None = None,
+                 executor: str = "serial", ray_address: str | None = None) -> dict:
     """Every (model, CoT, seed) at the largest size; then each model's shortest successful CoT
     at the other sizes. Returns the report data (also written to `out`/sweep.json)."""
     out = Path(out)
+    check_executor(executor)
     if spec.until_target or any(":" in m for m in spec.models):
         raise ArlearnError("a length sweep trains every model with every CoT: model:cot entries and "
                            "until_target are for samples sweeps")
@@ -344,7 +380,7 @@ def length_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
     main = _grid(spec, spec.lines, [spec.main_size])
     smaller = [n for n in spec.sizes if n != spec.main_size]
     total = len(main)
-    _run_cells(spec, main, out, "length", rows, total, progress, log, on_update)
+    _run_cells(spec, main, out, "length", rows, total, progress, log, on_update, executor, ray_address)
     if smaller:
         focus = sample_focus(aggregate(list(rows.values())), spec.main_size, spec.epsilon)
         extra = []
@@ -353,17 +389,19 @@ def length_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
                 cot = focus[f"{v}/{model}" if v else model]["cot"]
                 extra += [Cell(model, cot, n, s, v) for n in smaller for s in spec.seeds]
         total += len(extra)
-        _run_cells(spec, extra, out, "length", rows, total, progress, log, on_update)
+        _run_cells(spec, extra, out, "length", rows, total, progress, log, on_update, executor, ray_address)
     return _publish(spec, out, "length", list(rows.values()), total, on_update)
 
 
 def sample_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
-                 log: Callable[[str], None] = lambda s: None, on_update: OnUpdate | None = None) -> dict:
+                 log: Callable[[str], None] = lambda s: None, on_update: OnUpdate | None = None,
+                 executor: str = "serial", ray_address: str | None = None) -> dict:
     """Exact match vs number of training examples: every (variant, model, CoT, size, seed) cell —
     or, with `spec.until_target`, sizes smallest first, each line stopping at the first size
     whose mean exact match over seeds reaches 1 − ε. Returns the report data (also written to
     `out`/sweep.json)."""
     out = Path(out)
+    check_executor(executor)
     _check_dir(spec, out, "samples")
     check_cells(spec)
     make_dir(out)
@@ -371,13 +409,13 @@ def sample_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
     rows: dict[str, dict] = {}
     cells = _grid(spec, spec.lines, spec.sizes)
     if not spec.until_target:
-        _run_cells(spec, cells, out, "samples", rows, len(cells), progress, log, on_update)
+        _run_cells(spec, cells, out, "samples", rows, len(cells), progress, log, on_update, executor, ray_address)
         return _publish(spec, out, "samples", list(rows.values()), len(cells), on_update)
     total, done = len(cells), set()  # done: lines (variant/model, cot) that reached the target
     line = lambda c: (f"{c.variant}/{c.model}" if c.variant else c.model, c.cot)  # noqa: E731
     for i, size in enumerate(spec.sizes):
         todo = [c for c in cells if c.train_examples == size and line(c) not in done]
-        _run_cells(spec, todo, out, "samples", rows, total, progress, log, on_update)
+        _run_cells(spec, todo, out, "samples", rows, total, progress, log, on_update, executor, ray_address)
         for g in aggregate([r for r in rows.values() if r["train_examples"] == size]):
             key = (line_key(g), g["cot"])
             if key not in done and reached(g, spec.epsilon):

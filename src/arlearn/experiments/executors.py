@@ -120,8 +120,8 @@ def run_cells(fn: Callable, jobs: Sequence[tuple], executor: str = "serial", thr
                 arrived(i, fn(*args))
         elif executor == "local":
             workers, per_cell = plan(len(jobs), threads)
-            if wants_gpu(device):
-                workers = 1
+            if wants_gpu(device):  # one GPU here: its cells one at a time, with all the cores
+                workers, per_cell = 1, threads or cores()
             _run_local(fn, jobs, workers, per_cell, labels, arrived)
         else:
             _run_ray(fn, jobs, threads, device, ray_address, labels, arrived)

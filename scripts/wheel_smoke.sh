@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build arlearn's wheel and use it outside the source tree: a fresh venv, the wheel installed
-# (CPU torch 2.13.0 first), then `arlearn list`, a 50-step demo and a circuit compile + verify
-# run from an empty directory, so missing package data (presets, machine specs) shows up here.
+# (CPU torch 2.13.0 first), then `arlearn list`, a 50-step demo, a circuit compile + verify and
+# `arlearn reproduce --tier smoke` run from an empty directory, so missing package data (presets,
+# machine specs, claims) shows up here, and so does a change that breaks a smoke claim.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -29,4 +30,8 @@ else
   "$work/venv/bin/arlearn" verify c17 --no-progress >/dev/null
   echo "wheel-smoke: ../shared/data absent: compiled the adder4 generator instead of c17.bench"
 fi
-echo "wheel-smoke: the installed wheel ran list, run-tm, demo, compile and verify outside the source tree"
+# the smoke tier of the claims registry (shipped claims): a change that breaks a result, not only
+# an API, fails here; exit 1 when a claim fails
+"$work/venv/bin/arlearn" reproduce --tier smoke -o reproduce --no-progress >"$work/reproduce.json" \
+  || { cat "$work/reproduce.json"; echo "wheel-smoke: a smoke claim failed"; exit 1; }
+echo "wheel-smoke: the installed wheel ran list, run-tm, demo, compile, verify and the smoke claims outside the source tree"

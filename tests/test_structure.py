@@ -24,7 +24,7 @@ ALLOWED = {
     "evaluation": {"ground", "models", "tasks", "evaluation"},
     "training": {"ground", "models", "tasks", "evaluation", "training"},
     "compile": {"ground", "models", "circuits", "turing", "tasks", "training", "compile"},
-    "experiments": {"ground", "models", "tasks", "evaluation", "training", "experiments"},
+    "experiments": {"ground", "models", "circuits", "tasks", "evaluation", "training", "compile", "experiments"},
     "reporting": {"ground", "models", "circuits", "tasks", "evaluation", "training", "compile", "experiments",
                   "reporting"},
     "cli": None,  # the top: may import anything

@@ -143,6 +143,13 @@ def test_reproduce_trains_judges_resumes_and_reads_back(tmp_path, monkeypatch):
     read = measure(easy, tmp_path / "easy", train=False)
     assert read["status"] == "pass" and calls == []
     assert measure(easy, tmp_path / "elsewhere", train=False)["status"] == "missing"
+    # `arlearn report` on the reproduction: claimed vs measured per claim, and the seeds' curves
+    from arlearn.reporting.report import build_report
+
+    out = build_report([tmp_path], tmp_path / "report" / "r.html")
+    md = out["markdown"].read_text()
+    assert "| easy |" in md and "| PASS |" in md  # reproduce.json holds the last reproduction: `easy` alone
+    assert "easy/seed-0: training curves" in md
 
 
 def test_cli_lists_and_rejects_unknown_claims_in_one_line(capsys):

@@ -13,7 +13,9 @@ from its block norms with its precision and recall against the circuit's true fa
 (circuit, gates, threshold gates, T, non-zeros, whether the dense model was written); any run
 shows the verification (verify.json) and the proof (prove.json) `arlearn verify [--prove]`
 recorded. For every sweep directory (sweep.json) it shows the table and the plots (length and
-sample complexity; for a sweep over circuits, samples needed vs circuit size). Figures are
+sample complexity; for a sweep over circuits, samples needed vs circuit size); for a reproduction
+(`arlearn reproduce -o DIR`: reproduce.json) claimed vs measured per claim, with the curves of its
+runs and the plot of its sweeps. Figures are
 base64 PNGs; the page has no script and loads nothing from the network. The same content is
 written as Markdown beside it (`report.md`, figures in `report_files/`). This module reads the
 directories into format-neutral sections and writes the files; `arlearn.reporting.render`
@@ -27,6 +29,7 @@ import time
 from pathlib import Path
 
 from arlearn.errors import ArlearnError
+from arlearn.experiments.claims import REPRODUCE_FILE
 from arlearn.experiments.sweep import LENGTH_PNG, SAMPLES_PNG, SIZES_PNG, SWEEP, TABLE
 from arlearn.fileio import atomic_path, write_text
 from arlearn.reporting.curves import is_number, png_bytes, curves_figure
@@ -313,6 +316,47 @@ def sweep_section(sweep_dir: Path) -> Section:
     return sec
 
 
+def reproduce_section(rep_dir: Path) -> Section:
+    """A reproduction (`arlearn reproduce -o DIR`): claimed vs measured per claim, then the curves
+    of every trained seed and the plots of every sweep it ran."""
+    from arlearn.reporting.sweep import plot_length
+
+    rep = _read_json(rep_dir / REPRODUCE_FILE)
+    if not isinstance(rep, dict) or not isinstance(rep.get("claims"), list):
+        raise ArlearnError(f"{rep_dir}/{REPRODUCE_FILE} is not a reproduction report")
+    name = rep_dir.resolve().name
+    sec = Section(name, "reproduction")
+    rows = rep["claims"]
+    sec.summary = {"run": name, "task": "claims", "model": "reproduce",
+                   "steps": f"{rep.get('pass', 0)} pass, {rep.get('fail', 0)} fail"}
+    sec.blocks.append(("p", f"{len(rows)} claims: {rep.get('pass', 0)} pass, {rep.get('fail', 0)} fail, "
+                            f"{rep.get('missing', 0)} missing, {rep.get('manual', 0)} by hand."))
+    cell = lambda v: str(v if v is not None else "-").replace("|", "/")  # noqa: E731
+    table = ["| claim | statement | claimed | check | measured | status |", "|---|---|---|---|---|---|"]
+    table += [f"| {cell(r.get('id'))} | {cell(r.get('statement'))} | {cell(r.get('claimed'))} | {cell(r.get('check'))} "
+              f"| {cell(r.get('measured'))} | {cell(r.get('status', '?')).upper()} |" for r in rows]
+    sec.blocks.append(("markdown", "\n".join(table) + "\n"))
+    shown: set[str] = set()
+    for r in rows:
+        d = Path(str(r.get("dir", "")))
+        d = d if d.is_absolute() or d.is_dir() else rep_dir / d.name
+        if str(d) in shown or not d.is_dir():
+            continue
+        shown.add(str(d))
+        sweep = _read_json(d / SWEEP)
+        if isinstance(sweep, dict) and sweep.get("groups"):
+            png = png_bytes(lambda p: plot_length(sweep["groups"], sweep["main_size"], p, sweep.get("task", ""),
+                                                  1 - sweep["spec"]["epsilon"]))
+            sec.blocks.append(("fig", Figure(f"{name}-{d.name}-length.png", f"{d.name}: exact match vs CoT length",
+                                             png)))
+        for seed_dir in sorted(d.glob("seed-*")):
+            png = curves_figure(_read_jsonl(seed_dir / METRICS), f"{d.name}/{seed_dir.name}")
+            if png:
+                sec.blocks.append(("fig", Figure(f"{name}-{d.name}-{seed_dir.name}.png",
+                                                 f"{d.name}/{seed_dir.name}: training curves", png)))
+    return sec
+
+
 def collect(paths, samples: bool = True) -> list[Section]:
     """A section per run or sweep directory; two or more text runs share one section of samples
     side by side (then their own sections show none)."""
@@ -324,12 +368,15 @@ def collect(paths, samples: bool = True) -> list[Section]:
     for p in map(Path, paths):
         if not p.is_dir():
             raise ArlearnError(f"run directory not found: {p}")
-        if (p / SWEEP).is_file():
+        if (p / REPRODUCE_FILE).is_file():
+            out.append(reproduce_section(p))
+        elif (p / SWEEP).is_file():
             out.append(sweep_section(p))
         elif (p / CONFIG).is_file():
             out.append(run_section(p, samples and not side))
         else:
-            raise ArlearnError(f"{p} is neither a run directory ({CONFIG}) nor a sweep ({SWEEP})")
+            raise ArlearnError(f"{p} is neither a run directory ({CONFIG}), a sweep ({SWEEP}) nor a reproduction "
+                               f"({REPRODUCE_FILE})")
     if side:
         out.append(Section("Samples side by side", "text runs", blocks=samples_blocks(texts)))
     return out

@@ -167,3 +167,12 @@ def test_a_prove_claim_compiles_and_proves_and_a_manual_one_is_not_run(tmp_path)
     assert proved["status"] == "pass" and proved["measured"] == "proven exact"
     manual = measure(claim(kind="manual", command="arlearn bench"), tmp_path / "m")
     assert manual["status"] == "manual" and "arlearn bench" in manual["note"]
+
+
+def test_a_claim_that_cannot_run_is_an_error_row_and_the_others_still_run(tmp_path):
+    broken = claim(id="broken", kind="prove", source=str(tmp_path / "missing.bench"), metric="proved",
+                   check="equals", value=True, bound=None)
+    fine = claim(id="fine", kind="prove", source="adder2", metric="proved", check="equals", value=True, bound=None)
+    report = reproduce([broken, fine], tmp_path / "out")
+    assert [r["status"] for r in report["claims"]] == ["error", "pass"] and report["error"] == 1
+    assert "missing.bench" in report["claims"][0]["note"]

@@ -76,5 +76,5 @@ def run(args) -> None:
         say(f"{r['status'].upper():7}  {r['id']}: claimed {r['claimed']} ({r['check']}), measured "
             f"{r['measured'] or '-'}")
     emit({"out": args.from_dir or args.out, **report})
-    if report["fail"] or (report["missing"] and not args.from_dir):
+    if report["fail"] or report["error"] or (report["missing"] and not args.from_dir):
         sys.exit(1)

@@ -237,7 +237,8 @@ def judge(claim: Claim, values: list) -> bool:
 def measure(claim: Claim, out: str | Path, train: bool = True, progress: bool = False,
             run_kw: dict | None = None) -> dict:
     """Run (or, with `train=False`, read) the claim's cells in `out` and judge them: a row with
-    the claimed and the measured value, the seeds, and `status` pass | fail | missing | manual."""
+    the claimed and the measured value, the seeds, and `status` pass | fail | missing | manual
+    (`reproduce` adds error: the claim could not run, with the one-line reason)."""
     out = Path(out)
     row = {"id": claim.id, "statement": claim.statement, "metric": claim.metric, "claimed": fmt_claimed(claim),
            "check": describe_check(claim), "dir": str(out)}
@@ -267,12 +268,17 @@ def reproduce(claims: list[Claim], out: str | Path, train: bool = True, progress
     report: dict = {}
     for c in claims:
         log(f"{c.id}: {c.statement}")
-        row = measure(c, out / c.folder, train, progress, run_kw)
+        try:
+            row = measure(c, out / c.folder, train, progress, run_kw)
+        except ArlearnError as e:  # one claim that cannot run (a missing file) does not stop the others
+            row = {"id": c.id, "statement": c.statement, "metric": c.metric, "claimed": fmt_claimed(c),
+                   "check": describe_check(c), "dir": str(out / c.folder), "status": "error", "measured": None,
+                   "note": str(e)}
         rows.append(row)
         log(f"{c.id}: {row['status']} — claimed {row['claimed']}, measured {row['measured'] or '-'}"
             + (f" ({row['note']})" if row.get("note") else ""))
-        report = {"claims": rows, **{k: sum(r["status"] == k for r in rows) for k in ("pass", "fail", "missing",
-                                                                                     "manual")}}
+        report = {"claims": rows, **{k: sum(r["status"] == k for r in rows)
+                                     for k in ("pass", "fail", "error", "missing", "manual")}}
         if train:
             write_json(out / REPRODUCE_FILE, report)
     return report

@@ -1,4 +1,4 @@
-"""The block-causal layer at a large circuit's shape (issue 15 item 2): long context, tiny d.
+"""The block-causal layer at a large circuit's shape: long context, tiny d.
 
 `mult16` learned by the linear model is T = 1,939 positions of width d = 4: the packed layer
 (`BlockCausalLinear`, chunks of `chunk` output positions, one GEMM each) against the authors'

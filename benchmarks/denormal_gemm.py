@@ -1,5 +1,5 @@
 """Subnormal floats on the CPU: the block-causal layer's weight-gradient GEMM with normal and
-with subnormal gradients, flush-to-zero off and on, side by side in one process (issue 15).
+with subnormal gradients, flush-to-zero off and on, side by side in one process.
 
     python benchmarks/denormal_gemm.py [--threads 1] [--rows 7184] [--cols 2048] [--batch 64]
 

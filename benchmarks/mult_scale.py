@@ -1,4 +1,4 @@
-"""Where is the wall for n×n multiplication without attention? (issue 14 item 3)
+"""Where is the wall for n×n multiplication without attention?
 
 For each n (operands over all n-digit numbers, the `long` CoT by default), side by side in one
 process:

@@ -1,4 +1,4 @@
-"""How fast, and in how much memory, does the text task tokenize a large corpus? (issue 16)
+"""How fast, and in how much memory, does the text task tokenize a large corpus?
 
 Builds a synthetic corpus of about `--mb` MB by repeating the shared TinyStories sample
 (`../shared/data/tinystories/train.txt`, `<|endoftext|>`-separated) into a scratch directory,

@@ -1,4 +1,4 @@
-"""Compare trained text runs with a Kneser–Ney n-gram baseline on the same tokens (issue 5).
+"""Compare trained text runs with a Kneser–Ney n-gram baseline on the same tokens.
 
     python scripts/compare_text.py runs/ts-linear runs/ts-transformer --order 5 -o runs/ts-compare
 

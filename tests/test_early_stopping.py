@@ -1,4 +1,4 @@
-"""Training to convergence (issue 16): keep the best weights by the periodic checks and stop after
+"""Training to convergence: keep the best weights by the periodic checks and stop after
 `train.early_stop_patience` checks without improvement; exact across a crash and resume."""
 
 import json

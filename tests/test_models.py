@@ -13,12 +13,12 @@ CONFIGS = [
     ModelConfig(name="mlp", d=8, chunk=3),
     ModelConfig(name="mlp", d=8, hidden=12, layers=3, chunk=5),
     ModelConfig(name="transformer", d=16, layers=2, heads=2),
-    # the weight-shared (t − s) variants of issue 16, with tied embeddings and embedding dropout
+    # the weight-shared (t − s) variants, with tied embeddings and embedding dropout
     ModelConfig(name="linear", d=8, weights="shared"),
     ModelConfig(name="linear", d=8, weights="shared", tie_embeddings=True, embed_dropout=0.3),
     ModelConfig(name="mlp", d=8, layers=2, weights="shared"),
     ModelConfig(name="mlp", d=8, hidden=8, layers=1, weights="shared", tie_embeddings=True),
-    ModelConfig(name="mlp", d=8, hidden=12, layers=2, chunk=3, activation="gelu"),  # issue 14: no dead units
+    ModelConfig(name="mlp", d=8, hidden=12, layers=2, chunk=3, activation="gelu"),  # no dead units
 ]
 
 

@@ -1,4 +1,4 @@
-"""Measures beside each sample (issue 16): distinct-n and the 4-gram copy rate on hand-made token
+"""Measures beside each sample: distinct-n and the 4-gram copy rate on hand-made token
 lists, and `arlearn sample` printing them for the five default prompts."""
 
 import json

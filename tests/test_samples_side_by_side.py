@@ -1,4 +1,4 @@
-"""Samples side by side (issue 16, item 5): `arlearn sample RUN RUN ... [--ngram N]`, the report's
+"""Samples side by side (item 5): `arlearn sample RUN RUN ... [--ngram N]`, the report's
 "Samples side by side" section and scripts/compare_text.py, all on the five fixed prompts with
 distinct-2/3 and the 4-gram copy rate beside each continuation. Tiny runs on a local corpus."""
 

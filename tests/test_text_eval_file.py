@@ -1,5 +1,5 @@
 """`arlearn eval RUN --text FILE`: a text run scores any UTF-8 file with its own tokenizer and
-the windows validation uses (issue 16, item 3)."""
+the windows validation uses (item 3)."""
 
 import json
 import math

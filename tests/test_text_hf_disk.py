@@ -1,5 +1,5 @@
 """`train_path = "hf-disk:<dir>"`: the `text` column of a Hugging Face dataset saved with
-`save_to_disk`, streamed a slice of rows at a time (issue 16; `datasets` is optional)."""
+`save_to_disk`, streamed a slice of rows at a time (`datasets` is optional)."""
 
 import sys
 

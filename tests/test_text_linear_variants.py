@@ -1,4 +1,4 @@
-"""The linear model's variants (issue 16): weight-shared (Toeplitz) block-causal maps, tied
+"""The linear model's variants: weight-shared (Toeplitz) block-causal maps, tied
 embeddings, embedding dropout — causal, counted by their formula, decoding incrementally, and the
 default `linear` unchanged."""
 

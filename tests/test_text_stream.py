@@ -1,6 +1,6 @@
 """The text task's corpus reader and token cache stream: a corpus is read in pieces cut at story
 boundaries, encoded piece by piece into a resumable token file, and the BPE is trained on a bounded
-sample — so a multi-GB corpus needs bounded memory (issue 16, item 4)."""
+sample — so a multi-GB corpus needs bounded memory (item 4)."""
 
 import json
 import random

@@ -12,6 +12,8 @@ result arrives, so callers rewrite their report files (seeds.json, sweep.json) a
   with one thread per cell trains two cells at once. A worker process that dies (killed, out of
   memory) breaks the pool: that is one `ArlearnError`, and a rerun resumes at the cells without
   a finished result. Cells that need a GPU run one at a time (one process per GPU is Ray's job).
+  A script that calls it (not the `arlearn` command) needs the `if __name__ == "__main__":`
+  guard: spawned workers import the script's main module.
 - `ray`: one Ray Core task per cell (`num_cpus=threads`, `num_gpus=1` for a cuda cell,
   `max_retries=2`, so a task whose worker died is run again). `ray.init()` starts an embedded
   local Ray when no address is given; `ray_address` ("auto", "HOST:6379") joins a cluster. Ray

@@ -71,8 +71,11 @@ def mtimes(out: Path) -> dict[str, int]:
 
 # -- planning and ordering --------------------------------------------------------------------
 def test_plan_splits_the_cores_among_the_cells():
-    assert plan(3, threads=1, n_cores=2) == (2, 1)  # a 3-seed run on 2 cores: two cells at once
-    assert plan(3, threads=0, n_cores=2) == (2, 1)  # threads unset: cores // workers
+    # a 3-seed run on 2 cores: not two cells then one with a core idle, but all three at once
+    assert plan(3, threads=1, n_cores=2) == (3, 1)
+    assert plan(3, threads=0, n_cores=2) == (3, 1)  # threads unset: cores // workers
+    assert plan(4, threads=1, n_cores=2) == (2, 1)  # two full rounds: no core idles
+    assert plan(5, threads=1, n_cores=2) == (2, 1)  # three rounds: at most 2 cells per core-share
     assert plan(1, threads=0, n_cores=2) == (1, 2)
     assert plan(4, threads=4, n_cores=2) == (1, 4)  # more threads than cores: one at a time
     assert plan(2, threads=1, n_cores=16) == (2, 1)  # capped at the number of cells

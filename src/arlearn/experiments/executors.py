@@ -55,12 +55,21 @@ def cores() -> int:
 
 def plan(n_cells: int, threads: int = 0, n_cores: int | None = None) -> tuple[int, int]:
     """(workers, threads per cell) for `n_cells` cells side by side on `n_cores` cores (default:
-    this machine's). `threads` 0 (unset) splits the cores evenly among min(cells, cores) workers."""
+    this machine's). `threads` 0 (unset) splits the cores evenly among min(cells, cores) workers.
+
+    One exception keeps every core busy to the end: when the cells would take two rounds and the
+    second is partly empty (3 cells on 2 one-thread workers: one core idle for a whole cell), all of
+    them start at once instead (at most 2 cells per core-share; each keeps its thread count, so
+    the results are the same bit for bit). Measured: benchmarks/executors.py, docs/benchmarks.md."""
     n_cores = n_cores or cores()
     if threads <= 0:
         workers = max(1, min(n_cells, n_cores))
-        return workers, max(1, n_cores // workers)
-    return max(1, min(n_cores // threads, n_cells)), threads
+        threads = max(1, n_cores // workers)
+    else:
+        workers = max(1, min(n_cores // threads, n_cells))
+    if workers > 1 and workers < n_cells < 2 * workers:
+        workers = n_cells
+    return workers, threads
 
 
 def wants_gpu(device: str) -> bool:

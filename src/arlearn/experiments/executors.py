@@ -198,10 +198,13 @@ def _run_local(fn, jobs, workers: int, threads: int, labels, arrived: Callable) 
                 arrived(futures[f], res)
         clean = True
     finally:
-        if not clean:  # an error, or the driver interrupted: stop the other cells now
-            for p in list(getattr(pool, "_processes", {}).values()):
-                if p.is_alive():
-                    p.terminate()
+        if not clean:  # an error, or the driver interrupted: start no further cell
+            for f in futures:
+                f.cancel()
+        # Cells already training finish (their results are kept for the rerun) or, on SIGINT/SIGTERM,
+        # which reaches the workers too, stop at their next step. Workers are never terminated
+        # here: one killed while it holds the pool's call-queue lock leaves the others blocked on it
+        # and this shutdown waiting forever.
         pool.shutdown(wait=True, cancel_futures=True)
 
 

@@ -39,7 +39,8 @@ def run(name: str, executor: str, threads: int, seeds: str, steps: int | None, r
            "train_seconds": {str(r["seed"]): r["train_seconds"] for r in runs},
            "weights_sha256": {str(r["seed"]): hashlib.sha256(
                (Path(r["run_dir"]) / "model.safetensors").read_bytes()).hexdigest()[:16] for r in runs},
-           "command": " ".join(["arlearn", *cmd[3:]])}
+           # the run directory is a temporary one: recorded relative to it, not as this machine's path
+           "command": " ".join(["arlearn", *(f"OUT/{name}" if c == str(out) else c for c in cmd[3:])])}
     print(json.dumps(row), flush=True)
     return row
 

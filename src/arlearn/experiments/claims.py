@@ -246,7 +246,8 @@ def measure(claim: Claim, out: str | Path, train: bool = True, progress: bool = 
         return {**row, "status": "manual", "measured": None, "note": f"run by hand: {claim.command}"}
     m = MEASURE[claim.kind](claim, out, train, progress, run_kw or {})
     values = m["values"]
-    if not values or m["seeds_done"] < len(claim.seeds if claim.kind == "train" else [0]):
+    needed = len(claim.seeds) if claim.kind == "train" else 1  # a sweep or a proof is one result
+    if not values or m["seeds_done"] < needed:
         return {**row, "status": "missing", "measured": None, "values": values,
                 "note": f"{m['seeds_done']} of {len(claim.seeds)} seeds finished in {out}"}
     return {**row, "status": "pass" if judge(claim, values) else "fail", "values": values,

@@ -20,10 +20,11 @@ def add_arguments(p) -> None:
     p.add_argument("run_dir", help="a run directory (from train, demo, sweep or compile)")
     p.add_argument("--examples", type=int, default=0,
                    help="held-out examples (text: validation windows; default: the run's eval.examples / all)")
-    p.add_argument("--split", default="test", choices=["test", "train", "pool"],
+    p.add_argument("--split", default=None, choices=["test", "valid", "train", "pool"],
                    help="split to draw the examples from (default: test, the held-out one; pool: distinct "
                         "inputs of the run's own training pool, its first 8,192 — beside test, the "
-                        "generalization gap)")
+                        "generalization gap). Text runs: test or valid, the stream scored (default: test "
+                        "where the run has a test split, else valid)")
     p.add_argument("--seed", type=int, default=None, help="seed of the drawn examples (default: the run's eval.seed)")
     p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: the run's train.device)")
     p.add_argument("--examples-file", metavar="FILE",
@@ -41,6 +42,16 @@ def add_arguments(p) -> None:
 def _drawn_from(args, cfg, task) -> tuple[str, int | str | None, int]:
     """(split, seed, examples) to draw: `--split pool` is the train split drawn with the seed of
     the first chunk of the run's training pool (tasks.encoding.pool_head), at most its size."""
+    if args.split is None:
+        split = "test" if task.metric != "perplexity" or getattr(task, "has_test", False) else "valid"
+        return split, args.seed, args.examples
+    if args.split in ("valid", "train") and task.metric == "perplexity":
+        if args.split == "train":
+            raise ArlearnError("text runs score the test or the validation stream (--split test|valid)")
+        return args.split, args.seed, args.examples
+    if args.split == "valid":
+        raise ArlearnError(f"--split valid scores a text run's validation stream; {args.run_dir} is a "
+                           f"{task.name!r} run (its held-out examples: --split test)")
     if args.split != "pool":
         return args.split, args.seed, args.examples
     if task.metric != "exact_match":
@@ -71,7 +82,7 @@ def run(args) -> None:
         split, seed, n = _drawn_from(args, cfg, task)
         ev = evaluator_for(task, cfg.eval, device, bf16)
         summary, records = ev.run(model, n, split, seed, progress=not args.no_progress)
-        summary["split"] = args.split
+        summary["split"] = args.split or split
     for r in [r for r in records or () if not r["correct"]][: cfg.eval.show_mistakes]:
         say(f"wrong: {r['prompt']} -> {r['generated']} (first divergence at {r['first_divergence']})")
     if "sequence_exact_match" in summary:

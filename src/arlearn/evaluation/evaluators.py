@@ -8,7 +8,7 @@ exact match of greedy generation for sequence tasks, held-out perplexity for str
 from __future__ import annotations
 
 from arlearn.evaluation.exact_match import evaluate
-from arlearn.evaluation.perplexity import evaluate_text
+from arlearn.evaluation.perplexity import as_test, evaluate_text
 
 #: held-out examples used by a periodic check that cannot stop the run (a quarter: it only monitors)
 MONITOR_FRACTION = 4
@@ -56,13 +56,15 @@ class ExactMatchEvaluator:
 
 
 class PerplexityEvaluator:
-    """Validation loss and perplexity over the windows of the task's held-out stream."""
+    """Validation loss and perplexity over the windows of the task's held-out stream; the checks
+    (and so early stopping) see only the validation split, the final report the test split too."""
 
     def __init__(self, task, eval_cfg, device, bf16: bool):
         self.task, self.cfg, self.device, self.bf16 = task, eval_cfg, device, bf16
 
-    def _score(self, model, max_windows: int, progress: bool = False) -> dict:
-        return evaluate_text(model, self.task, self.cfg.batch_size, self.device, self.bf16, max_windows, progress)
+    def _score(self, model, max_windows: int, progress: bool = False, split: str = "valid") -> dict:
+        return evaluate_text(model, self.task, self.cfg.batch_size, self.device, self.bf16, max_windows, progress,
+                             split)
 
     def check(self, model, full: bool) -> dict:
         """A periodic check: the first `eval.examples` validation windows."""
@@ -81,12 +83,14 @@ class PerplexityEvaluator:
         return False  # train.target_exact_match does not apply to perplexity
 
     def final(self, model) -> tuple[dict, list[dict] | None]:
-        return self._score(model, 0), None
+        """The whole validation stream (`val_*`) and, where the task has one, the test stream (`test_*`)."""
+        test = as_test(self._score(model, 0, split="test")) if getattr(self.task, "has_test", False) else {}
+        return {**self._score(model, 0), **test}, None
 
     def run(self, model, n: int = 0, split: str = "valid", seed: int | None = None,
             progress: bool = False) -> tuple[dict, None]:
-        """`arlearn eval`: the whole validation stream (or its first `n` windows)."""
-        return {"split": "valid", **self._score(model, n, progress)}, None
+        """`arlearn eval`: the whole validation (or test) stream, or its first `n` windows (keys `val_*`)."""
+        return {"split": split, **self._score(model, n, progress, split)}, None
 
 
 EVALUATORS = {"exact_match": ExactMatchEvaluator, "perplexity": PerplexityEvaluator}

@@ -1,5 +1,5 @@
 """Held-out perplexity of a stream task (`arlearn.tasks.StreamTask`, e.g. text): of its
-validation stream (`evaluate_text`), of any text file (`evaluate_text_file`), or of any token
+validation or test stream (`evaluate_text`), of any text file (`evaluate_text_file`), or of any token
 stream (`evaluate_tokens`, which both use)."""
 
 from __future__ import annotations
@@ -50,9 +50,15 @@ def evaluate_tokens(model: ARModel, task, tokens: np.ndarray, batch_size: int = 
 
 
 def evaluate_text(model: ARModel, task, batch_size: int = 64, device=torch.device("cpu"), bf16: bool = False,
-                  max_windows: int = 0, progress: bool = False) -> dict:
-    """Validation loss and perplexity over the windows of the task's validation stream."""
-    return evaluate_tokens(model, task, task.tokens("valid"), batch_size, device, bf16, max_windows, progress)
+                  max_windows: int = 0, progress: bool = False, split: str = "valid") -> dict:
+    """Loss and perplexity over the windows of the task's validation stream (or of its `split`:
+    "test"; the keys stay `val_*`)."""
+    return evaluate_tokens(model, task, task.tokens(split), batch_size, device, bf16, max_windows, progress)
+
+
+def as_test(summary: dict) -> dict:
+    """An `evaluate_tokens` summary of the test split, its `val_*` keys named `test_*`."""
+    return {"test_" + k[len("val_"):]: v for k, v in summary.items()}
 
 
 def evaluate_text_file(model: ARModel, task, path: str, batch_size: int = 64, device=torch.device("cpu"),

@@ -26,6 +26,12 @@ never read whole. `has_eot_lines` holds at most one line at a time, bounded the 
 
 `digest(spec, max_stories)` is the SHA-256 of the stories (each story's UTF-8 bytes followed by
 a NUL byte), computed while streaming: the token cache's key.
+
+`hash_half(story)` splits a corpus in two halves fixed by the stories' text alone: the low bit of
+the SHA-256 of a story's UTF-8 bytes (`HALVES[bit]`). It does not depend on the order, the
+process or the platform, so a story is in the same half in every run; `select_half(src, half)` keeps
+the stories of one half of a stream of pieces (`stories`, `digest` and the token cache take
+`half`). The text task carves its test split out of a validation file this way.
 """
 
 from __future__ import annotations
@@ -49,6 +55,8 @@ BYTES_PER_STORY_BYTE = 64
 #: dataset rows per piece (hf:, hf-disk:)
 PIECE_ROWS = 2000
 HF_DISK = "hf-disk:"
+#: the two halves of `hash_half`, by the low bit of a story's SHA-256
+HALVES = ("valid", "test")
 
 _EOT_LINE = re.compile(r"^[ \t]*<\|endoftext\|>[ \t]*$", re.M)
 #: the same lines with the newline before them: split "\n" + text with it (a literal first is faster)
@@ -254,11 +262,29 @@ def limit(src: Iterable[Piece], max_stories: int = 0, seen: int = 0) -> Iterator
         yield piece
 
 
-def stories(spec: str, max_stories: int = 0, max_bytes: int = 0) -> Iterator[str]:
-    """The stories of a corpus, streamed: the first `max_stories` (0: all), and of those the first
-    ones whose UTF-8 sizes sum to at most `max_bytes` (0: no bound; always at least one)."""
+def hash_half(story: str) -> str:
+    """The half (`HALVES`) a story belongs to: the low bit of the SHA-256 of its UTF-8 bytes."""
+    return HALVES[hashlib.sha256(story.encode("utf-8")).digest()[-1] & 1]
+
+
+def check_half(half: str) -> None:
+    if half and half not in HALVES:
+        raise ArlearnError(f"corpus half must be one of {', '.join(HALVES)} (or none), got {half!r}")
+
+
+def select_half(src: Iterable[Piece], half: str = "") -> Iterator[Piece]:
+    """The pieces with only the stories of `half` (`hash_half`; "": all of them)."""
+    check_half(half)
+    for piece in src:
+        yield Piece([s for s in piece.stories if hash_half(s) == half], piece.end, piece.held) if half else piece
+
+
+def stories(spec: str, max_stories: int = 0, max_bytes: int = 0, half: str = "") -> Iterator[str]:
+    """The stories of a corpus, streamed: the first `max_stories` (0: all), of those the ones in
+    `half` (`hash_half`; "": all), and of those the first ones whose UTF-8 sizes sum to at most
+    `max_bytes` (0: no bound; always at least one)."""
     total = 0
-    for piece in limit(pieces(spec), max_stories):
+    for piece in select_half(limit(pieces(spec), max_stories), half):
         for s in piece.stories:
             n = len(s.encode("utf-8"))
             if max_bytes and total and total + n > max_bytes:
@@ -267,9 +293,9 @@ def stories(spec: str, max_stories: int = 0, max_bytes: int = 0) -> Iterator[str
             yield s
 
 
-def load_stories(spec: str, max_stories: int = 0) -> list[str]:
-    """All stories of a corpus as a list (small corpora; the token cache streams instead)."""
-    out = list(stories(spec, max_stories))
+def load_stories(spec: str, max_stories: int = 0, half: str = "") -> list[str]:
+    """All stories of a corpus (or of its `half`) as a list (small corpora; the token cache streams instead)."""
+    out = list(stories(spec, max_stories, half=half))
     if not out:
         raise ArlearnError(f"corpus {spec} is empty (no stories)")
     return out
@@ -285,9 +311,10 @@ def hash_stories(items: Iterable[str]) -> tuple[str, int]:
     return h.hexdigest(), n
 
 
-def digest(spec: str, max_stories: int = 0, max_bytes: int = 0) -> str:
-    """The corpus key: SHA-256 of its stories (streamed); an empty corpus is an error."""
-    hexdigest, n = hash_stories(stories(spec, max_stories, max_bytes))
+def digest(spec: str, max_stories: int = 0, max_bytes: int = 0, half: str = "") -> str:
+    """The corpus key: SHA-256 of its stories (of its `half`), streamed; an empty corpus is an error."""
+    hexdigest, n = hash_stories(stories(spec, max_stories, max_bytes, half))
     if not n:
-        raise ArlearnError(f"corpus {spec} is empty (no stories)")
+        raise ArlearnError(f"corpus {spec} is empty (no stories)" if not half else
+                           f"corpus {spec} has no story in its {half} half")
     return hexdigest

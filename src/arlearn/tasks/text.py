@@ -23,6 +23,15 @@ Pipeline (each step cached so a second run does no work):
    (streamed) and of the tokenizer's JSON, so a changed corpus or tokenizer is a cache miss,
    never a silent reuse.
 
+Splits: `train` (train_path) trains; `valid` chooses — the periodic checks, early stopping and
+the kept weights see only it; `test` is used for nothing but the final report (results.json's
+`test_*` keys, `arlearn eval --split test`, scripts/compare_text.py). The test split is
+`test_path` when given; else, with `test_from_valid = "hash"`, valid_path's stories are split in
+two fixed halves by the low bit of each story's SHA-256 (`corpus.hash_half`): one half validates,
+the other is the test split (the shared TinyStories presets do this: about 500 of the 1,000
+validation stories each). The default, `"none"`, keeps all of valid_path for validation and has no
+test split (as every run before the option: its validation stories chose its weights).
+
 Training examples are windows of `window + 1` tokens (the model reads `window` = T tokens and
 predicts the next token at each position); see `encoding.TokenWindows`. It is a `StreamTask`:
 no examples and no exact match; it is scored by held-out loss/perplexity
@@ -50,6 +59,9 @@ from arlearn.tasks.corpus import EOT, load_stories, split_stories  # noqa: F401 
 from arlearn.vocab import PAD, Vocab
 
 TOKENIZERS = ("gpt2", "bpe")
+#: how the test split is carved out of valid_path when there is no test_path
+TEST_FROM_VALID = ("none", "hash")
+SPLITS = ("train", "valid", "test")
 UINT16_MAX_VOCAB = 1 << 16
 #: stories per `encode_batch` call
 ENCODE_BATCH = 512
@@ -165,6 +177,15 @@ class TextTask(StreamTask):
     #: the validation stream as a little-endian uint16 token file, read instead of tokenizing
     #: valid_path (a run directory stores it so: eval needs no corpus)
     valid_tokens: str = ""
+    #: the test split's corpus (used only for the final report, never for a weight or stopping
+    #: decision); "": carved out of valid_path as `test_from_valid` says
+    test_path: str = ""
+    #: without test_path: "hash" splits valid_path's stories into a validation half and a test half
+    #: by the low bit of each story's SHA-256 (`corpus.hash_half`); "none": no test split, all of
+    #: valid_path validates
+    test_from_valid: str = "none"
+    #: the test stream as a little-endian uint16 token file (a run directory stores it so)
+    test_tokens: str = ""
 
     version = 1
 
@@ -177,6 +198,9 @@ class TextTask(StreamTask):
             raise ArlearnError(f"task 'text': max_stories must be ≥ 0, got {self.max_stories}")
         if self.bpe_sample_mb < 0:
             raise ArlearnError(f"task 'text': bpe_sample_mb must be ≥ 0, got {self.bpe_sample_mb}")
+        if self.test_from_valid not in TEST_FROM_VALID:
+            raise ArlearnError(f"task 'text': test_from_valid must be one of {', '.join(TEST_FROM_VALID)}, "
+                               f"got {self.test_from_valid!r}")
 
     # tokenizer and vocabulary -------------------------------------------------------------
     @cached_property
@@ -226,31 +250,53 @@ class TextTask(StreamTask):
         return self.tok.token_to_id(EOT)
 
     # token streams ------------------------------------------------------------------------
+    @property
+    def has_test(self) -> bool:
+        """Whether the task has a test split (test_path, or test_from_valid = "hash")."""
+        return bool(self.test_path or self.test_tokens) or self.test_from_valid == "hash"
+
+    def source(self, split: str) -> tuple[str, str]:
+        """(corpus, half) of a split: half is the `corpus.hash_half` half of the corpus it keeps
+        ("": all of it)."""
+        if split not in SPLITS:
+            raise ArlearnError(f"text split must be one of {', '.join(SPLITS)}, got {split!r}")
+        carved = not self.test_path and self.test_from_valid == "hash"
+        if split == "train":
+            return self.train_path, ""
+        if split == "valid":
+            return self.valid_path, "valid" if carved else ""
+        if self.test_path:
+            return self.test_path, ""
+        if not carved:
+            raise ArlearnError("this text task has no test split (task.test_from_valid = \"none\" and no "
+                               "task.test_path): its validation stories chose its weights")
+        return self.valid_path, "test"
+
     def _path(self, split: str) -> str:
-        if split not in ("train", "valid"):
-            raise ArlearnError(f"text split must be 'train' or 'valid', got {split!r}")
-        return self.train_path if split == "train" else self.valid_path
+        return self.source(split)[0]
 
     def _stories(self, split: str) -> list[str]:
         """All stories of a split as a list (small corpora only: tokens() streams instead)."""
         cache = self.__dict__.setdefault("_story_cache", {})
         if split not in cache:
-            cache[split] = load_stories(self._path(split), self.max_stories)
+            path, half = self.source(split)
+            cache[split] = load_stories(path, self.max_stories, half)
         return cache[split]
 
     def corpus_key(self, split: str) -> str:
-        """SHA-256 of the split's stories (the first `max_stories`), streamed; computed once."""
+        """SHA-256 of the split's stories (the first `max_stories`, of them its half), streamed; computed once."""
         keys = self.__dict__.setdefault("_corpus_keys", {})
         if split not in keys:
-            keys[split] = corpus_mod.digest(self._path(split), self.max_stories)
+            path, half = self.source(split)
+            keys[split] = corpus_mod.digest(path, self.max_stories, half=half)
         return keys[split]
 
     def cache_files(self, split: str) -> tuple[Path, Path]:
         """(token file, metadata file) of a split under the current tokenizer."""
-        src = self._path(split)
+        src, half = self.source(split)
         name = Path(src[len(corpus_mod.HF_DISK):]).name if src.startswith(corpus_mod.HF_DISK) else \
             src[3:] if src.startswith("hf:") else Path(src).stem
-        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", name) + (f".{half}-half" if half else "")
         key = f"{stem}-{self.corpus_key(split)[:16]}-{fingerprint(self.tok)[:16]}"
         d = Path(self.cache_dir)
         return d / f"{key}.u16", d / f"{key}.json"
@@ -275,8 +321,9 @@ class TextTask(StreamTask):
         memo = self.__dict__.setdefault("_token_cache", {})
         if split in memo:
             return memo[split]
-        if split == "valid" and self.valid_tokens:
-            memo[split] = self._stored_tokens(self.valid_tokens)
+        stored = {"valid": self.valid_tokens, "test": self.test_tokens}.get(split)
+        if stored:
+            memo[split] = self._stored_tokens(stored, split)
             return memo[split]
         data, meta = self.cache_files(split)
         fp = fingerprint(self.tok)
@@ -285,12 +332,15 @@ class TextTask(StreamTask):
             with token_cache.lock(data):  # another process (a rank) may be building it: wait, then reuse
                 arr = self._cached_tokens(data, meta, fp)
                 if arr is None:
-                    info = token_cache.build(data, self._path(split), self._encode,
-                                             {"key": data.stem, "tokenizer": fp}, self.max_stories, progress)
+                    path, half = self.source(split)
+                    info = token_cache.build(data, path, self._encode, {"key": data.stem, "tokenizer": fp},
+                                             self.max_stories, progress, half=half)
                     write_json(meta, {**info, "tokenizer": fp})
                     arr = np.memmap(data, dtype=np.uint16, mode="r")
         if len(arr) < self.seq_len:
-            raise ArlearnError(f"corpus {self._path(split)} has {len(arr)} tokens: no complete window of "
+            path, half = self.source(split)
+            raise ArlearnError(f"corpus {path}{f' ({half} half)' if half else ''} has {len(arr)} tokens: no "
+                               f"complete window of "
                                f"{self.seq_len} tokens (window {self.window} + 1)")
         memo[split] = arr
         return arr
@@ -304,28 +354,31 @@ class TextTask(StreamTask):
                                f"{self.seq_len} tokens (window {self.window} + 1)")
         return ids
 
-    def _stored_tokens(self, path: str) -> np.ndarray:
+    def _stored_tokens(self, path: str, split: str = "valid") -> np.ndarray:
         """A token file written by `assets()` (little-endian uint16), checked against the vocabulary."""
+        what = {"valid": "validation", "test": "test"}[split]
         p = Path(path)
         if not p.is_file():
-            raise ArlearnError(f"validation token file not found: {path}")
+            raise ArlearnError(f"{what} token file not found: {path}")
         if p.stat().st_size % 2:
-            raise ArlearnError(f"validation token file {path} is not a uint16 stream (odd size)")
+            raise ArlearnError(f"{what} token file {path} is not a uint16 stream (odd size)")
         arr = np.memmap(p, dtype="<u2", mode="r") if p.stat().st_size else np.zeros(0, "<u2")
         if len(arr) < self.seq_len:
-            raise ArlearnError(f"validation token file {path} has {len(arr)} tokens: no complete window of "
+            raise ArlearnError(f"{what} token file {path} has {len(arr)} tokens: no complete window of "
                                f"{self.seq_len} tokens (window {self.window} + 1)")
         if int(arr.max()) >= self.tok.get_vocab_size():
-            raise ArlearnError(f"validation token file {path} holds ids beyond the tokenizer's "
+            raise ArlearnError(f"{what} token file {path} holds ids beyond the tokenizer's "
                                f"{self.tok.get_vocab_size()} symbols")
         return arr
 
     def assets(self) -> dict[str, tuple[str, bytes]]:
         """What a run directory stores so eval, sample and report need no corpus: the tokenizer
-        (HF JSON) and the validation token stream (never the training corpus)."""
-        valid = np.ascontiguousarray(self.tokens("valid"), dtype="<u2")
-        return {"tokenizer_file": ("tokenizer.json", self.tok.to_str().encode("utf-8")),
-                "valid_tokens": ("valid.u16", valid.tobytes())}
+        (HF JSON), the validation token stream and the test one, if any (never the training corpus)."""
+        out = {"tokenizer_file": ("tokenizer.json", self.tok.to_str().encode("utf-8"))}
+        for split, name in (("valid", "valid.u16"), ("test", "test.u16")):
+            if split == "valid" or self.has_test:
+                out[f"{split}_tokens"] = (name, np.ascontiguousarray(self.tokens(split), dtype="<u2").tobytes())
+        return out
 
     # text in and out ----------------------------------------------------------------------
     def encode_text(self, text: str) -> list[int]:

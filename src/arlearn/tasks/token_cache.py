@@ -58,8 +58,8 @@ def partial_files(data: Path) -> tuple[Path, Path]:
 
 
 def _resume_point(partial: Path, sidecar: Path, ident: dict) -> dict:
-    """Where an earlier, interrupted build stopped ({pos, stories, tokens}), or the start."""
-    start = {"pos": 0, "stories": 0, "tokens": 0}
+    """Where an earlier, interrupted build stopped ({pos, stories read, stories kept, tokens}), or the start."""
+    start = {"pos": 0, "stories": 0, "kept": 0, "tokens": 0}
     try:
         info = json.loads(sidecar.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -75,11 +75,12 @@ def _resume_point(partial: Path, sidecar: Path, ident: dict) -> dict:
 
 
 def build(data: Path, source: str, encode: Callable, ident: dict, max_stories: int = 0,
-          progress: bool = False, piece_bytes: int | None = None) -> dict:
-    """Tokenize corpus `source` into the uint16 file `data` (resuming an interrupted build).
+          progress: bool = False, piece_bytes: int | None = None, half: str = "") -> dict:
+    """Tokenize corpus `source` (the stories of its `half`, `corpus.hash_half`; "": all of them;
+    `max_stories` counts the stories read) into the uint16 file `data` (resuming an interrupted build).
 
     `ident` ({"key": …, "tokenizer": …}) names what is built: a sidecar written for another
-    ident is ignored. Returns the metadata written next to `data`: tokens, stories, corpus."""
+    ident is ignored. Returns the metadata written next to `data`: tokens, stories, corpus (and half)."""
     from tqdm.auto import tqdm
 
     partial, sidecar = partial_files(data)
@@ -99,25 +100,27 @@ def build(data: Path, source: str, encode: Callable, ident: dict, max_stories: i
             src = corpus_mod.pieces(source, point["pos"], piece_bytes)
             for piece in corpus_mod.limit(src, max_stories, point["stories"]):
                 check_stop("tokenizing")
-                ids = np.ascontiguousarray(encode(piece.stories), dtype="<u2")
+                (kept,) = corpus_mod.select_half([piece], half)
+                ids = np.ascontiguousarray(encode(kept.stories), dtype="<u2")
                 f.write(ids.tobytes())
                 f.flush()
                 os.fsync(f.fileno())
                 point = {"pos": piece.end, "stories": point["stories"] + len(piece.stories),
-                         "tokens": point["tokens"] + len(ids)}
+                         "kept": point["kept"] + len(kept.stories), "tokens": point["tokens"] + len(ids)}
                 write_json(sidecar, {**ident, **point})
                 bar.update(piece.end - bar.n)
         except OSError as e:
             raise ArlearnError(f"cannot write token cache {partial}: {e.strerror}") from None
-    return _finish(data, partial, sidecar, source, point)
+    return _finish(data, partial, sidecar, source, point, half)
 
 
-def _finish(data: Path, partial: Path, sidecar: Path, source: str, point: dict) -> dict:
-    if not point["stories"]:
+def _finish(data: Path, partial: Path, sidecar: Path, source: str, point: dict, half: str = "") -> dict:
+    if not point["kept"]:
         partial.unlink(missing_ok=True)
         sidecar.unlink(missing_ok=True)
-        raise ArlearnError(f"corpus {source} is empty (no stories)")
-    meta = {"tokens": point["tokens"], "stories": point["stories"], "corpus": source}
+        raise ArlearnError(f"corpus {source} has no story in its {half} half" if half and point["stories"] else
+                           f"corpus {source} is empty (no stories)")
+    meta = {"tokens": point["tokens"], "stories": point["kept"], "corpus": source, **({"half": half} if half else {})}
     try:
         os.replace(partial, data)
         sidecar.unlink(missing_ok=True)

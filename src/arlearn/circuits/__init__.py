@@ -4,7 +4,8 @@ the `circuit` task, the compiler and the Turing-machine unroller.
 Modules: `gates` (what each gate type computes, and its threshold form), `circuit` (`Gate`,
 `Circuit`, `CircuitBuilder`), `bench_format` (.bench parse/write), `normal_form` (`normalize`),
 `generators` (adder, multiplier, parity, comparator, majority/threshold, barrel shifter, ALU;
-`generate` by name), `load` (file or generator), `layout` (the token layout
+`generate` by name), `more_generators` (Hamming SEC and SEC/DED codes, priority encoder, interrupt
+controller, a 3-bit-opcode ALU; XORs expanded into NAND/NOR gates), `load` (file or generator), `layout` (the token layout
 `<bos> x1 … xn = g1 … gk = o1 … om <eos>` and its vocabulary).
 """
 

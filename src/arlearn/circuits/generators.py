@@ -9,6 +9,9 @@
     thrN_K            threshold of K, 1 ≤ K ≤ N             x → [Σx ≥ K]          1 bit
     shiftN            barrel shifter, rotate left           x, s → rotl(x, s)     N bits
     aluN              add / and / or / xor by a 2-bit op    a, b, op → …          N + 1 bits
+    secencN, secdecN, secdedencN, secdeddecN, prioN, intcN, aluxN: Hamming codes, priority
+                      logic, a 3-bit-opcode ALU (`arlearn.circuits.more_generators`)
+    NAME-nand         any of them with XOR/XNOR gates expanded into NAND/NOR gates
 
 Inputs are named a0…, b0… (x0…, s0…, op0 op1), least significant bit first; the outputs are
 the result's bits, least significant first. Gate counts, Boolean gates → threshold gates of the
@@ -32,6 +35,14 @@ from dataclasses import dataclass
 from typing import Callable
 
 from arlearn.circuits.circuit import Circuit, CircuitBuilder
+from arlearn.circuits.more_generators import (
+    alux,
+    expand_xor,
+    interrupt_controller,
+    priority_encoder,
+    sec_decoder,
+    sec_encoder,
+)
 from arlearn.errors import ArlearnError
 
 MAX_SIZE = 64  #: the largest size a generator name may ask for
@@ -254,17 +265,32 @@ FAMILIES = {
     "thr": Family("thrN_K", "threshold of K of N bits, [Σx ≥ K]", threshold, "_", True),
     "shift": Family("shiftN", "barrel shifter: N-bit word rotated left by a ⌈log2 N⌉-bit amount", shifter),
     "alu": Family("aluN", "N-bit ALU: add / and / or / xor by a 2-bit opcode", alu),
+    "alux": Family("aluxN", "N-bit ALU: add sub and or xor nor shl shr by a 3-bit opcode", alux),
+    "secenc": Family("secencN", "Hamming single-error-correcting encoder of N data bits", sec_encoder),
+    "secdec": Family("secdecN", "Hamming single-error-correcting decoder of N data bits", sec_decoder),
+    "secdedenc": Family("secdedencN", "Hamming SEC/DED encoder (overall parity bit) of N data bits",
+                        lambda n: sec_encoder(n, ded=True)),
+    "secdeddec": Family("secdeddecN", "Hamming SEC/DED decoder: N data bits, single, double",
+                        lambda n: sec_decoder(n, ded=True)),
+    "prio": Family("prioN", "priority encoder: index of the highest of N requests, valid", priority_encoder),
+    "intc": Family("intcN", "interrupt controller: N requests and enables → grant, index, irq",
+                   interrupt_controller),
 }
+#: the suffix that expands a generated circuit's XOR/XNOR gates into NAND/NOR gates
+NAND_SUFFIX = "-nand"
 #: family prefix → its builder
 GENERATORS = {name: f.build for name, f in FAMILIES.items()}
 #: the generator names a user can type, for help texts and errors
-GENERATOR_USAGE = ", ".join(f.usage for f in FAMILIES.values())
+GENERATOR_USAGE = ", ".join(f.usage for f in FAMILIES.values()) + f" (any with {NAND_SUFFIX})"
 
 
 def generate(spec: str) -> Circuit:
     """A generated circuit by name: `adder4` (`add4`), `mult16`, `mult3x5`, `parity8`, `cmp8`,
-    `maj9`, `thr16_4`, `shift8`, `alu4` (see the module docstring)."""
-    m = re.fullmatch(r"([a-z]+)(\d+)(?:([x_])(\d+))?", spec.strip())
+    `maj9`, `thr16_4`, `shift8`, `alu4`, `secdec32`, `secdec32-nand` (see the module docstring)."""
+    spec = spec.strip()
+    if spec.endswith(NAND_SUFFIX):
+        return expand_xor(generate(spec[: -len(NAND_SUFFIX)]))
+    m = re.fullmatch(r"([a-z]+)(\d+)(?:([x_])(\d+))?", spec)
     fam = FAMILIES.get(m.group(1)) if m else None
     if fam is None or (m.group(3) or "") not in ("", fam.second) or (fam.second_required and not m.group(3)):
         raise ArlearnError(f"unknown circuit generator {spec!r}; use {GENERATOR_USAGE}")

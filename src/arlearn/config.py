@@ -76,6 +76,10 @@ class ModelConfig:
     #: linear/mlp: "per-pair" (the paper's form: a d×d block per pair of positions (t, s)) or
     #: "shared" (the block depends only on t − s: a causal convolution, T·d·d weights per map)
     weights: str = "per-pair"
+    #: linear/mlp with weights = "shared": the kernel holds distances 0 … window−1 and one bias
+    #: serves every position, so the model is time-invariant and runs on sequences of any length
+    #: (generation past the training context); 0: the kernel spans the whole context T
+    window: int = 0
     #: linear/mlp: the output head is the input embedding transposed (needs the head's input
     #: width, d for linear and hidden for mlp, to equal d)
     tie_embeddings: bool = False
@@ -109,6 +113,11 @@ class ModelConfig:
             raise ArlearnError(f"model: activation is an option of the mlp model, not of {self.name}")
         if not 0.0 <= self.embed_dropout < 1.0:
             raise ArlearnError(f"model: embed_dropout must be in [0, 1), got {self.embed_dropout}")
+        if self.window < 0:
+            raise ArlearnError(f"model: window must be ≥ 1 (or 0: the whole context), got {self.window}")
+        if self.window and self.weights != "shared":
+            raise ArlearnError(f"model: window={self.window} needs weights = \"shared\" (a per-pair map has "
+                               "a block per position pair, nothing to slide)")
         if self.name == "transformer":
             if self.weights != "per-pair" or self.tie_embeddings or self.embed_dropout:
                 raise ArlearnError("model: weights, tie_embeddings and embed_dropout are options of the linear "

@@ -1,6 +1,7 @@
 """What every arlearn model is: a causal next-token predictor over a fixed context T.
 
-`forward(ids [B, L]) -> logits [B, L, V]` for L ≤ T, where logits at position t depend only on
+`forward(ids [B, L]) -> logits [B, L, V]` for L ≤ `max_length` (T, or any L when None: a
+time-invariant model with a finite window), where logits at position t depend only on
 ids[:, :t+1]. Greedy generation goes through `start`/`extend`, which models may override
 with an incremental (cached) computation; the default recomputes the whole prefix.
 """
@@ -14,6 +15,11 @@ from torch import nn
 class ARModel(nn.Module):
     T: int
     vocab_size: int
+
+    @property
+    def max_length(self) -> int | None:
+        """The longest input the model takes (None: any length). T unless a model says otherwise."""
+        return self.T
 
     def live_parameters(self) -> int:
         """Parameters that can be non-zero (the dead upper half of block-causal maps excluded)."""
@@ -37,7 +43,8 @@ def generate_greedy(model: ARModel, prompt: torch.Tensor, max_new: int, eos_id: 
     has finished.
     """
     B, P = prompt.shape
-    max_new = min(max_new, model.T + 1 - P)  # the last input has length P+max_new-1 <= T
+    if model.max_length is not None:
+        max_new = min(max_new, model.max_length + 1 - P)  # the last input has length P+max_new-1 <= T
     out = torch.full((B, max(max_new, 0)), pad_id, dtype=torch.long, device=prompt.device)
     if max_new <= 0:
         return out
@@ -51,6 +58,6 @@ def generate_greedy(model: ARModel, prompt: torch.Tensor, max_new: int, eos_id: 
             done |= tok == eos_id
             if bool(done.all()):
                 break
-        if i + 1 < max_new:  # input length P+i+1 <= T by the bound on max_new
+        if i + 1 < max_new:  # input length P+i+1 <= max_length by the bound on max_new
             logits, state = model.extend(state, tok)
     return out

@@ -13,6 +13,10 @@ Options (all off by default, which is the paper's form):
 - `shared`: every block-causal map is weight-shared (`shared_causal.SharedCausalLinear`, the
   block for (t, s) depends only on t − s). Live parameters of `linear`:
   T·d·d + T·d (map) + V·d (embedding) + d·V + V (head; V with `tie`).
+- `window` (with `shared`): every map's kernel holds distances 0 … window−1 and one bias for
+  all positions, so the model is the same map at every position and takes sequences of any
+  length (`max_length` None): it generates past the T it was trained at, each token costing
+  O(window·d²) (the incremental state keeps the last `window` inputs of each map).
 - `tie`: the output head is the input embedding transposed (`TiedHead`: logits = x·Eᵀ + b),
   so the embedding is one tensor used twice; needs the head's input width to equal d. The tied
   embedding is initialised with std 1/sqrt(d) (the scale of a Linear head), not N(0, 1).
@@ -58,10 +62,12 @@ class TiedHead(nn.Module):
 class BlockCausalNet(ARModel):
     def __init__(self, vocab_size: int, T: int, d: int, hidden: int = 0, layers: int = 1,
                  mlp: bool = False, chunk: int = 8, shared: bool = False, tie: bool = False,
-                 embed_dropout: float = 0.0, activation: str = "relu"):
+                 embed_dropout: float = 0.0, activation: str = "relu", window: int = 0):
         super().__init__()
         h = hidden or d
-        self.T, self.vocab_size, self.is_mlp, self.shared = T, vocab_size, mlp, shared
+        if window and not shared:
+            raise ValueError("a window needs weight-shared maps (shared=True)")
+        self.T, self.vocab_size, self.is_mlp, self.shared, self.window = T, vocab_size, mlp, shared, window
         self.nonlinearity = {"relu": torch.relu, "gelu": F.gelu}[activation]
         self.embed = nn.Embedding(vocab_size, d)
         self.embed_drop = nn.Dropout(embed_dropout) if embed_dropout else None
@@ -69,7 +75,7 @@ class BlockCausalNet(ARModel):
         if tie and dims[-1] != d:
             raise ValueError(f"tied embeddings need the head's input width {dims[-1]} to equal d={d}")
         self.mix = nn.ModuleList(
-            SharedCausalLinear(T, dims[i], dims[i + 1]) if shared
+            SharedCausalLinear(T, dims[i], dims[i + 1], window=window) if shared
             else BlockCausalLinear(T, dims[i], dims[i + 1], chunk=chunk) for i in range(len(dims) - 1)
         )
         self.ffn = nn.Linear(h, h) if mlp else None
@@ -78,6 +84,11 @@ class BlockCausalNet(ARModel):
             self.head = TiedHead(self.embed)
         else:
             self.head = nn.Linear(dims[-1], vocab_size)
+
+    @property
+    def max_length(self) -> int | None:
+        """The longest input the model takes: T, or None (any length) with a window."""
+        return None if self.window else self.T
 
     def live_parameters(self) -> int:
         n = self.embed.weight.numel() + sum(p.numel() for p in self.head.parameters())  # tied: the bias only
@@ -116,6 +127,7 @@ class BlockCausalNet(ARModel):
     def extend(self, state, tok):
         x = self._embed(tok)[:, None]
         for i, layer in enumerate(self.mix):
-            state[i] = torch.cat([state[i], x], 1)
+            keep = state[i][:, max(0, state[i].shape[1] - self.window + 1):] if self.window else state[i]
+            state[i] = torch.cat([keep, x], 1)  # windowed: the last `window` inputs, all the map reads
             x = self._act(layer(state[i], start=state[i].shape[1] - 1))
         return self._top(x[:, -1]), state

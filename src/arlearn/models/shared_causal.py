@@ -1,24 +1,40 @@
 """The weight-shared (Toeplitz) causal linear map: the block for output position t and input
 position s depends only on the distance t − s.
 
-    y[t] = b[t] + Σ_{s≤t} x[s] @ W[t−s]        W: [T, d_in, d_out], b: [T, d_out]
+    y[t] = b[t] + Σ_{0≤t−s<K} x[s] @ W[t−s]        W: [K, d_in, d_out]
 
 It is the block-causal map (`block_causal.BlockCausalLinear`, a separate d_in×d_out block per
-pair (t, s)) with the blocks of every diagonal tied: T·d_in·d_out + T·d_out parameters instead
-of T(T+1)/2·d_in·d_out + T·d_out. The bias stays per position (it is the only positional signal
-besides the distance structure). Every statistic the per-pair map can learn from position s at
+pair (t, s)) with the blocks of every diagonal tied: K·d_in·d_out + T·d_out parameters instead
+of T(T+1)/2·d_in·d_out + T·d_out. Every statistic the per-pair map can learn from position s at
 position t is learned from all pairs at the same distance, so it needs far less data per weight
 (the n-gram-like regime of a language model).
 
-The forward pass is one causal convolution over positions (`F.conv1d` with a kernel of the
-sequence's length, left-padded), so forward and backward are each one library kernel (oneDNN on
-CPU, cuDNN on CUDA; both run in bf16 under autocast). `forward(x, start)` returns outputs
-start … L−1 only, convolving just the inputs they read: incremental decoding (start = L−1) is one
-dot product of the reversed context with the stacked kernel, as for the per-pair map.
+The window K. With `window = 0` the kernel spans the whole context (K = T) and the bias is per
+position, b[t] (the only positional signal besides the distance structure): the map is defined
+for sequences of at most T positions. With `window = K > 0` the kernel holds distances
+0 … K−1 and the bias is one vector for every position (b[t] = b): the map is then the same at
+every position (time-invariant), so it takes sequences of any length — a model trained at
+context T generates past T, each new token costing O(K·d_in·d_out). A bias per position within
+a repeating period was the alternative; it was left out because it makes the map depend on
+the absolute position modulo the period, which a sequence longer than the training one does
+not fix (a layout's phase is carried by its tokens: the token at distance 1 tells the model
+where in a row it is).
+
+The forward pass is one causal convolution over positions, computed one of two ways (both
+give the same numbers within float rounding; tests/test_shared_window.py):
+
+- direct (`F.conv1d` with the K-long kernel, left-padded): O(L·K·d_in·d_out), one library
+  kernel forward and backward (oneDNN on CPU, cuDNN on CUDA; bf16 under autocast);
+- FFT (`torch.fft.rfft` of inputs and kernel, a d_in×d_out product per frequency, `irfft`):
+  O(L log L·d + L·d_in·d_out), chosen when the kernel is long (`use_fft`: K ≥ FFT_MIN_KERNEL and
+  at least FFT_MIN_OUTPUTS outputs are asked for); always in float32.
+
+`forward(x, start)` returns outputs start … L−1 only, convolving just the inputs they read:
+incremental decoding (start = L−1) is one dot product of the last K inputs with the kernel.
 
 For the tools that read block-causal maps (heatmaps, wiring, the packed reader) it offers the
 same views: `block(t, s)`, `block_norms()`, `to_dense()`, and `bounds`/`_chunk_weight` as one
-chunk holding the whole (dense) triangle.
+chunk holding the whole (dense) triangle, all over the training context T.
 """
 
 from __future__ import annotations
@@ -29,67 +45,124 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+#: kernels at least this long (and calls asking for at least FFT_MIN_OUTPUTS outputs) are
+#: convolved by FFT; shorter ones directly (the crossover measured on CPU: docs/benchmarks.md)
+FFT_MIN_KERNEL = 128
+FFT_MIN_OUTPUTS = 128
+
+
+def fft_causal_conv(x: torch.Tensor, w: torch.Tensor, start: int = 0) -> torch.Tensor:
+    """y[t] = Σ_{0≤k<K} x[t−k] @ w[k] for t = start … L−1 by FFT, in float32.
+
+    x: [B, L, d_in], w: [K, d_in, d_out] → [B, L−start, d_out]."""
+    B, L, _ = x.shape
+    K = w.shape[0]
+    a = max(0, start - K + 1)  # the first input an asked-for output reads
+    xs = x[:, a:].float()
+    n = xs.shape[1] + K - 1
+    n_fft = 1 << (n - 1).bit_length()
+    X = torch.fft.rfft(xs, n=n_fft, dim=1)  # [B, f, d_in]
+    Wf = torch.fft.rfft(w.float(), n=n_fft, dim=0)  # [f, d_in, d_out]
+    Y = torch.einsum("bfi,fio->bfo", X, Wf)
+    y = torch.fft.irfft(Y, n=n_fft, dim=1)
+    return y[:, start - a : L - a]
+
+
+def direct_causal_conv(x: torch.Tensor, w: torch.Tensor, start: int = 0) -> torch.Tensor:
+    """The same as `fft_causal_conv` by `F.conv1d` (in x's dtype, or the autocast dtype)."""
+    B, L, _ = x.shape
+    K = w.shape[0]
+    a = max(0, start - K + 1)
+    # conv1d: out[i] = Σ_j xp[i+j]·kernel[j]; with kernel[j] = w[K−1−j] and xp = x[a:] left-padded
+    # by K−1−(start−a) zeros, out[i] = Σ_k x[start+i−k]·w[k] = y[start+i]
+    kernel = w.flip(0).permute(2, 1, 0)  # [d_out, d_in, K]
+    xp = F.pad(x[:, a:].transpose(1, 2), (K - 1 - (start - a), 0))
+    if not torch.is_autocast_enabled(x.device.type):  # (autocast casts both itself)
+        kernel = kernel.to(xp.dtype)
+    return F.conv1d(xp, kernel).transpose(1, 2)
+
+
+def use_fft(kernel: int, outputs: int) -> bool:
+    """Whether a convolution of a `kernel`-long kernel for `outputs` outputs goes by FFT."""
+    return kernel >= FFT_MIN_KERNEL and outputs >= FFT_MIN_OUTPUTS
+
 
 class SharedCausalLinear(nn.Module):
-    def __init__(self, T: int, d_in: int, d_out: int, bias: bool = True):
+    def __init__(self, T: int, d_in: int, d_out: int, bias: bool = True, window: int = 0):
         super().__init__()
-        if T < 1 or d_in < 1 or d_out < 1:
-            raise ValueError("T, d_in and d_out must be positive")
-        self.T, self.d_in, self.d_out = T, d_in, d_out
-        self.weight = nn.Parameter(torch.empty(T, d_in, d_out))  # weight[k]: the block at distance k
-        self.bias = nn.Parameter(torch.zeros(T, d_out)) if bias else None
+        if T < 1 or d_in < 1 or d_out < 1 or window < 0:
+            raise ValueError("T, d_in and d_out must be positive, window ≥ 0")
+        self.T, self.d_in, self.d_out, self.window = T, d_in, d_out, window
+        self.K = window or T  #: the kernel's length: distances 0 … K−1
+        self.weight = nn.Parameter(torch.empty(self.K, d_in, d_out))  # weight[k]: the block at distance k
+        rows = 1 if window else T  # windowed: one bias for every position
+        self.bias = nn.Parameter(torch.zeros(rows, d_out)) if bias else None
         self.bounds = [(0, T)]  # one "chunk": the whole triangle (see _chunk_weight)
         self.reset_parameters()
 
+    @property
+    def max_length(self) -> int | None:
+        """The longest sequence the map takes: T, or None (any) when windowed."""
+        return None if self.window else self.T
+
     def reset_parameters(self) -> None:
-        """Normal with std 1/sqrt(fan_in), fan_in the mean over positions, (T+1)/2·d_in."""
+        """Normal with std 1/sqrt(fan_in), fan_in the mean over positions of the T-long training
+        context, (min(K, t+1) averaged over t)·d_in."""
         with torch.no_grad():
-            self.weight.normal_().mul_(1 / math.sqrt((self.T + 1) / 2 * self.d_in))
+            reads = sum(min(self.K, t + 1) for t in range(self.T)) / self.T
+            self.weight.normal_().mul_(1 / math.sqrt(reads * self.d_in))
 
     def live_parameters(self) -> int:
-        """T·d_in·d_out (one block per distance) + T·d_out (bias)."""
-        return self.T * self.d_in * self.d_out + (self.T * self.d_out if self.bias is not None else 0)
+        """K·d_in·d_out (one block per distance) + the bias (T·d_out, or d_out when windowed)."""
+        return self.weight.numel() + (self.bias.numel() if self.bias is not None else 0)
 
     def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
-        """x: [B, L, d_in] with L ≤ T. Returns y[:, start:L] ([B, L-start, d_out])."""
+        """x: [B, L, d_in] with L ≤ T (any L when windowed). Returns y[:, start:L] ([B, L-start, d_out])."""
         B, L, _ = x.shape
-        if L > self.T:
+        if not self.window and L > self.T:
             raise ValueError(f"sequence length {L} exceeds the context T={self.T}")
         if start >= L:
             return x.new_zeros(B, 0, self.d_out)
-        # conv1d: out[i] = Σ_j xp[i+j]·kernel[j]; with kernel[j] = W[L−1−j] and xp = x left-padded
-        # by L−1−start zeros, out[i] = Σ_k x[start+i−k]·W[k] = y[start+i]
-        kernel = self.weight[:L].flip(0).permute(2, 1, 0)  # [d_out, d_in, L]
-        xp = F.pad(x.transpose(1, 2), (L - 1 - start, 0))
-        if not torch.is_autocast_enabled(x.device.type):  # (autocast casts both itself)
-            kernel = kernel.to(xp.dtype)
-        y = F.conv1d(xp, kernel)
-        y = y.transpose(1, 2)
+        w = self.weight[: min(L, self.K)]
+        if use_fft(w.shape[0], L - start):
+            y = fft_causal_conv(x, w, start)
+            if torch.is_autocast_enabled(x.device.type):
+                y = y.to(torch.get_autocast_dtype(x.device.type))
+            else:
+                y = y.to(torch.promote_types(x.dtype, w.dtype))
+        else:
+            y = direct_causal_conv(x, w, start)
         if self.bias is not None:
-            y = y + self.bias[start:L].to(y.dtype)
+            b = self.bias if self.window else self.bias[start:L]
+            y = y + b.to(y.dtype)
         return y
 
-    # -- block access (heatmaps, wiring, reference checks) -----------------------------------
+    # -- block access (heatmaps, wiring, reference checks), over the training context T -------
     def block(self, t: int, s: int) -> torch.Tensor:
-        """W[t−s] as a (d_in, d_out) view: y[t] += x[s] @ block(t, s)."""
+        """W[t−s] as a (d_in, d_out) view (zeros beyond the window): y[t] += x[s] @ block(t, s)."""
         if not (0 <= s <= t < self.T):
             raise IndexError(f"block ({t},{s}) is outside the causal triangle of T={self.T}")
+        if t - s >= self.K:
+            return self.weight.new_zeros(self.d_in, self.d_out)
         return self.weight[t - s]
 
     @torch.no_grad()
     def block_norms(self) -> torch.Tensor:
-        """[T, T] Frobenius norm of every block (zero above the diagonal): row t, column s."""
-        norms = self.weight.detach().float().cpu().pow(2).sum((1, 2)).sqrt()  # [T] by distance
+        """[T, T] Frobenius norm of every block (zero above the diagonal and beyond the window)."""
+        norms = self.weight.detach().float().cpu().pow(2).sum((1, 2)).sqrt()  # [K] by distance
+        norms = torch.cat([norms, norms.new_zeros(self.T + 1 - self.K)]) if self.K <= self.T else norms
         dist = torch.arange(self.T)[:, None] - torch.arange(self.T)[None, :]
-        return torch.where(dist >= 0, norms[dist.clamp(min=0)], torch.zeros(()))
+        return torch.where(dist >= 0, norms[dist.clamp(min=0, max=min(self.K, self.T))], torch.zeros(()))
 
     @torch.no_grad()
     def to_dense(self) -> torch.Tensor:
-        """The equivalent dense (T·d_in)×(T·d_out) matrix: block (s, t) is W[t−s] for s ≤ t."""
+        """The equivalent dense (T·d_in)×(T·d_out) matrix: block (s, t) is W[t−s] for
+        0 ≤ t−s < K, zero elsewhere."""
         w = self.weight.detach()
         W = torch.zeros(self.T, self.d_in, self.T, self.d_out, dtype=w.dtype, device=w.device)
         for t in range(self.T):
-            W[: t + 1, :, t] = w[: t + 1].flip(0)  # rows s = 0 … t read W[t−s]
+            k = min(t + 1, self.K)
+            W[t + 1 - k : t + 1, :, t] = w[:k].flip(0)  # rows s = t−k+1 … t read W[t−s]
         return W.view(self.T * self.d_in, self.T * self.d_out)
 
     def _chunk_weight(self, k: int) -> torch.Tensor:

@@ -1,0 +1,100 @@
+"""The windowed (time-invariant) weight-shared map: equal to its per-pair expansion within the
+window, FFT and direct convolutions agree, and a windowed model generates past its training T
+exactly as a loop that recomputes the whole forward over the last K tokens."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from arlearn.config import ModelConfig
+from arlearn.errors import ArlearnError
+from arlearn.models import generate_greedy, make_model
+from arlearn.models.shared_causal import SharedCausalLinear, direct_causal_conv, fft_causal_conv
+
+
+def _dense_apply(layer: SharedCausalLinear, x: torch.Tensor) -> torch.Tensor:
+    B, T, d_in = x.shape
+    W = layer.to_dense()[: T * d_in, : T * layer.d_out]
+    return (x.reshape(B, -1) @ W).view(B, T, layer.d_out)
+
+
+@pytest.mark.parametrize("window", [1, 3, 7, 40])
+def test_windowed_map_equals_its_per_pair_expansion(window):
+    torch.manual_seed(0)
+    layer = SharedCausalLinear(12, 3, 2, window=window).double()
+    with torch.no_grad():
+        layer.bias.normal_()
+    x = torch.randn(2, 12, 3, dtype=torch.float64)
+    want = _dense_apply(layer, x) + layer.bias
+    torch.testing.assert_close(layer(x), want)
+    # a block beyond the window is zero, one inside is the kernel's
+    if window < 12:
+        assert not layer.block(11, 11 - window).any()
+    assert torch.equal(layer.block(11, 11 - min(window, 12) + 1), layer.weight[min(window, 12) - 1])
+    for start in (0, 5, 11):
+        torch.testing.assert_close(layer(x, start), want[:, start:])
+
+
+@pytest.mark.parametrize("K,L,start", [(200, 300, 0), (300, 300, 0), (150, 400, 250), (129, 129, 1), (5, 300, 17)])
+def test_fft_convolution_matches_the_direct_one(K, L, start):
+    torch.manual_seed(1)
+    x, w = torch.randn(3, L, 4), torch.randn(K, 4, 5) / K ** 0.5
+    torch.testing.assert_close(fft_causal_conv(x, w, start), direct_causal_conv(x, w, start), atol=2e-4, rtol=1e-4)
+
+
+def test_fft_path_matches_the_direct_path_in_gradients_too():
+    torch.manual_seed(2)
+    layer = SharedCausalLinear(512, 4, 4)  # K = T = 512: the forward goes by FFT
+    x = torch.randn(2, 512, 4, requires_grad=True)
+    layer(x).square().sum().backward()
+    g_fft, gw_fft = x.grad.clone(), layer.weight.grad.clone()
+    x.grad = None
+    layer.weight.grad = None
+    (direct_causal_conv(x, layer.weight) + layer.bias).square().sum().backward()
+    torch.testing.assert_close(x.grad, g_fft, atol=1e-3, rtol=1e-3)
+    torch.testing.assert_close(layer.weight.grad, gw_fft, atol=1e-3, rtol=1e-3)
+
+
+def _reference_generation(model, prompt: torch.Tensor, n: int, K: int) -> torch.Tensor:
+    """Greedy decoding that recomputes the full forward over the last K tokens every step."""
+    ids = prompt.clone()
+    for _ in range(n):
+        logits = model(ids[:, -K:])[:, -1]
+        ids = torch.cat([ids, logits.argmax(-1)[:, None]], 1)
+    return ids[:, prompt.shape[1]:]
+
+
+@pytest.mark.parametrize("name", ["linear", "mlp"])
+def test_windowed_model_generates_past_its_context_like_a_reference_loop(name):
+    torch.manual_seed(3)
+    cfg = ModelConfig(name=name, d=8, layers=2, weights="shared", window=5)
+    model = make_model(cfg, vocab_size=6, T=10).eval()
+    assert model.max_length is None
+    prompt = torch.randint(0, 6, (4, 3))
+    out = generate_greedy(model, prompt, 40)  # far past T = 10
+    assert out.shape == (4, 40)
+    # a 2-layer mlp reads 2·(K−1)+1 positions back; 1 layer K
+    reach = (5 - 1) * (2 if name == "mlp" else 1) + 1
+    assert torch.equal(out, _reference_generation(model, prompt, 40, reach))
+
+
+def test_a_whole_context_model_still_stops_at_T():
+    model = make_model(ModelConfig(name="linear", d=4, weights="shared"), vocab_size=5, T=6)
+    assert model.max_length == 6
+    assert generate_greedy(model, torch.zeros(1, 2, dtype=torch.long), 50).shape[1] == 5
+    with pytest.raises(ValueError):
+        model(torch.zeros(1, 7, dtype=torch.long))
+
+
+def test_window_options_are_checked():
+    with pytest.raises(ArlearnError, match="needs weights"):
+        ModelConfig(name="linear", window=4)
+    with pytest.raises(ArlearnError, match="window must be"):
+        ModelConfig(name="linear", weights="shared", window=-1)
+    with pytest.raises(ArlearnError):
+        ModelConfig(name="transformer", window=4)
+    cfg = ModelConfig(name="mlp", d=4, weights="shared", window=3)
+    model = make_model(cfg, 7, 50)
+    assert model.live_parameters() == sum(p.numel() for p in model.parameters())
+    assert model.mix[0].weight.shape[0] == 3 and model.mix[0].bias.shape == (1, 4)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The CPU figures of docs/benchmarks.md: one `arlearn bench` run, everything side by side.
+# The CPU figures of docs/results/speed.md: one `arlearn bench` run, everything side by side.
 # Usage: benchmarks/cpu.sh [extra key=value options]   (writes benchmarks/cpu-2core-idle.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."

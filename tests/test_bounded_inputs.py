@@ -154,7 +154,7 @@ def test_the_budget_is_a_setting(monkeypatch):
 
 
 def test_the_repos_largest_tableau_fits_the_default_budget():
-    """palindrome n=8 on tapes: the 8,052-gate tableau trained in docs/results.md."""
+    """palindrome n=8 on tapes: the 8,052-gate tableau trained in docs/results/turing-machines.md."""
     task = make_task("tm", {"machine": "palindrome", "n": 8, "cot": "threshold", "split": "tapes"})
     assert len(task.unrolled.circuit.gates) == 8052
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from arlearn.cli import main
-from arlearn.cli.reproduce import BEGIN, END, readme_with_table
+from arlearn.cli.reproduce import BEGIN, END, readme_with_table, results_pages
 from arlearn.errors import ArlearnError
 from arlearn.experiments.claims import (
+    TITLE_MAX,
     Claim,
     claims_doc,
     claims_table,
@@ -19,6 +20,7 @@ from arlearn.experiments.claims import (
     load_claims,
     measure,
     reproduce,
+    results_table,
     select,
 )
 
@@ -38,7 +40,8 @@ def anchors(markdown: str) -> set[str]:
 def test_every_claim_loads_with_a_unique_id_and_a_section_that_exists():
     claims = load_claims()
     assert len({c.id for c in claims}) == len(claims) > 20
-    docs = {f.name: anchors(f.read_text(encoding="utf-8")) for f in (ROOT / "docs").glob("*.md")}
+    docs = {f.relative_to(ROOT / "docs").as_posix(): anchors(f.read_text(encoding="utf-8"))
+            for f in (ROOT / "docs").rglob("*.md")}
     for c in claims:
         page, _, anchor = c.section.partition("#")
         assert page in docs, (c.id, c.section)
@@ -56,6 +59,33 @@ def test_the_readme_table_and_docs_claims_are_the_generated_ones():
     assert doc == claims_doc(claims), "docs/claims.md is stale: arlearn reproduce --update-doc docs/claims.md"
     for c in claims:
         assert f"[`{c.id}`]" in doc
+
+
+def test_every_readme_claim_has_a_short_title_and_its_row_shows_it():
+    claims = [c for c in load_claims() if c.readme]
+    table = claims_table(claims)
+    for c in claims:
+        assert c.title and len(c.title) <= TITLE_MAX, c.id
+        assert f"| {c.title} |" in table
+        assert c.statement not in table  # the README's rows are short: the statement is in docs/claims.md
+    with pytest.raises(ArlearnError, match="at most 60"):
+        claim(title="x" * 61)
+
+
+def test_each_results_page_opens_with_its_generated_table_of_the_claims_measured_on_it():
+    claims = load_claims()
+    pages = results_pages(claims, ROOT / "docs" / "results")
+    for path, text in pages.items():
+        assert text == path.read_text(encoding="utf-8"), \
+            f"{path.name}: stale table: arlearn reproduce --update-results docs/results"
+    covered = {f"results/{p.name}" for p in pages}
+    for c in claims:  # every claim is a row of the page its section is on
+        page = c.section.partition("#")[0]
+        if page.startswith("results/"):
+            assert page in covered, (c.id, page)
+            assert f"`arlearn reproduce {c.id}`" in results_table(claims, page) or c.kind == "manual"
+            assert f"[{c.id}](#" in results_table(claims, page)
+    assert results_table(claims, "results/nowhere.md").count("\n") == 2  # the header alone
 
 
 def test_a_table_between_markers_is_replaced_and_missing_markers_are_an_error():

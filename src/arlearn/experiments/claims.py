@@ -15,8 +15,9 @@ cores, which puts it in a tier (`smoke` ⊂ `quick` ⊂ `standard` ⊂ `all`).
 back, so a killed reproduction resumes and a shared run trains once) and returns one
 row per claim: claimed vs measured, pass or fail. `measure(claim, dir, train=False)` reads an
 existing directory without training (`arlearn reproduce --from DIR`). `claims_table` is the
-README's results table (the `readme = true` claims), generated from the registry; with every claim,
-the table of docs/claims.md.
+README's results table (the `readme = true` claims, each by its short `title`), generated from the
+registry; with every claim, the table of docs/claims.md; `results_table` the table each results page
+(docs/results/<topic>.md) opens with.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ TIERS = ("smoke", "quick", "standard", "all")
 RATES = ("exact_match", "sequence_exact_match", "token_accuracy")
 REPRODUCE_FILE = "reproduce.json"
 #: the order of the topics (claims files) in tables; files not named here come after, by name
+#: the longest a claim's title may be (it is a cell of the README's table)
+TITLE_MAX = 60
 TOPICS = ("multiplication", "length-complexity", "circuits", "turing", "text", "speed", "smoke")
 
 
@@ -69,6 +72,7 @@ class Claim:
     score: str = "answer"  #: for exact-match metrics: which score ("answer" or "sequence")
     run: str = ""  #: the folder its runs go to (claims read from the same runs share it); default: the id
     readme: bool = False  #: a headline: a row of the README's table (every claim is a row of docs/claims.md)
+    title: str = ""  #: a short name for the compact tables (README, results pages); at most TITLE_MAX characters
 
     @property
     def folder(self) -> str:
@@ -90,6 +94,8 @@ class Claim:
             raise ArlearnError(f"{where}: a prove claim needs a source (a generator or .bench file)")
         if self.kind == "manual" and not self.command:
             raise ArlearnError(f"{where}: a manual claim needs the command to run by hand")
+        if len(self.title) > TITLE_MAX:
+            raise ArlearnError(f"{where}: title is {len(self.title)} characters, at most {TITLE_MAX}")
 
 
 CLAIM_KEYS = {f.name for f in fields(Claim)} - {"topic"}
@@ -342,17 +348,48 @@ def _cost(minutes: float) -> str:
     return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
 
 
-def claims_table(claims: list[Claim], docs: str = "docs/") -> str:
-    """A results table: one row per claim (statement, number ± spread, seeds, CPU time on 2 cores,
-    machine and date, the id linked to the section with its command), `manual` claims included.
-    The README's is that of the `readme` claims; docs/claims.md's that of all (`docs=""`)."""
-    lines = ["| claim | measured | seeds | cost (2 cores) | machine | id · details |",
-             "|---|---|---|---|---|---|"]
+def _link(claim: Claim, docs: str) -> str:
+    return f"[`{claim.id}`]({docs}{claim.section})"
+
+
+def claims_table(claims: list[Claim], docs: str = "docs/", short: bool = True) -> str:
+    """A results table: one row per claim (its title, number ± spread, seeds, CPU time on 2 cores,
+    machine, the id linked to the section with its command), `manual` claims included. The
+    README's (`short`) is that of the `readme` claims, each named by its title; docs/claims.md's
+    (`docs=""`, `short=False`) that of all, each with its full statement and date."""
+    if short:
+        lines = ["| claim | measured | seeds | time (2 cores) | machine | id · details |", "|---|---|---|---|---|---|"]
+    else:
+        lines = ["| claim | measured | seeds | cost (2 cores) | machine | id · details |", "|---|---|---|---|---|---|"]
     for c in claims:
-        score = " (answer)" if c.metric == "exact_match" else ""
+        score = " (answer)" if c.metric == "exact_match" and not short else ""
         how = " (by hand)" if c.kind == "manual" else ""
-        lines.append(f"| {c.statement} | **{fmt_claimed(c)}**{score} | {_seeds_text(c)} | {_cost(c.cost_minutes)}{how} "
-                     f"| {c.machine}, {c.measured} | [`{c.id}`]({docs}{c.section}) |")
+        what = (c.title or c.statement) if short else c.statement
+        when = "" if short else f", {c.measured}"
+        lines.append(f"| {what} | **{fmt_claimed(c)}**{score} | {_seeds_text(c)} | {_cost(c.cost_minutes)}{how} "
+                     f"| {c.machine}{when} | {_link(c, docs)} |")
+    return "\n".join(lines) + "\n"
+
+
+def page_of(claim: Claim) -> str:
+    """The docs page (relative to docs/) that holds a claim's measurement."""
+    return claim.section.partition("#")[0]
+
+
+def results_table(claims: list[Claim], page: str) -> str:
+    """The table a results page (`page`, relative to docs/, e.g. "results/text.md") opens with:
+    one row per claim measured on it — title, preset, seeds, number ± sd, CPU time on 2 cores,
+    machine and date, the command that reproduces it, and the section that holds it."""
+    lines = ["| claim | preset | seeds | measured | time (2 cores) | machine | command | section |",
+             "|---|---|---|---|---|---|---|---|"]
+    for c in claims:
+        if page_of(c) != page:
+            continue
+        command = "by hand (see section)" if c.kind == "manual" else f"`arlearn reproduce {c.id}`"
+        preset = f"`{c.preset}`" if c.preset else "–"
+        lines.append(f"| {c.title or c.statement} | {preset} | {_seeds_text(c)} | **{fmt_claimed(c)}** "
+                     f"| {_cost(c.cost_minutes)} | {c.machine}, {c.measured} | {command} "
+                     f"| [{c.id}](#{c.section.partition('#')[2]}) |")
     return "\n".join(lines) + "\n"
 
 
@@ -367,7 +404,7 @@ def claims_doc(claims: list[Claim]) -> str:
            "match, the mean over the seeds ± their sample standard deviation.", ""]
     for topic in dict.fromkeys(c.topic for c in claims):
         out += [f"## {topic.replace('-', ' ').capitalize()}", "", claims_table([c for c in claims if c.topic == topic],
-                                                                              docs="").rstrip("\n"), ""]
+                                                                              docs="", short=False).rstrip("\n"), ""]
     return "\n".join(out)
 
 

@@ -60,7 +60,7 @@ def plan(n_cells: int, threads: int = 0, n_cores: int | None = None) -> tuple[in
     One exception keeps every core busy to the end: when the cells would take two rounds and the
     second is partly empty (3 cells on 2 one-thread workers: one core idle for a whole cell), all of
     them start at once instead (at most 2 cells per core-share; each keeps its thread count, so
-    the results are the same bit for bit). Measured: benchmarks/executors.py, docs/benchmarks.md."""
+    the results are the same bit for bit). Measured: benchmarks/executors.py, docs/results/speed.md."""
     n_cores = n_cores or cores()
     if threads <= 0:
         workers = max(1, min(n_cells, n_cores))

@@ -14,7 +14,7 @@ held at exactly zero: zero at init, `load_dense`/`load_state_dict` zero them, an
 pass zeroes their gradient (so AdamW, whose update of a zero-gradient zero weight is zero, never
 moves them). The forward pass can therefore multiply by W_k as is, with no mask anywhere. With
 chunk=1 nothing dead is stored at all; larger chunks mean fewer, larger matrix products at
-(chunk−1)/(T+1) extra work relative to the exact triangle (see docs/benchmarks.md for the
+(chunk−1)/(T+1) extra work relative to the exact triangle (see docs/results/speed.md for the
 measured trade-off).
 
 The forward and backward are one autograd Function: forward is one GEMM per chunk; backward is

@@ -14,7 +14,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PKG = SRC / "arlearn"
 
 #: area → the areas its modules may import (ground floor: errors, vocab, fileio, device, config)
-GROUND = {"errors", "vocab", "fileio", "device", "config", "signals", "limits"}
+GROUND = {"errors", "vocab", "fileio", "device", "config", "signals", "limits", "plugins"}
 ALLOWED = {
     "ground": {"ground"},
     "models": {"ground", "models"},

@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 
 from arlearn.errors import ArlearnError, did_you_mean
+from arlearn.plugins import model_class
 
 
 def _check_type(owner: str, key: str, value, annotation) -> None:
@@ -55,7 +56,8 @@ def build_dataclass(cls, options: dict, owner: str):
         raise ArlearnError(f"{owner}: {e}") from None
 
 
-#: the model classes (arlearn.models.make_model builds each)
+#: the built-in model classes, whose config is `ModelConfig` (arlearn.models.builtin registers
+#: them; a plug-in registers its own with `arlearn.plugins.register_model`)
 MODELS = ("linear", "mlp", "transformer")
 #: ModelConfig.weights of the block-causal models: one block per (t, s), or per distance t − s
 WEIGHTS = ("per-pair", "shared")
@@ -255,10 +257,20 @@ def from_dict(d: dict) -> RunConfig:
 
 def _parse_file(path: str | Path, fmt: str, parse, parse_errors) -> object:
     """A config file's text parsed by `parse`; every failure is one line naming the file."""
+        if sec == "model":  # the model class `name` picks its own config dataclass
+            cls = model_config_class(val.get("name", ModelConfig.name))
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+def model_config_class(name) -> type:
+    """The config dataclass of model class `name` (`arlearn.plugins.register_model`; the
+    built-ins share `ModelConfig`)."""
+    if not isinstance(name, str):
+        raise ArlearnError(f"model: 'name' must be str, got {type(name).__name__} {name!r}")
+    return model_class(name).config
+
+
         raise ArlearnError(f"config file not found: {path}") from None
     except UnicodeDecodeError as e:
         raise ArlearnError(f"config file {path} is not valid {fmt}: {e}") from None
@@ -333,7 +345,7 @@ def apply_overrides(d: dict, overrides: list[str]) -> dict:
 def _merge_section(section: str, old: dict, new: dict) -> dict:
     """`new`'s keys over `old`'s — except that naming a different task starts the [task] section
     afresh: the previous task's options (n, cot, ...) mean nothing to another task. (Model
-    options are shared by every model class, so [model] always merges.)"""
+    options merge while the class keeps its config dataclass: `switch_model`.)"""
     if section == "task" and "name" in new and new["name"] != old.get("name", new["name"]):
         return dict(new)
     return {**old, **new}
@@ -342,9 +354,26 @@ def _merge_section(section: str, old: dict, new: dict) -> dict:
 def resolve(preset: str | None = None, config_file: str | None = None, overrides=()) -> RunConfig:
     d: dict = {}
     if preset:
+    if section == "model" and "name" in new:
+        return {**switch_model(old, new["name"]), **new}
         d = load_preset(preset)
     if config_file:
         file_d = load_config_file(config_file)
+def switch_model(section: dict, name) -> dict:
+    """A [model] section with its class switched to `name`: every option kept when both classes
+    share a config dataclass (linear, mlp and transformer share `ModelConfig`), else only the
+    options the new class's config also has."""
+    old = section.get("name", ModelConfig.name)
+    try:
+        old_cls, new_cls = model_config_class(old), model_config_class(name)
+    except ArlearnError:
+        return {**section, "name": name}  # an unknown name: from_dict says so in one line
+    if old_cls is new_cls:
+        return {**section, "name": name}
+    keep = {f.name for f in dataclasses.fields(new_cls)}
+    return {**{k: v for k, v in section.items() if k in keep}, "name": name}
+
+
         for sec, val in file_d.items():
             if isinstance(val, dict) and isinstance(d.get(sec), dict):
                 d[sec] = _merge_section(sec, d[sec], val)

@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="arlearn", description=DESCRIPTION, epilog=OUTPUT_NOTE)
     parser.add_argument("--version", action="version", version=f"arlearn {version()}",
                         help="print arlearn's version and exit")
+    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                        help="import MODULE first: its tasks and model classes join the built-ins (repeatable; "
+                             "also ARLEARN_PLUGINS=mod1,mod2 and installed entry points; see docs/plugins.md)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         mod = importlib.import_module(f"arlearn.cli.{name}")
@@ -62,6 +65,9 @@ def main(argv=None) -> int:
         # before any torch work, so its worker threads inherit it: a confident model's subnormal
         # gradients make CPU GEMMs ~90× slower otherwise
         with flush_denormals(), results_stdout():  # stray prints go to stderr; only results reach stdout
+            from arlearn import plugins
+
+            plugins.add(args.plugin)  # every command sees the plug-ins' tasks and model classes
             args.fn(args)
     except ArlearnError as e:
         print(f"arlearn: error: {e}", file=sys.stderr)

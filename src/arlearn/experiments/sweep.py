@@ -51,7 +51,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Callable, Sequence
 
-from arlearn.config import RunConfig, from_dict
+from arlearn.config import RunConfig, from_dict, switch_model
 from arlearn.errors import ArlearnError
 from arlearn.evaluation.scores import examples_needed, too_small_line
 from arlearn.experiments.complexity import (
@@ -188,7 +188,7 @@ class SweepSpec:
         d = copy.deepcopy(self.base.to_dict())
         for sec, over in self.variants.get(cell.variant, {}).items():
             d.setdefault(sec, {}).update(over)
-        d["model"]["name"] = cell.model
+        d["model"] = switch_model(d["model"], cell.model)  # a plug-in class keeps only its own options
         d["task"]["cot"] = cell.cot
         d["train"]["seed"] = cell.seed
         d["train"]["train_examples"] = cell.train_examples

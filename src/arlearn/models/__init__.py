@@ -1,4 +1,6 @@
-"""Model registry: `make_model(ModelConfig, vocab_size, T)`.
+"""Models: `make_model(model config, vocab_size, T)` builds the registered model class the
+config names (`arlearn.plugins.register_model`; the built-ins register in models/builtin.py,
+a plug-in in its own module).
 
 All models are causal next-token predictors over a fixed context T (see models/base.py).
 `linear` and `mlp` take the options weights ("per-pair" | "shared"), tie_embeddings and
@@ -14,24 +16,27 @@ from arlearn.models.block_causal import BlockCausalLinear, DenseMaskedBlockCausa
 from arlearn.models.block_net import BlockCausalNet, TiedHead
 from arlearn.models.shared_causal import SharedCausalLinear
 from arlearn.models.transformer import Transformer
+from arlearn.models import builtin  # noqa: F401  (registers linear, mlp, transformer)
+from arlearn.plugins import MODEL_CLASSES, ModelClass, model_class, register_model
 
 def context_for(cfg: ModelConfig, seq_len: int) -> int:
     """The context T a model needs for sequences of `seq_len` tokens (inputs are seq[:-1])."""
     need = seq_len - 1
-    if cfg.context and cfg.context < need:
+    context = getattr(cfg, "context", 0)  # a plug-in's config may have no `context`
+    if context and context < need:
         raise ArlearnError(
-            f"model context {cfg.context} is shorter than the task's sequences need ({need} = seq_len − 1)"
+            f"model context {context} is shorter than the task's sequences need ({need} = seq_len − 1)"
         )
-    return cfg.context or need
+    return context or need
 
 
-def make_model(cfg: ModelConfig, vocab_size: int, T: int) -> ARModel:
-    if cfg.name in ("linear", "mlp"):
-        mlp = cfg.name == "mlp"
-        return BlockCausalNet(vocab_size, T, cfg.d, cfg.hidden if mlp else 0, cfg.layers if mlp else 1, mlp=mlp,
-                              chunk=cfg.chunk, shared=cfg.weights == "shared", tie=cfg.tie_embeddings,
-                              embed_dropout=cfg.embed_dropout, activation=cfg.activation)
-    return Transformer(vocab_size, T, cfg.d, cfg.layers, cfg.heads, cfg.dropout)
+def make_model(cfg, vocab_size: int, T: int) -> ARModel:
+    """The model `cfg` (a registered class's config) describes, freshly initialised."""
+    model = model_class(cfg.name).build(cfg, vocab_size, T)
+    if not isinstance(model, ARModel):
+        raise ArlearnError(f"model class {cfg.name!r}: its builder returned {type(model).__name__}, "
+                           "not an arlearn.models.ARModel")
+    return model
 
 
 __all__ = [
@@ -40,6 +45,8 @@ __all__ = [
     "BlockCausalNet",
     "DenseMaskedBlockCausal",
     "MODELS",
+    "MODEL_CLASSES",
+    "ModelClass",
     "ModelConfig",
     "SharedCausalLinear",
     "TiedHead",
@@ -47,5 +54,7 @@ __all__ = [
     "context_for",
     "generate_greedy",
     "make_model",
+    "model_class",
+    "register_model",
     "reuse_weight_casts",
 ]

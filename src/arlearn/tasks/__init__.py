@@ -1,9 +1,11 @@
 """Tasks: thin adapters that turn a problem into token sequences. Importing this package
 registers the built-in tasks: `multiplication`, `parity`, `tm`, `circuit` (sequence tasks:
-prompt → CoT → answer) and `text` (a stream task)."""
+prompt → CoT → answer) and `text` (a stream task). A plug-in registers its own the same way
+(`@register_task`), and `make_task` finds it (`arlearn.plugins.load`; docs/plugins.md)."""
 
 from arlearn.config import build_dataclass
 from arlearn.errors import ArlearnError, did_you_mean
+from arlearn.plugins import load as load_plugins
 from arlearn.tasks.base import TASKS, Example, StreamTask, Task, TaskBase, register_task
 from arlearn.tasks import multiplication  # noqa: F401
 from arlearn.tasks import parity  # noqa: F401
@@ -13,7 +15,10 @@ from arlearn.tasks import text  # noqa: F401
 
 
 def make_task(name: str, options: dict | None = None) -> TaskBase:
-    """The registered task `name` with `options` (unknown or ill-typed options are errors)."""
+    """The registered task `name` with `options` (unknown or ill-typed options are errors);
+    plug-ins are loaded when `name` is not registered yet."""
+    if name not in TASKS:
+        load_plugins()
     if name not in TASKS:
         raise ArlearnError(f"unknown task '{name}'{did_you_mean(name, TASKS)}")
     return build_dataclass(TASKS[name], dict(options or {}), f"task '{name}'")

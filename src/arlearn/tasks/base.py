@@ -263,3 +263,9 @@ __all__ = [
     "hash_split",
     "splitmix64",
 ]
+    """Class decorator: register a task class (a `Task` or `StreamTask` subclass and a frozen
+    dataclass, whose fields are its options) as `task.name = name`. A plug-in's module does the
+    same (arlearn.plugins; docs/plugins.md)."""
+        if not (isinstance(cls, type) and issubclass(cls, TaskBase) and dataclasses.is_dataclass(cls)):
+            raise ArlearnError(f"task {name!r}: @register_task needs a Task or StreamTask subclass that is a "
+                               "dataclass (decorate it with @dataclass(frozen=True) below @register_task)")

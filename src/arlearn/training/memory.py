@@ -5,7 +5,9 @@ model, the bytes a training step holds at its peak:
 
 - weights (fp32) + gradients (fp32) + AdamW's two moments (2 × fp32) = 16 bytes per stored
   parameter, plus under bf16 autocast the bf16 copy of every weight the forward pass saves for
-  the backward pass (2 bytes). A block-causal map (`linear`, `mlp`) stores, per layer, the live
+  the backward pass (2 bytes); the stored parameters are the model class's registered size
+  (`arlearn.plugins.ModelClass.size`; the built-ins' in arlearn.models.builtin). A block-causal
+  map (`linear`, `mlp`) stores, per layer, the live
   lower triangle T(T+1)/2·d_in·d_out plus the dead upper triangle inside each diagonal chunk
   (`model.chunk`; zero with chunk = 1), exactly as `arlearn.models.block_causal` stores it
   (model.weights = "shared": T·d_in·d_out, one block per distance);
@@ -28,6 +30,8 @@ from __future__ import annotations
 
 from arlearn.config import ModelConfig, TrainConfig
 from arlearn.errors import ArlearnError
+from arlearn.models.builtin import block_causal_stored  # noqa: F401  (re-exported)
+from arlearn.plugins import model_class
 
 FP32 = 4
 #: bytes per stored parameter: the weight, its gradient, AdamW's exp_avg and exp_avg_sq (fp32)
@@ -36,42 +40,20 @@ STATE_BYTES = 4 * FP32
 USABLE = 0.9
 
 
-def block_causal_stored(T: int, d_in: int, d_out: int, chunk: int, bias: bool = True) -> int:
-    """Parameters a `BlockCausalLinear(T, d_in, d_out, chunk)` stores: per chunk of output
-    positions [a, e), an (e·d_in) × ((e−a)·d_out) matrix; plus a T × d_out bias."""
-    chunk = max(1, min(chunk, T))
-    w = sum(e * (e - a) for a, e in ((a, min(a + chunk, T)) for a in range(0, T, chunk))) * d_in * d_out
-    return w + (T * d_out if bias else 0)
+def _size(cfg, V: int, T: int) -> tuple[int, int, list[int]]:
+    """(stored parameters, live parameters, widths a token passes through) of the model class
+    `cfg` names: its registered size (`arlearn.plugins.ModelClass.size`; the built-ins' in
+    arlearn.models.builtin), or, for a class that registered none, the parameters of the model
+    built on torch's meta device (no memory; activations then unknown)."""
+    mc = model_class(cfg.name)
+    if mc.size is not None:
+        return mc.size(cfg, V, T)
+    import torch
 
-
-def _block_net(cfg: ModelConfig, V: int, T: int) -> tuple[int, int, list[int]]:
-    """(stored parameters, live parameters, widths a token passes through) of linear / mlp
-    (model.weights = "shared": one block per distance t − s, T·d_in·d_out per map;
-    model.tie_embeddings: the head reuses the embedding, only its bias is new)."""
-    d = cfg.d
-    h = (cfg.hidden or d) if cfg.name == "mlp" else d
-    dims = [d] + [h] * cfg.layers if cfg.name == "mlp" else [d, d]
-    shared = getattr(cfg, "weights", "per-pair") == "shared"
-    stored = live = V * d + (0 if getattr(cfg, "tie_embeddings", False) else dims[-1] * V) + V  # embedding, head
-    widths = [d]
-    for a, b in zip(dims, dims[1:]):
-        stored += T * a * b + T * b if shared else block_causal_stored(T, a, b, cfg.chunk)
-        live += T * a * b + T * b if shared else T * (T + 1) // 2 * a * b + T * b
-        widths += [a, b] + ([b] if cfg.name == "mlp" else [])  # the layer's saved input, output, ReLU
-    if cfg.name == "mlp":
-        stored += h * h + h
-        live += h * h + h
-        widths += [h, h]
-    return stored, live, widths
-
-
-def _transformer(cfg: ModelConfig, V: int, T: int) -> tuple[int, int, list[int]]:
-    d, L = cfg.d, cfg.layers
-    block = 2 * 2 * d + (3 * d * d + 3 * d) + (d * d + d) + (4 * d * d + 4 * d) + (4 * d * d + d)
-    n = V * d + T * d + L * block + 2 * d + d * V + V
-    # per block: LayerNorm ×2, q k v, attention output, projection, MLP 4d + GELU 4d, residuals
-    widths = [d] + [d, d, 3 * d, d, d, 4 * d, 4 * d, d, d] * L + [d]
-    return n, n, widths
+    with torch.device("meta"):
+        model = mc.build(cfg, V, T)
+    n = sum(p.numel() for p in model.parameters())
+    return n, n, []
 
 
 def estimate_training_memory(model_cfg: ModelConfig, train_cfg: TrainConfig, vocab_size: int, T: int,
@@ -85,8 +67,7 @@ def estimate_training_memory(model_cfg: ModelConfig, train_cfg: TrainConfig, voc
     "logits"."""
     if bf16 is None:
         bf16 = _uses_bf16(train_cfg)
-    build = _transformer if model_cfg.name == "transformer" else _block_net
-    stored, live, widths = build(model_cfg, vocab_size, T)
+    stored, live, widths = _size(model_cfg, vocab_size, T)
     rows = -(-train_cfg.batch_size // (world * train_cfg.micro_batches))  # per micro-step, one process
     logits = 4 * rows * T * vocab_size * FP32
     activations = 3 * rows * T * sum(widths) * FP32 + logits
@@ -157,8 +138,12 @@ def check_fits(model_cfg: ModelConfig, train_cfg: TrainConfig, vocab_size: int, 
 def _advice(model_cfg: ModelConfig, train_cfg: TrainConfig, T: int, est: dict) -> str:
     """What to change, the dominant part first."""
     m = model_cfg
-    weights = (f"a smaller model.d (now {m.d}; the block-causal weights grow as d²·T²/2)"
-               if m.name in ("linear", "mlp") else f"a smaller model.d (now {m.d}) or model.layers (now {m.layers})")
+    if m.name in ("linear", "mlp"):
+        weights = f"a smaller model.d (now {m.d}; the block-causal weights grow as d²·T²/2)"
+    elif m.name == "transformer":
+        weights = f"a smaller model.d (now {m.d}) or model.layers (now {m.layers})"
+    else:  # a plug-in's model class: its own options
+        weights = f"a smaller model {m.name!r}"
     if m.name in ("linear", "mlp") and m.chunk > 1 and getattr(m, "weights", "per-pair") != "shared":
         weights += f", model.chunk=1 (now {m.chunk}: stores no dead weights)"
     if m.name == "mlp" and m.hidden:

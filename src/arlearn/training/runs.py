@@ -7,6 +7,9 @@
     results.json         the final evaluation summary
     eval_examples.jsonl  per-example generations of the final evaluation
     inputs.json          the run's input files (below): name → task option, bytes, sha256, source
+    plugins.json         the plug-ins its task and model class came from (module, distribution,
+                         version; only when one is not built in): loading the run imports them, and
+                         a missing one is one line naming it
     <input files>        what the task's options refer to, copied by content (a .bench netlist,
                          a machine spec, a text run's tokenizer.json and valid.u16)
     checkpoints/         resumable checkpoints (arlearn.training.checkpoint)
@@ -34,7 +37,8 @@ from arlearn.errors import ArlearnError
 from arlearn.fileio import atomic_path, load_safetensors, save_safetensors, sha256_file, write_json, write_text
 from arlearn.models import context_for, make_model
 from arlearn.models.base import ARModel
-from arlearn.tasks import Task, TaskBase, make_task
+from arlearn.plugins import MODEL_CLASSES, import_plugin, origin
+from arlearn.tasks import TASKS, Task, TaskBase, make_task
 from arlearn.training.memory import check_fits
 
 CONFIG, MODEL, RESULTS, METRICS, EXAMPLES = (
@@ -44,9 +48,10 @@ PACKED = "compiled.safetensors"  #: a compiled run's packed non-zeros (arlearn.c
 COMPILE, VERIFY = "compile.json", "verify.json"  #: a compiled run's report; the last `arlearn verify`
 PROVE = "prove.json"  #: the last `arlearn verify --prove`
 INPUTS = "inputs.json"  #: the run's input files: name → {option, bytes, sha256, source}
+PLUGINS = "plugins.json"  #: the plug-ins of a run's task and model class: role → {name, module, version, ...}
 CHECKPOINTS = "checkpoints"  #: arlearn.training.checkpoint.DIRNAME
 #: the files a run writes (besides its input files and checkpoints/): what overwriting deletes
-OWN_FILES = (CONFIG, MODEL, RESULTS, METRICS, EXAMPLES, PACKED, COMPILE, VERIFY, PROVE, INPUTS)
+OWN_FILES = (CONFIG, MODEL, RESULTS, METRICS, EXAMPLES, PACKED, COMPILE, VERIFY, PROVE, INPUTS, PLUGINS)
 
 
 def _files_inside(task: dict, run_dir: Path) -> dict:
@@ -187,6 +192,9 @@ def prepare_run_dir(run_dir: str | Path, cfg: RunConfig, assets: dict | None = N
         d["task"] = _files_inside(d["task"], run_dir)
         if write:
             write_text(run_dir / CONFIG, dumps_toml(d))
+            used = plugins_used(cfg)
+            if used:
+                write_json(run_dir / PLUGINS, used)
     except OSError as e:
         raise ArlearnError(f"cannot write run directory {run_dir}: {e.strerror or e}") from None
     stored = from_dict(d)
@@ -228,6 +236,44 @@ def load_model_state(model: ARModel, path: Path) -> None:
     model.load_state_dict(state)
 
 
+def plugins_used(cfg: RunConfig) -> dict:
+    """The plug-ins `cfg`'s task and model class come from: {"task"|"model": {"name", "module",
+    "distribution", "version"}}; built-ins are left out (empty: nothing but arlearn)."""
+    out = {}
+    task_cls = TASKS.get(cfg.task_name)
+    if task_cls is not None and task_cls.__module__.split(".")[0] != "arlearn":
+        out["task"] = {"name": cfg.task_name, **origin(task_cls.__module__)}
+    mc = MODEL_CLASSES.get(cfg.model.name)
+    if mc is not None and not mc.builtin:
+        out["model"] = {"name": mc.name, **origin(mc.module)}
+    return out
+
+
+def _load_plugins_of(run_dir: Path) -> None:
+    """Import the plug-ins a run recorded (plugins.json) that are not registered yet; a missing
+    one is one line naming it."""
+    path = run_dir / PLUGINS
+    if not path.is_file():
+        return
+    try:
+        used = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise ArlearnError(f"cannot read {path}: {e}") from None
+    for role, info in used.items():
+        registry = TASKS if role == "task" else MODEL_CLASSES
+        if info.get("name") in registry:
+            continue
+        try:
+            import_plugin(info["module"])
+        except ArlearnError as e:
+            version = f" {info['version']}" if info.get("version") else ""
+            dist = info.get("distribution") or info["module"]
+            why = "is not installed here" if "not found" in str(e) else f"fails to load here ({e})"
+            raise ArlearnError(f"run {run_dir} needs the plug-in {dist}{version} (module {info['module']!r}, for "
+                               f"its {role} {info.get('name')!r}), which {why}: install it, or put its module on "
+                               "PYTHONPATH") from None
+
+
 def load_run_config(run_dir: str | Path) -> RunConfig:
     """The resolved config a run directory was trained with (its input files checked)."""
     run_dir = Path(run_dir)
@@ -235,6 +281,7 @@ def load_run_config(run_dir: str | Path) -> RunConfig:
         raise ArlearnError(f"run directory not found: {run_dir}")
     if not (run_dir / CONFIG).is_file():
         raise ArlearnError(f"{run_dir} is not a run directory (no {CONFIG})")
+    _load_plugins_of(run_dir)
     cfg = from_dict(load_toml(run_dir / CONFIG))
     check_inputs(run_dir)
     cfg.task = _resolve_files(cfg.task, run_dir)

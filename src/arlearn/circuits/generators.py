@@ -43,6 +43,7 @@ from arlearn.circuits.more_generators import (
     sec_decoder,
     sec_encoder,
 )
+from arlearn.circuits.trace import PREFIX as PY_PREFIX, trace_spec
 from arlearn.errors import ArlearnError
 
 MAX_SIZE = 64  #: the largest size a generator name may ask for
@@ -281,15 +282,19 @@ NAND_SUFFIX = "-nand"
 #: family prefix → its builder
 GENERATORS = {name: f.build for name, f in FAMILIES.items()}
 #: the generator names a user can type, for help texts and errors
-GENERATOR_USAGE = ", ".join(f.usage for f in FAMILIES.values()) + f" (any with {NAND_SUFFIX})"
+GENERATOR_USAGE = (", ".join(f.usage for f in FAMILIES.values()) + f" (any with {NAND_SUFFIX}), "
+                   f"{PY_PREFIX}MODULE:FUNCTION (a traced Python function)")
 
 
 def generate(spec: str) -> Circuit:
     """A generated circuit by name: `adder4` (`add4`), `mult16`, `mult3x5`, `parity8`, `cmp8`,
-    `maj9`, `thr16_4`, `shift8`, `alu4`, `secdec32`, `secdec32-nand` (see the module docstring)."""
+    `maj9`, `thr16_4`, `shift8`, `alu4`, `secdec32`, `secdec32-nand` (see the module docstring), or
+    `py:MODULE:FUNCTION`, a Python function traced into a circuit (`arlearn.circuits.trace`)."""
     spec = spec.strip()
     if spec.endswith(NAND_SUFFIX):
         return expand_xor(generate(spec[: -len(NAND_SUFFIX)]))
+    if spec.startswith(PY_PREFIX):
+        return trace_spec(spec)
     m = re.fullmatch(r"([a-z]+)(\d+)(?:([x_])(\d+))?", spec)
     fam = FAMILIES.get(m.group(1)) if m else None
     if fam is None or (m.group(3) or "") not in ("", fam.second) or (fam.second_required and not m.group(3)):

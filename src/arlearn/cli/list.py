@@ -11,6 +11,10 @@ from arlearn.config import preset_names
 from arlearn.plugins import MODEL_CLASSES
 from arlearn.tasks import TASKS
 
+#: the generator name of a traced Python function (arlearn.circuits.trace)
+TRACED_USAGE = "py:MODULE:FUNCTION"
+TRACED_ABOUT = "a Python function over Bits traced into a circuit (docs/plugins.md)"
+
 NAME = "list"
 HELP = "list tasks, models, presets and circuit generators"
 
@@ -35,7 +39,7 @@ def run(args) -> None:
                                                                        if f.name != "name"],
                                        "plugin": _plugin(mc.module)} for name, mc in MODEL_CLASSES.items()},
               "presets": preset_names(),
-              "circuit_generators": {f.usage: f.about for f in FAMILIES.values()}})
+              "circuit_generators": {**{f.usage: f.about for f in FAMILIES.values()}, TRACED_USAGE: TRACED_ABOUT}})
         return
     lines = ["tasks:"]
     lines += [f"  {name} (v{cls.version}) cot formats: {', '.join(cls.cot_formats)}"
@@ -47,4 +51,5 @@ def run(args) -> None:
     lines += ["presets: " + ", ".join(preset_names())]
     lines += ["circuit generators (task circuit generator=NAME, arlearn compile circuit NAME):"]
     lines += [f"  {f.usage}: {f.about}" for f in FAMILIES.values()]
+    lines += [f"  {TRACED_USAGE}: {TRACED_ABOUT}"]
     result_text("\n".join(lines))

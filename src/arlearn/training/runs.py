@@ -246,6 +246,9 @@ def plugins_used(cfg: RunConfig) -> dict:
     mc = MODEL_CLASSES.get(cfg.model.name)
     if mc is not None and not mc.builtin:
         out["model"] = {"name": mc.name, **origin(mc.module)}
+    gen = cfg.task.get("generator")
+    if isinstance(gen, str) and gen.startswith("py:"):  # a traced function, py:MODULE:FUNCTION (circuits.trace)
+        out["function"] = {"name": gen, **origin(gen[3:].rpartition(":")[0])}
     return out
 
 
@@ -260,7 +263,7 @@ def _load_plugins_of(run_dir: Path) -> None:
     except (OSError, json.JSONDecodeError) as e:
         raise ArlearnError(f"cannot read {path}: {e}") from None
     for role, info in used.items():
-        registry = TASKS if role == "task" else MODEL_CLASSES
+        registry = {"task": TASKS, "model": MODEL_CLASSES}.get(role, {})
         if info.get("name") in registry:
             continue
         try:

@@ -12,7 +12,10 @@ something:
              models' GEMMs, measured first and last (the higher counts): the denominator of
              every MFU below.
 (b) layer    one block-causal layer, forward + backward: arlearn's packed layer vs the authors'
-             dense-masked formulation (a dense (T·d)² weight times a block mask every step).
+             dense-masked formulation (a dense (T·d)² weight times a block mask every step); with
+             impls `shared` / `shared-window` also the weight-shared map (`SharedCausalLinear`:
+             a kernel over the whole context, convolved by FFT when long, or one of `window`
+             distances), whose ratios are against the per-pair layer (`arlearn`).
 (c) step     one full training step (forward, cross-entropy, backward, AdamW) of the paper's
              TinyStories linear model (T=64, d=256, V=50,258) and multiplication MLP (T=307,
              d=128, V=117), arlearn vs dense-masked: time per step, tokens/s, useful FLOP/s
@@ -71,7 +74,10 @@ class BenchConfig:
     mlp_batch: int = 32
     epoch_tokens: int = 470_000_000  #: the full TinyStories train set: ~2.1M stories, ~470M GPT-2 tokens
     models: tuple = ("linear", "mlp")
+    #: "arlearn" (packed per-pair), "dense" (dense-masked), "shared" (weight-shared, whole-context
+    #: kernel), "shared-window" (weight-shared, a `window`-long kernel)
     impls: tuple = ("arlearn", "dense")
+    window: int = 64  #: the kernel length of impl "shared-window"
     memory_limit_gb: float = 0.0  #: skip cases estimated above this (0: 80% of free memory)
     isolate: bool = True  #: CPU: each case in a fresh process (clean peak-RSS figures)
     rounds: int = 1  #: run every case this many times, the two implementations in alternating order; medians reported
@@ -147,17 +153,23 @@ def triangle_macs(T: int, d_in: int, d_out: int) -> int:
     return T * (T + 1) // 2 * d_in * d_out
 
 
-def _make_layer(impl: str, T: int, d: int, chunk: int, device):
-    from arlearn.models import BlockCausalLinear, DenseMaskedBlockCausal
+IMPLS = ("arlearn", "dense", "shared", "shared-window")
 
-    layer = BlockCausalLinear(T, d, d, chunk=chunk) if impl == "arlearn" else DenseMaskedBlockCausal(T, d, d)
+
+def _make_layer(impl: str, T: int, d: int, chunk: int, device, window: int = 0):
+    from arlearn.models import BlockCausalLinear, DenseMaskedBlockCausal, SharedCausalLinear
+
+    if impl.startswith("shared"):
+        layer = SharedCausalLinear(T, d, d, window=window if impl == "shared-window" else 0)
+    else:
+        layer = BlockCausalLinear(T, d, d, chunk=chunk) if impl == "arlearn" else DenseMaskedBlockCausal(T, d, d)
     return layer.to(device)
 
 
 def bench_layer(cfg: BenchConfig, device, impl: str, dtype: str, B: int) -> dict:
     T, d = cfg.layer_T, cfg.layer_d
     torch.manual_seed(0)
-    layer = _make_layer(impl, T, d, cfg.chunk, device)
+    layer = _make_layer(impl, T, d, cfg.chunk, device, cfg.window)
     x = torch.randn(B, T, d, device=device, requires_grad=True)
     g = torch.randn(B, T, d, device=device)
 
@@ -170,6 +182,8 @@ def bench_layer(cfg: BenchConfig, device, impl: str, dtype: str, B: int) -> dict
 
     t = _time(step, device, cfg.reps)
     useful = 3 * 2 * B * triangle_macs(T, d, d)  # forward + two backward GEMMs
+    if impl == "shared-window":  # its useful work: K distances, not the whole triangle
+        useful = 3 * 2 * B * T * min(cfg.window, T) * d * d
     return {"what": "layer", "impl": impl, "dtype": dtype, "T": T, "d": d, "batch": B, "seconds": t,
             "flops": useful / t, "weight_bytes": _param_bytes(layer), "buffer_bytes": _buffer_bytes(layer)}
 
@@ -201,6 +215,8 @@ def estimate_step_gb(shape: dict, impl: str, chunk: int) -> float:
     T, d, V = shape["T"], shape["d"], shape["V"]
     if impl == "dense":
         mix = (T * d) ** 2 * 4 * 4 + 2 * (T * d) ** 2 * 4  # w, grad, 2 Adam + mask + w*mask
+    elif impl.startswith("shared"):
+        mix = 2 * T * d * d * 4 * 4
     else:
         c = min(chunk, T)
         mix = triangle_macs(T, d, d) * (1 + (c - 1) / (T + 1)) * 4 * 4
@@ -208,11 +224,12 @@ def estimate_step_gb(shape: dict, impl: str, chunk: int) -> float:
     return (mix + other) / 2**30 * MEMORY_MARGIN
 
 
-def build_bench_model(shape: dict, impl: str, chunk: int, device):
+def build_bench_model(shape: dict, impl: str, chunk: int, device, window: int = 0):
     from arlearn.models import BlockCausalNet, DenseMaskedBlockCausal
 
     torch.manual_seed(0)
-    net = BlockCausalNet(shape["V"], shape["T"], shape["d"], mlp=shape["mlp"], chunk=chunk)
+    net = BlockCausalNet(shape["V"], shape["T"], shape["d"], mlp=shape["mlp"], chunk=chunk,
+                         shared=impl.startswith("shared"), window=window if impl == "shared-window" else 0)
     if impl == "dense":
         net.mix[0] = DenseMaskedBlockCausal(shape["T"], shape["d"], shape["d"])
     return net.to(device)
@@ -225,7 +242,7 @@ def bench_step(cfg: BenchConfig, device, model: str, impl: str, dtype: str) -> d
     base_rss = _rss_mb()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    net = build_bench_model(shape, impl, cfg.chunk, device)
+    net = build_bench_model(shape, impl, cfg.chunk, device, cfg.window)
     opt = make_optimizer(net, lr=1e-4, weight_decay=0.1)
     T, V, B = shape["T"], shape["V"], shape["batch"]
     g = torch.Generator().manual_seed(0)
@@ -296,7 +313,7 @@ def _check_sizes(cfg: BenchConfig) -> None:
             raise ArlearnError(f"bench: {name} must be an integer ≥ {least}, got {v!r}")
 
     for name in ("reps", "rounds", "layer_T", "layer_d", "chunk", "linear_T", "linear_d", "linear_V",
-                 "linear_batch", "mlp_T", "mlp_d", "mlp_V", "mlp_batch", "epoch_tokens"):
+                 "linear_batch", "mlp_T", "mlp_d", "mlp_V", "mlp_batch", "epoch_tokens", "window"):
         positive(name, getattr(cfg, name))
     positive("threads", cfg.threads, 0)
     for b in cfg.layer_batches:
@@ -316,8 +333,8 @@ def _check_config(cfg: BenchConfig) -> None:
         if m not in ("linear", "mlp"):
             raise ArlearnError(f"bench: unknown model {m!r} (use linear or mlp)")
     for impl in cfg.impls:
-        if impl not in ("arlearn", "dense"):
-            raise ArlearnError(f"bench: unknown implementation {impl!r} (use arlearn or dense)")
+        if impl not in IMPLS:
+            raise ArlearnError(f"bench: unknown implementation {impl!r} (use {', '.join(IMPLS)})")
     _check_sizes(cfg)
 
 

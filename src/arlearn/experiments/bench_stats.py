@@ -50,6 +50,9 @@ def ratios(results: list[dict]) -> dict:
             out[f"{name}: arlearn MFU"] = r["flops"] / peak[dt]
         if impl == "dense" and dt in peak:
             out[f"{name}: dense-masked MFU"] = r["flops"] / peak[dt]
+        per_pair = find.get((what, model, "arlearn", dt))
+        if impl.startswith("shared") and per_pair:
+            out[f"{name}: {impl} speed-up vs per-pair"] = per_pair["seconds"] / r["seconds"]
         ref = find.get((what, model, "dense", dt))
         if impl == "arlearn" and ref:
             out[f"{name}: speed-up vs dense-masked"] = ref["seconds"] / r["seconds"]

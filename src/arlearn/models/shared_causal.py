@@ -47,25 +47,80 @@ from torch.nn import functional as F
 
 #: kernels at least this long (and calls asking for at least FFT_MIN_OUTPUTS outputs) are
 #: convolved by FFT; shorter ones directly (the crossover measured on CPU: docs/benchmarks.md)
-FFT_MIN_KERNEL = 128
-FFT_MIN_OUTPUTS = 128
+FFT_MIN_KERNEL = 64
+FFT_MIN_OUTPUTS = 64
+
+
+def _real_block(w: torch.Tensor) -> torch.Tensor:
+    """Complex w [f, m, n] as the real [f, 2m, 2n] matrix that multiplies interleaved (re, im)
+    pairs: a row vector v (complex, m) times w is (v as 2m reals) @ _real_block(w)."""
+    wr, wi = w.real, w.imag
+    rows = torch.stack([torch.stack([wr, wi], -1), torch.stack([-wi, wr], -1)], 2)  # [f, m, 2, n, 2]
+    return rows.reshape(w.shape[0], 2 * w.shape[1], 2 * w.shape[2])
+
+
+def _rfft_pairs(x: torch.Tensor, n: int) -> torch.Tensor:
+    """x [L, B, d] (time first) → its rfft along time as reals [f, B, 2d] (re, im side by side)."""
+    L, B, d = x.shape
+    return torch.view_as_real(torch.fft.rfft(x.reshape(L, B * d), n=n, dim=0)).reshape(-1, B, 2 * d)
+
+
+def _irfft_pairs(r: torch.Tensor, n: int) -> torch.Tensor:
+    """The inverse: reals [f, B, 2d] → the irfft along time, [n, B, d]."""
+    f, B, d2 = r.shape
+    z = torch.view_as_complex(r.reshape(f, B * (d2 // 2), 2))
+    return torch.fft.irfft(z, n=n, dim=0).view(n, B, d2 // 2)
+
+
+class _FFTCausalConv(torch.autograd.Function):
+    """y[t] = Σ_k x[t−k] @ w[k] for t in [lo, L) of x: [B, L, d_in] (float32), w: [K, d_in, d_out],
+    by FFT of size n ≥ L + K − 1 (no wrap-around), time-first so every tensor stays contiguous.
+    The product per frequency is one real batched matmul of the interleaved (re, im) pairs
+    (several times faster than a complex one at small widths). The backward reuses the forward's
+    transforms: both gradients are correlations, irfft(G·conj(W)ᵀ) for x (the real block
+    transposed) and irfft(Σ_b conj(X)ᵀ·G) for w."""
+
+    @staticmethod
+    def forward(ctx, x, w, lo: int, n: int):
+        X = _rfft_pairs(x.transpose(0, 1).contiguous(), n)  # [f, B, 2·d_in]
+        Wb = _real_block(torch.fft.rfft(w, n=n, dim=0))  # [f, 2·d_in, 2·d_out]
+        y = _irfft_pairs(torch.bmm(X, Wb), n)  # [n, B, d_out]
+        ctx.save_for_backward(X, Wb)
+        ctx.lo, ctx.n, ctx.L, ctx.K = lo, n, x.shape[1], w.shape[0]
+        return y[lo : x.shape[1]].transpose(0, 1)
+
+    @staticmethod
+    def backward(ctx, gy):
+        X, Wb = ctx.saved_tensors
+        n, lo, L, K = ctx.n, ctx.lo, ctx.L, ctx.K
+        G = _rfft_pairs(F.pad(gy.float().transpose(0, 1), (0, 0, 0, 0, lo, 0)).contiguous(), n)  # [f, B, 2·d_out]
+        gx = gw = None
+        if ctx.needs_input_grad[0]:
+            gx = _irfft_pairs(torch.bmm(G, Wb.transpose(1, 2)), n)[:L].transpose(0, 1)
+        if ctx.needs_input_grad[1]:
+            f, B, d2 = X.shape
+            di = d2 // 2
+            # Σ_b conj(X[b, i]) G[b, o] = Σ_b (xr gr + xi gi) + i (xr gi − xi gr), from one real product
+            xr, xi = X.view(f, B, di, 2).unbind(-1)
+            g = G.view(f, B, -1, 2)
+            do = g.shape[2]
+            p = torch.bmm(torch.cat([xr, xi], -1).transpose(1, 2), torch.cat([g[..., 0], g[..., 1]], -1))
+            real = p[:, :di, :do] + p[:, di:, do:]
+            imag = p[:, :di, do:] - p[:, di:, :do]
+            gw = torch.fft.irfft(torch.complex(real, imag), n=n, dim=0)[:K]
+        return gx, gw, None, None
 
 
 def fft_causal_conv(x: torch.Tensor, w: torch.Tensor, start: int = 0) -> torch.Tensor:
     """y[t] = Σ_{0≤k<K} x[t−k] @ w[k] for t = start … L−1 by FFT, in float32.
 
     x: [B, L, d_in], w: [K, d_in, d_out] → [B, L−start, d_out]."""
-    B, L, _ = x.shape
     K = w.shape[0]
     a = max(0, start - K + 1)  # the first input an asked-for output reads
     xs = x[:, a:].float()
     n = xs.shape[1] + K - 1
     n_fft = 1 << (n - 1).bit_length()
-    X = torch.fft.rfft(xs, n=n_fft, dim=1)  # [B, f, d_in]
-    Wf = torch.fft.rfft(w.float(), n=n_fft, dim=0)  # [f, d_in, d_out]
-    Y = torch.einsum("bfi,fio->bfo", X, Wf)
-    y = torch.fft.irfft(Y, n=n_fft, dim=1)
-    return y[:, start - a : L - a]
+    return _FFTCausalConv.apply(xs, w.float(), start - a, n_fft)
 
 
 def direct_causal_conv(x: torch.Tensor, w: torch.Tensor, start: int = 0) -> torch.Tensor:

@@ -3,12 +3,15 @@
     python scripts/compare_text.py runs/ts-linear runs/ts-transformer --order 5 -o runs/ts-compare
 
 For every run: validation loss/perplexity over the whole valid stream (`evaluate.evaluate_text`,
-the same windows for every model), training perplexity over as many windows from the start of the
+the same windows for every model) and, where the runs have a test split (`task.test_path` or
+`task.test_from_valid`), test loss/perplexity over the whole test stream — the split no weight or
+stopping decision saw; training perplexity over as many windows from the start of the
 training stream (what over-fitting looks like: train far below validation), the epochs it trained,
 the epoch of the weights it kept (early stopping keeps the best validation check) and training
 tokens/second (from its results.json). The n-gram
 model is fitted on the first run's training token stream (one pass = one epoch, the tokens the
-linear preset sees) and scored on the same windows (`NGramLM.window_nll`). Then every model, the
+linear preset sees; never on validation or test text) and scored on the same windows of each split
+(`NGramLM.window_nll`). Then every model, the
 n-gram too, continues `arlearn sample`'s five fixed prompts with the same options and seed
 (`arlearn.evaluation.sampling.sample_runs`, what `arlearn sample RUN... --ngram N` runs), and each
 continuation is measured: distinct-2/3 and the 4-gram copy rate against the first run's training
@@ -29,7 +32,7 @@ import numpy as np
 import torch
 
 from arlearn.evaluation import evaluate_text
-from arlearn.evaluation.perplexity import evaluate_tokens
+from arlearn.evaluation.perplexity import as_test, evaluate_tokens
 from arlearn.evaluation.sampling import (DEFAULT_PROMPTS, check_same_text_data, fit_ngram, model_label, ngram_entry,
                                         sample_runs)
 from arlearn.fileio import write_json, write_text
@@ -42,6 +45,8 @@ def _run_row(run_dir, cfg, task, model) -> dict:
     """A trained run's row of the perplexity table."""
     res = json.loads((Path(run_dir) / "results.json").read_text())
     ev = evaluate_text(model, task, 64)
+    if task.has_test:
+        ev.update(as_test(evaluate_text(model, task, 64, split="test")))
     tr = evaluate_tokens(model, task, task.tokens("train"), 64, max_windows=ev["val_windows"])
     print(f"{run_dir}: {ev}; train perplexity {tr['val_perplexity']:.2f}", file=sys.stderr)
     return {"model": model_label(cfg.model), "parameters": model.live_parameters(), **ev,
@@ -57,6 +62,8 @@ def _ngram_row(order: int, task) -> tuple[dict, NGramLM]:
     lm = fit_ngram(order, task, train_tokens)
     fit_s = time.perf_counter() - t0
     ev = lm.window_nll(np.asarray(task.tokens("valid")), task.seq_len)
+    if task.has_test:
+        ev.update(as_test(lm.window_nll(np.asarray(task.tokens("test")), task.seq_len)))
     tr = lm.window_nll(train_tokens, task.seq_len, n_windows=ev["val_windows"])
     print(f"{order}-gram: {ev}; train perplexity {tr['val_perplexity']:.2f}", file=sys.stderr)
     return {"model": f"{order}-gram Kneser-Ney", "parameters": int(sum(len(level.keys) for level in lm.raw)), **ev,
@@ -67,17 +74,25 @@ def _ngram_row(order: int, task) -> tuple[dict, NGramLM]:
 
 def _markdown(task, rows: list[dict], result: dict) -> list[str]:
     """comparison.md: the perplexity table, the mean sample measures, a table per prompt."""
+    test = "test_perplexity" in rows[0]
     lines = [f"Task: {task.describe()}", "",
              "| model | parameters | epochs (kept) | stopped by | train s | train perplexity | val loss (nats) "
-             "| val perplexity | train tokens/s |",
-             "|---|---:|---:|---|---:|---:|---:|---:|---:|"]
+             "| val perplexity |" + (" test loss (nats) | test perplexity |" if test else "") + " train tokens/s |",
+             "|---|---:|---:|---|---:|---:|---:|---:|" + ("---:|---:|" if test else "") + "---:|"]
     for r in rows:
         kept = "" if r["best_epoch"] is None else f" ({r['best_epoch']:.2f})"
+        tested = f" {r['test_loss']:.4f} | {r['test_perplexity']:.2f} |" if test else ""
         lines.append(f"| {r['model']} | {r['parameters'] / 1e6:.2f}M | {r['epochs']:.2f}{kept} | {r['stopped_by']} | "
                      f"{r['train_seconds']} | {r['train_perplexity']:.2f} | {r['val_loss']:.4f} | "
-                     f"{r['val_perplexity']:.2f} | {r['tokens_per_second']:,.0f} |")
-    lines += ["", f"(n-gram 'parameters' = stored n-gram counts; validation: {rows[0]['val_tokens']:,} targets "
-              f"in {rows[0]['val_windows']:,} windows of {task.seq_len} tokens; train perplexity: the first "
+                     f"{r['val_perplexity']:.2f} |{tested} {r['tokens_per_second']:,.0f} |")
+    counted = (f"validation (chose the kept weights): {rows[0]['val_tokens']:,} targets in {rows[0]['val_windows']:,} "
+               f"windows of {task.seq_len} tokens")
+    if test:
+        counted += (f"; test (never used to choose): {rows[0]['test_tokens']:,} targets in "
+                    f"{rows[0]['test_windows']:,} windows")
+    else:
+        counted += "; no test split: the validation stories chose the weights"
+    lines += ["", f"(n-gram 'parameters' = stored n-gram counts; {counted}; train perplexity: the first "
               f"{rows[0]['val_windows']:,} windows of the training stream)", "",
               "Samples: " + samples_caption(result), ""]
     *per_prompt, means = sample_tables(result)

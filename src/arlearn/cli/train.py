@@ -15,7 +15,7 @@ import time
 import warnings
 
 from arlearn.cli.common import (add_config_args, add_executor_args, add_progress_arg, emit, executor_args,
-                                resolve_args, say)
+                                resolve_args, result_text, say)
 from arlearn.cli.parsing import parse_list
 from arlearn.errors import ArlearnError
 from arlearn.experiments.seeds import train_seeds
@@ -49,10 +49,13 @@ def add_arguments(p) -> None:
                         "train.checkpoint_every); with --steps N, train it on to N steps")
     p.add_argument("--distributed", action="store_true",
                    help="data-parallel over the processes torchrun starts (DDP; see README)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="train nothing: print the resolved config as TOML, every key with where its value "
+                        "came from (default, preset, config file, --set), and the model's size; exit 0")
 
 
-def _config(args):
-    """(config, run directory) of the run to start or continue."""
+def _config(args, sources: dict | None = None):
+    """(config, run directory) of the run to start or continue; `sources`: see `dry_run`."""
     if args.resume:  # continue a run exactly as its config.toml says (--steps: for longer)
         given = [f for f, v in (("--preset", args.preset), ("--config", args.config), ("--task", args.task),
                                 ("--model", args.model), ("--cot", args.cot), ("--set", args.overrides),
@@ -60,6 +63,8 @@ def _config(args):
         if given:
             raise ArlearnError(f"--resume continues RUN_DIR as configured in its config.toml; drop {', '.join(given)}")
         cfg = load_run_config(args.resume)
+        if sources is not None:
+            sources.update({f"{sec}.{k}": f"run {args.resume}" for sec, t in cfg.to_dict().items() for k in t})
         if args.steps is not None:
             if args.steps <= cfg.train.steps:
                 raise ArlearnError(f"--steps {args.steps} with --resume extends a run: it must exceed the "
@@ -68,7 +73,7 @@ def _config(args):
         return cfg, args.resume
     if not any((args.preset, args.config, args.task, args.model, args.cot, args.steps is not None, args.overrides)):
         raise ArlearnError(WHAT_TO_TRAIN)
-    cfg = resolve_args(args)
+    cfg = resolve_args(args, sources=sources)
     return cfg, args.out or f"runs/{cfg.task_name}-{cfg.model.name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
@@ -87,7 +92,43 @@ def warnings_as_lines():
         warnings.showwarning = shown
 
 
+def dry_run(args) -> None:
+    """The resolved config as TOML on stdout (re-loadable with --config), each key commented with
+    its source, then the model's size and the training memory estimate; nothing is trained."""
+    from dataclasses import fields
+
+    from arlearn.config import _toml_value
+    from arlearn.models import context_for
+    from arlearn.tasks import make_task
+    from arlearn.training.memory import estimate_training_memory, gb
+
+    sources: dict = {}
+    cfg, run_dir = _config(args, sources)
+    task = make_task(cfg.task_name, cfg.task_options)
+    d = cfg.to_dict()
+    d["task"] = {"name": cfg.task_name, **{f.name: getattr(task, f.name) for f in fields(task)}}
+    label = {"override": "--set"}
+    lines = []
+    for sec, table in d.items():
+        lines.append(f"[{sec}]")
+        for k, v in table.items():
+            if v is not None:
+                src = sources.get(f"{sec}.{k}", "default")
+                lines.append(f"{k} = {_toml_value(v)}  # {label.get(src, src)}")
+        lines.append("")
+    T = context_for(cfg.model, task.seq_len)
+    est = estimate_training_memory(cfg.model, cfg.train, len(task.vocab), T)
+    lines += [f"# model {cfg.model.name}: {est['parameters']:,} parameters stored ({est['live_parameters']:,} live), "
+              f"context T={T}, vocab {len(task.vocab)}",
+              f"# training memory ≈ {gb(est['total'])} ({gb(est['state'])} weights + gradients + AdamW state, "
+              f"{gb(est['activations'])} activations of a micro-batch of {est['micro_batch']})",
+              f"# run directory: {run_dir}"]
+    result_text("\n".join(lines))
+
+
 def run(args) -> None:
+    if args.dry_run:
+        return dry_run(args)
     if args.seeds:
         return _run_seeds(args)
     if args.executor or args.ray_address:
@@ -100,7 +141,8 @@ def run(args) -> None:
         return
     res["run_dir"] = run_dir
     if "val_perplexity" in res:  # a text run: no exact match
-        say(f"{res['model']}: validation perplexity {res['val_perplexity']:.2f} (loss {res['val_loss']:.4f}) "
+        test = f", test {res['test_perplexity']:.2f}" if "test_perplexity" in res else ""
+        say(f"{res['model']}: validation perplexity {res['val_perplexity']:.2f} (loss {res['val_loss']:.4f}){test} "
             f"after {res['tokens_seen']:,} tokens, {res['tokens_per_second']:,.0f} tokens/s")
     else:
         say(results_table([res]))

@@ -30,7 +30,8 @@ SEEDS_FILE = "seeds.json"
 #: (section, key) pairs that say how a run was executed, not what was trained
 EXECUTION_ONLY = {("train", "threads")}
 #: the results summarised over seeds (those a run has: exact match for sequence tasks, perplexity for text)
-SUMMARISED = ("exact_match", "sequence_exact_match", "token_accuracy", "val_loss", "val_perplexity", "train_seconds")
+SUMMARISED = ("exact_match", "sequence_exact_match", "token_accuracy", "val_loss", "val_perplexity", "test_loss",
+              "test_perplexity", "train_seconds")
 
 
 def summarise(results: list[dict]) -> dict:

@@ -88,8 +88,8 @@ def samples_blocks(run_dirs) -> list:
 CONFIG_KEYS = {"model": ("name", "d", "hidden", "layers"), "train": ("steps", "batch_size", "lr", "seed",
                                                                      "train_examples", "dtype", "device")}
 RESULT_KEYS = ("score", "exact_match", "exact_match_interval", "sequence_exact_match", "sequence_exact_match_interval",
-               "chance", "token_accuracy", "val_perplexity", "val_loss", "parameters", "steps", "stopped_by",
-               "train_seconds", "cot_length", "n", "device", "dtype")
+               "chance", "token_accuracy", "val_perplexity", "val_loss", "test_perplexity", "test_loss", "parameters",
+               "steps", "stopped_by", "train_seconds", "cot_length", "n", "device", "dtype")
 
 
 COMPILE_KEYS = (("circuit", "circuit"), ("inputs", "inputs"), ("outputs", "outputs"), ("gates", "gates"),

@@ -10,7 +10,9 @@ written after the last sidecar update are dropped and encoded again) and reading
 the recorded position. A sidecar is trusted only for the same corpus key and tokenizer, with a
 partial file at least as long as it says. When the corpus is done, the partial file is renamed
 onto `data` (atomic), the metadata file is written and the sidecar removed, so `data` exists
-only complete. Memory: one piece of text and its tokens at a time. Processes that share a cache
+only complete. `half` keeps only the stories of one half of the corpus (`corpus.hash_half`: how the
+text task carves a test split out of its validation file); the sidecar counts the stories read
+and those kept. Memory: one piece of text and its tokens at a time. Processes that share a cache
 (e.g. the ranks of a multi-process run) build a file one at a time: `lock(data)` (an advisory
 `flock` on `<data>.lock`, where the platform has one) serializes them, and whoever comes second
 finds the file complete.

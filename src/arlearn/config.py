@@ -251,18 +251,12 @@ def from_dict(d: dict) -> RunConfig:
         val = d.get(sec, {})
         if not isinstance(val, dict):
             raise ArlearnError(f"config: [{sec}] must be a table")
+        if sec == "model":  # the model class `name` picks its own config dataclass
+            cls = model_config_class(val.get("name", ModelConfig.name))
         kw[sec] = build_dataclass(cls, val, sec)
     return RunConfig(task=task, **kw)
 
 
-def _parse_file(path: str | Path, fmt: str, parse, parse_errors) -> object:
-    """A config file's text parsed by `parse`; every failure is one line naming the file."""
-        if sec == "model":  # the model class `name` picks its own config dataclass
-            cls = model_config_class(val.get("name", ModelConfig.name))
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
 def model_config_class(name) -> type:
     """The config dataclass of model class `name` (`arlearn.plugins.register_model`; the
     built-ins share `ModelConfig`)."""
@@ -271,6 +265,12 @@ def model_config_class(name) -> type:
     return model_class(name).config
 
 
+def _parse_file(path: str | Path, fmt: str, parse, parse_errors) -> object:
+    """A config file's text parsed by `parse`; every failure is one line naming the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
         raise ArlearnError(f"config file not found: {path}") from None
     except UnicodeDecodeError as e:
         raise ArlearnError(f"config file {path} is not valid {fmt}: {e}") from None
@@ -342,23 +342,28 @@ def apply_overrides(d: dict, overrides: list[str]) -> dict:
     return d
 
 
+#: task options that are alternatives to each other (the circuit task reads a .bench `file` or a
+#: `generator`; `sha256` pins a file): a layer that sets one drops the others set before it
+TASK_ALTERNATIVES = (frozenset({"file", "generator", "sha256"}),)
+
+
 def _merge_section(section: str, old: dict, new: dict) -> dict:
     """`new`'s keys over `old`'s — except that naming a different task starts the [task] section
-    afresh: the previous task's options (n, cot, ...) mean nothing to another task. (Model
-    options merge while the class keeps its config dataclass: `switch_model`.)"""
+    afresh: the previous task's options (n, cot, ...) mean nothing to another task, and setting
+    one of `TASK_ALTERNATIVES` drops the others. (Model options merge while the class keeps its
+    config dataclass: `switch_model`.)"""
     if section == "task" and "name" in new and new["name"] != old.get("name", new["name"]):
         return dict(new)
+    if section == "task":  # one source of several (a circuit's file or generator): the newest wins
+        for group in TASK_ALTERNATIVES:
+            given = group & new.keys()
+            if given:
+                old = {k: v for k, v in old.items() if k not in group or k in given}
+    if section == "model" and "name" in new:
+        return {**switch_model(old, new["name"]), **new}
     return {**old, **new}
 
 
-def resolve(preset: str | None = None, config_file: str | None = None, overrides=()) -> RunConfig:
-    d: dict = {}
-    if preset:
-    if section == "model" and "name" in new:
-        return {**switch_model(old, new["name"]), **new}
-        d = load_preset(preset)
-    if config_file:
-        file_d = load_config_file(config_file)
 def switch_model(section: dict, name) -> dict:
     """A [model] section with its class switched to `name`: every option kept when both classes
     share a config dataclass (linear, mlp and transformer share `ModelConfig`), else only the
@@ -374,12 +379,41 @@ def switch_model(section: dict, name) -> dict:
     return {**{k: v for k, v in section.items() if k in keep}, "name": name}
 
 
+def resolve(preset: str | None = None, config_file: str | None = None, overrides=(),
+            sources: dict | None = None) -> RunConfig:
+    """The config of a preset, then a config file merged over it, then `section.key=value`
+    overrides. `sources` (a dict, filled when given): "section.key" → where its value came from,
+    "preset NAME", "config FILE" or "override"; keys absent from it keep their default."""
+    d: dict = {}
+    if preset:
+        d = load_preset(preset)
+        _note(sources, d, d, f"preset {preset}")
+    if config_file:
+        file_d = load_config_file(config_file)
         for sec, val in file_d.items():
             if isinstance(val, dict) and isinstance(d.get(sec), dict):
                 d[sec] = _merge_section(sec, d[sec], val)
             else:
                 d[sec] = val
-    return from_dict(apply_overrides(d, list(overrides)))
+        _note(sources, d, file_d, f"config {config_file}")
+    for item in overrides:
+        d = apply_overrides(d, [item])
+        section, _, name = item.partition("=")[0].strip().partition(".")
+        _note(sources, d, {section: {name: None}}, "override")
+    return from_dict(d)
+
+
+def _note(sources: dict | None, d: dict, layer: dict, label: str) -> None:
+    """Record `label` as the source of every key `layer` set, and forget keys a merge dropped."""
+    if sources is None:
+        return
+    for sec, table in layer.items():
+        if isinstance(table, dict):
+            sources.update({f"{sec}.{k}": label for k in table})
+    for key in list(sources):
+        sec, _, k = key.partition(".")
+        if not isinstance(d.get(sec), dict) or k not in d[sec]:
+            del sources[key]
 
 
 def _toml_value(v) -> str:

@@ -138,6 +138,8 @@ def shortcut_overrides(args) -> list[str]:
     return ov
 
 
-def resolve_args(args, default_preset: str | None = "quick"):
+def resolve_args(args, default_preset: str | None = "quick", sources: dict | None = None):
+    """The config the flags describe; `sources` (filled when given): where each key came from
+    (`arlearn.config.resolve`)."""
     preset = args.preset or (None if args.config else default_preset)
-    return resolve(preset, args.config, shortcut_overrides(args) + args.overrides)
+    return resolve(preset, args.config, shortcut_overrides(args) + args.overrides, sources)

@@ -6,16 +6,17 @@ from __future__ import annotations
 from arlearn.cli.common import (add_executor_args, add_progress_arg, add_set_arg, add_source_args, emit,
                                 executor_args, say)
 from arlearn.cli.parsing import parse_list
-from arlearn.config import resolve
+from arlearn.config import parse_value, resolve
 from arlearn.errors import ArlearnError
-from arlearn.experiments.sweep import SweepSpec, length_sweep, sample_sweep
+from arlearn.experiments.sweep import SweepSpec, axis_variants, length_sweep, sample_sweep
 from arlearn.reporting.sweep import markdown_table, write_outputs
 
 NAME = "sweep"
 HELP = "train a grid of runs: exact match vs CoT length (`length`) or vs training examples (`samples`)"
 
 CIRCUITS_HELP = (
-    "comma-separated circuit generators (`arlearn list`), e.g. add4,add8,add16,mult4,cmp8: one sweep over "
+    "comma-separated circuits — generator names (`arlearn list`, py:MODULE:FUNCTION included) or .bench files — "
+    "e.g. add4,add8,mult4,my.bench: one sweep over "
     "circuit sizes — each circuit is a variant of the circuit task (task.name=circuit is implied), trained "
     "at every --train-examples size. Besides table.md and samples.png it writes sizes.md (per circuit and "
     "model: threshold gates, T, the fewest examples whose exact match clears 1 − epsilon, train seconds, "
@@ -39,6 +40,10 @@ def add_arguments(p) -> None:
                    help="comma-separated training-set sizes (default: the config's "
                         "train.train_examples; the largest is where length complexity is judged)")
     p.add_argument("--circuits", default="", help=CIRCUITS_HELP)
+    p.add_argument("--vary", action="append", default=[], metavar="SECTION.KEY=V1,V2,...",
+                   help="one more axis of the grid: every cell is trained at each value, e.g. --vary task.n=8,16,32 "
+                        "(repeatable: every combination; values in TOML syntax; the variants are named "
+                        "n=8, n=16, …)")
     p.add_argument("--until-target", action="store_true",
                    help="samples: run the sizes smallest first and stop each (circuit,) model and CoT at "
                         "the first size that reaches 1 − epsilon (the fewest examples "
@@ -53,6 +58,19 @@ def add_arguments(p) -> None:
                                        "rerunning the same command there skips finished cells")
     add_executor_args(p)
     add_progress_arg(p, "progress bars")
+
+
+def _axes(items: list[str]) -> dict[str, list]:
+    """--vary SECTION.KEY=V1,V2 words → {"section.key": [values]} (each value in TOML syntax)."""
+    axes = {}
+    for item in items:
+        key, eq, values = item.partition("=")
+        if not eq or not key.strip() or not values.strip():
+            raise ArlearnError(f"--vary must look like section.key=v1,v2,…, got {item!r}")
+        if key.strip() in axes:
+            raise ArlearnError(f"--vary {key.strip()} is given twice")
+        axes[key.strip()] = [parse_value(v.strip()) for v in values.split(",")]
+    return axes
 
 
 def run(args) -> None:
@@ -72,6 +90,7 @@ def run(args) -> None:
         train_examples=parse_list(args.train_examples, "train-examples", int) if args.train_examples else (),
         epsilon=args.epsilon,
         circuits=circuits,
+        variants=axis_variants(_axes(args.vary)),
         until_target=args.until_target,
     )
     out = args.out or f"runs/sweep-{args.kind}-{base.task_name}" + ("s" if circuits else "")

@@ -6,9 +6,10 @@ live in `arlearn.experiments.complexity`, the table and plots in `arlearn.report
 A sweep is a grid over model classes × CoT formats × training-set sizes × seeds (× optional
 named config *variants*, e.g. task options) on top of one base `RunConfig`. A model entry
 `model:cot` (e.g. `linear:none`) trains that model with that one CoT only, not every CoT
-(`SweepSpec.lines`). A list of *circuits* (generator names: adder4, mult8, cmp16, …) is the
-variants of the `circuit` task, one per circuit, so one sweep measures learning against circuit
-size; `sweep.json` then also holds each circuit's size (threshold gates, T per CoT) and per
+(`SweepSpec.lines`). Variants over config values (task.n = 8, 16, 32: `axis_variants`) make a
+task option an axis. A list of *circuits* (generator names: adder4, mult8, cmp16, …,
+py:MODULE:FUNCTION, or .bench files) is the variants of the `circuit` task, one per circuit, so
+one sweep measures learning against circuit size; `sweep.json` then also holds each circuit's size (threshold gates, T per CoT) and per
 circuit and line the fewest training examples reaching 1 − ε (`size_complexity`), which
 `arlearn.reporting.sweep` writes as `sizes.md` and the log–log plot `sizes.png`. Every cell is an
 ordinary run — `arlearn.training.trainer.train(cfg, <sweep>/cells/<cell id>)` — so it can be
@@ -93,6 +94,41 @@ class Cell:
         return f"{v}{self.model}-{self.cot}-n{self.train_examples}-s{self.seed}"
 
 
+def circuit_variant(source: str) -> tuple[str, dict]:
+    """(label, overrides) of one entry of a sweep's `circuits`: a .bench file (label: the file's
+    stem; task.file) or a generator name (task.generator; `py:MODULE:FUNCTION` included)."""
+    if source.endswith(".bench") or Path(source).is_file():
+        return Path(source).stem, {"task": {"file": source, "generator": "", "sha256": ""}}
+    return source, {"task": {"generator": source, "file": "", "sha256": ""}}
+
+
+def axis_variants(axes: dict[str, Sequence]) -> dict[str, dict]:
+    """Variants (`SweepSpec.variants`) for every combination of config values, e.g.
+    {"task.n": [8, 16]} → {"n=8": {"task": {"n": 8}}, "n=16": {"task": {"n": 16}}}; keys are
+    "section.key" of any section but the grid's own axes (model.name, task.cot, train.seed,
+    train.train_examples)."""
+    own = {"model.name": "models", "task.cot": "cots", "train.seed": "seeds", "train.train_examples": "sizes"}
+    for key, values in axes.items():
+        sec, dot, name = key.partition(".")
+        if not dot or not name or sec not in ("task", "model", "train", "eval"):
+            raise ArlearnError(f"sweep axis {key!r}: name a config key, section.key (e.g. task.n)")
+        if key in own:
+            raise ArlearnError(f"sweep axis {key!r} is already an axis of the grid (its {own[key]})")
+        if not values or len(set(map(repr, values))) != len(values):
+            raise ArlearnError(f"sweep axis {key!r}: give distinct values, got {list(values)}")
+    out: dict[str, dict] = {}
+    if not axes:
+        return out
+    for combo in itertools.product(*axes.values()):
+        label = ",".join(f"{k.partition('.')[2]}={v}" for k, v in zip(axes, combo))
+        over: dict[str, dict] = {}
+        for k, v in zip(axes, combo):
+            sec, _, name = k.partition(".")
+            over.setdefault(sec, {})[name] = v
+        out[label] = over
+    return out
+
+
 @dataclass
 class SweepSpec:
     """The grid. `base` is the shared config; each cell overrides model, cot, size and seed.
@@ -106,8 +142,8 @@ class SweepSpec:
     #: named extra overrides {"label": {"task": {...}, "model": {...}, ...}} (empty: none)
     variants: dict[str, dict] = field(default_factory=dict)
     epsilon: float = 0.01
-    #: circuit generator names: one variant per circuit, named by it, setting task.generator
-    #: (the base task must be `circuit`; not together with `variants`)
+    #: circuit generator names or .bench files: one variant per circuit (`circuit_variant`), named
+    #: by it (a file by its stem) (the base task must be `circuit`; not together with `variants`)
     circuits: Sequence[str] = ()
     #: samples sweeps: sizes smallest first; a line stops at the first size reaching 1 − ε
     until_target: bool = False
@@ -133,7 +169,9 @@ class SweepSpec:
             if self.base.task_name != "circuit":
                 raise ArlearnError(f"a sweep over circuits needs the circuit task (task.name=circuit), "
                                    f"not {self.base.task_name!r}")
-            self.variants = {c: {"task": {"generator": c}} for c in self.circuits}
+            self.variants = dict(circuit_variant(c) for c in self.circuits)
+            if len(self.variants) != len(self.circuits):
+                raise ArlearnError(f"sweep circuits: two entries share a name: {list(self.circuits)}")
         tc = self.base.train
         if tc.steps <= tc.warmup:
             raise ArlearnError(
@@ -276,7 +314,8 @@ def _check_dir(spec: SweepSpec, out: Path, kind: str) -> None:
 def _task_label(spec: SweepSpec) -> str:
     from arlearn.tasks import make_task
 
-    opts = {k: v for k, v in spec.base.task_options.items() if k not in ("cot", "generator")}
+    circuit_keys = ("generator", "file", "sha256") if spec.circuits else ("generator",)
+    opts = {k: v for k, v in spec.base.task_options.items() if k != "cot" and k not in circuit_keys}
     if spec.circuits:  # every circuit is validated by `check_cells`
         opts["circuits"] = ",".join(spec.circuits)
     else:

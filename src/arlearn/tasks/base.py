@@ -237,7 +237,13 @@ TASKS: dict[str, type[TaskBase]] = {}  #: filled by @register_task; arlearn.task
 
 
 def register_task(name: str):
+    """Class decorator: register a task class (a `Task` or `StreamTask` subclass and a frozen
+    dataclass, whose fields are its options) as `task.name = name`. A plug-in's module does the
+    same (arlearn.plugins; docs/plugins.md)."""
     def deco(cls):
+        if not (isinstance(cls, type) and issubclass(cls, TaskBase) and dataclasses.is_dataclass(cls)):
+            raise ArlearnError(f"task {name!r}: @register_task needs a Task or StreamTask subclass that is a "
+                               "dataclass (decorate it with @dataclass(frozen=True) below @register_task)")
         cls.name = name
         TASKS[name] = cls
         return cls
@@ -263,9 +269,3 @@ __all__ = [
     "hash_split",
     "splitmix64",
 ]
-    """Class decorator: register a task class (a `Task` or `StreamTask` subclass and a frozen
-    dataclass, whose fields are its options) as `task.name = name`. A plug-in's module does the
-    same (arlearn.plugins; docs/plugins.md)."""
-        if not (isinstance(cls, type) and issubclass(cls, TaskBase) and dataclasses.is_dataclass(cls)):
-            raise ArlearnError(f"task {name!r}: @register_task needs a Task or StreamTask subclass that is a "
-                               "dataclass (decorate it with @dataclass(frozen=True) below @register_task)")

@@ -5,12 +5,14 @@
 (input bits; the value of every threshold gate of the normal form in topological order, then
 `=`; the output bits), and of its vocabulary `CIRCUIT_VOCAB`. The `circuit` task, the `tm`
 task's `threshold` CoT and the compiler all build and read their sequences through `Layout`;
-with `cot=False` (the circuit task's `cot = "none"`) the gate values and their `=` are left out.
+with `cot=False` (the circuit task's `cot = "none"`) the gate values and their `=` are left out,
+and with `keep` (the CoT dial, `arlearn.circuits.dial`) only the named gates are written.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Sequence
 
 from arlearn.circuits.circuit import Circuit
@@ -28,8 +30,15 @@ class Layout:
     normalized circuit."""
 
     circuit: Circuit  #: in threshold normal form
-    pos: dict  #: signal name -> position of its token (inputs, and gates when `cot`)
+    pos: dict  #: signal name -> position of its token (inputs, and the CoT's gates when `cot`)
     cot: bool = True  #: whether the gate values (and their `=`) are in the sequence
+
+    @cached_property
+    def cot_gates(self) -> list:
+        """The gates the CoT writes, in order (every gate, or the dial's kept ones)."""
+        if not self.cot:
+            return []
+        return [g for g in self.circuit.gates if g.name in self.pos]
 
     @property
     def n(self) -> int:
@@ -37,7 +46,8 @@ class Layout:
 
     @property
     def k(self) -> int:
-        return len(self.circuit.gates)
+        """Gates in the CoT (the CoT is these and its closing `=`)."""
+        return len(self.cot_gates)
 
     @property
     def m(self) -> int:
@@ -63,7 +73,7 @@ class Layout:
         """The CoT for one assignment of all signals: every gate's value, then `=`."""
         if not self.cot:
             return ()
-        return (*(str(int(vals[g.name])) for g in self.circuit.gates), "=")
+        return (*(str(int(vals[g.name])) for g in self.cot_gates), "=")
 
     def answer(self, vals: dict) -> tuple[str, ...]:
         return tuple(str(int(vals[o])) for o in self.circuit.outputs)
@@ -97,7 +107,7 @@ class Layout:
         B = len(bits)
         ids = np.array([v.id("0"), v.id("1")])
         vals = self.circuit.evaluate_batch(bits)
-        cot = [ids[vals[g.name]] for g in self.circuit.gates] + [np.full(B, v.id("="))] if self.cot else []
+        cot = [ids[vals[g.name]] for g in self.cot_gates] + [np.full(B, v.id("="))] if self.cot else []
         targets = np.stack(cot + [ids[vals[o]] for o in self.circuit.outputs] + [np.full(B, v.id(EOS))], 1)
         prompts = np.concatenate([np.full((B, 1), v.id(BOS)), ids[bits], np.full((B, 1), v.id("="))], 1)
         return prompts, targets
@@ -116,7 +126,7 @@ class Layout:
         out[1 : self.n + 1] = ids[bits.T]
         p = self.prompt_len
         if self.cot:
-            for q, g in enumerate(self.circuit.gates):
+            for q, g in enumerate(self.cot_gates):
                 out[p + q] = ids[vals[g.name]]
             p += self.k
             out[p] = v.id("=")
@@ -127,11 +137,14 @@ class Layout:
         return out.T.astype(np.int64)
 
 
-def layout(circuit: Circuit, cot: bool = True) -> Layout:
-    """The layout of a circuit (normalized first unless every gate is already a THRESHOLD gate)."""
+def layout(circuit: Circuit, cot: bool = True, keep: Sequence[str] | None = None) -> Layout:
+    """The layout of a circuit (normalized first unless every gate is already a THRESHOLD gate);
+    `keep`: the names of the gates the CoT writes (default: every gate)."""
     c = circuit if all(g.op == "THRESHOLD" for g in circuit.gates) else normalize(circuit)
     pos = {s: 1 + i for i, s in enumerate(c.inputs)}
     if cot:
         base = len(c.inputs) + 2
-        pos.update({g.name: base + i for i, g in enumerate(c.gates)})
+        names = None if keep is None else set(keep)
+        kept = c.gates if names is None else [g for g in c.gates if g.name in names]
+        pos.update({g.name: base + i for i, g in enumerate(kept)})
     return Layout(c, pos, cot)

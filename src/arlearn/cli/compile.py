@@ -1,5 +1,6 @@
 """`arlearn compile circuit|tm SOURCE -o RUN_DIR`: exact linear-model weights for a circuit or
-a Turing machine, written as an ordinary run directory."""
+a Turing machine, written as an ordinary run directory; `--model mlp --cot layers:2`: the exact
+one-hidden-layer mlp of a circuit with every second layer in its CoT."""
 
 from __future__ import annotations
 
@@ -22,6 +23,11 @@ def add_arguments(p) -> None:
     p.add_argument("--steps", type=int, default=0, help="tm: time bound (default: the most any input needs)")
     p.add_argument("--tape", type=int, default=0, help="tm: tape cells (default: the most any input needs)")
     p.add_argument("--n", type=int, default=0, help="tm: input length (default: the spec's)")
+    p.add_argument("--model", default="linear", choices=["linear", "mlp"],
+                   help="circuit: the model class to compile (default linear; mlp: one hidden layer)")
+    p.add_argument("--cot", default=None,
+                   help="circuit: the CoT dial's setting (default: threshold = layers:1 for linear, "
+                        "layers:2 for mlp)")
     p.add_argument("-o", "--out", required=True, help="run directory to write")
     p.add_argument("--chunk", type=int, default=8, help="block-causal storage chunk (default 8)")
     p.add_argument("--max-dense-mb", type=float, default=2048.0,
@@ -37,6 +43,11 @@ def run(args) -> None:
     bounds = {"steps": args.steps, "tape": args.tape, "n": args.n}
     if args.kind == "circuit" and any(bounds.values()):
         raise ArlearnError("--steps, --tape and --n are for `arlearn compile tm`")
+    if args.kind == "tm" and (args.model != "linear" or args.cot is not None):
+        raise ArlearnError("--model and --cot are for `arlearn compile circuit` (a machine compiles to the "
+                           "linear model with the threshold CoT)")
+    if args.kind == "circuit":
+        kw.update(model=args.model, cot=args.cot or ("layers:2" if args.model == "mlp" else "threshold"))
     try:
         if args.kind == "tm":
             report = compile_tm(src, args.out, **bounds, **kw)
@@ -54,7 +65,8 @@ def run(args) -> None:
             msg = msg.replace(f"task.{key}", f"--{key}")
         raise ArlearnError(msg) from None
     r = report.as_dict()
+    model = f"{r['model']} model T={r['T']} d={r['d']}" + (f" hidden={r['hidden']}" if r["hidden"] else "")
     say(f"compiled {r['circuit']}: {r['inputs']} inputs, {r['gates']} gates -> {r['threshold_gates']} threshold "
-          f"gates (CoT length {r['threshold_gates'] + 1}), linear model T={r['T']} d={r['d']}, {r['nonzeros']:,} "
-          f"non-zero weights; run directory {r['run_dir']}")
+        f"gates, cot {r['cot']} writes {r['cot_gates']} (CoT length {r['cot_gates'] + 1}), {model}, "
+        f"{r['nonzeros']:,} non-zero weights; run directory {r['run_dir']}")
     emit(r)

@@ -18,6 +18,9 @@ def add_arguments(p) -> None:
     p.add_argument("--split", default="train", choices=["train", "test"],
                    help="split to draw the examples from (default: train)")
     p.add_argument("--seed", type=int, default=0, help="seed of the drawn examples (default 0)")
+    p.add_argument("--cot-ladder", action="store_true",
+                   help="print the task's CoT dial instead of examples: every format from none to the "
+                        "fullest, with its CoT length in tokens and threshold depth per token")
     p.add_argument("--bench", metavar="FILE", help="circuit task: also write its circuit as a .bench netlist "
                    "(e.g. a generator's, to train on with task.file)")
     add_json_arg(p)
@@ -32,6 +35,16 @@ def _write_bench(task, path: str) -> None:
     write_text(path, to_bench(task.circuit))
 
 
+def _print_ladder(args, task) -> None:
+    rungs = task.cot_ladder()
+    if args.json:
+        emit({"task": args.name, "description": task.describe(), "cot_ladder": [r.as_dict() for r in rungs]})
+        return
+    lines = [task.describe(), "", f"{'cot':<24} {'length':>8} {'depth':>6}"]
+    lines += [f"{r.cot:<24} {r.length:>8} {'-' if r.depth is None else r.depth:>6}" for r in rungs]
+    result_text("\n".join(lines))
+
+
 def run(args) -> None:
     task = make_task(args.name, kv_options(args.options))
     if not isinstance(task, Task):
@@ -39,6 +52,9 @@ def run(args) -> None:
                            "(train on it, then `arlearn sample`)")
     if args.bench:
         _write_bench(task, args.bench)
+    if args.cot_ladder:
+        _print_ladder(args, task)
+        return
     examples = task.sample(args.split, args.n, args.seed)
     if args.json:
         emit({"task": args.name, "description": task.describe(),

@@ -1,4 +1,5 @@
-"""Compile a Boolean circuit into the weights of the `linear` model, and verify it.
+"""Compile a Boolean circuit into the weights of the `linear` model (or of the one-hidden-layer
+`mlp`), and verify it.
 
 The paper's universality construction made executable. Stages (each a function), by module:
 
@@ -23,6 +24,12 @@ The paper's universality construction made executable. Stages (each a function),
    else on random inputs; and **prove** (`prove_run`, `arlearn.compile.prove`) — a proof that
    the weights decode all 2^n inputs right, by induction over the CoT positions (each gate's
    position reads only its fan-in, whose 2^fan-in cases are enumerated).
+
+The CoT dial (`arlearn.circuits.dial`) picks which gates stage 3 writes: the `linear` model
+needs every gate (`layers:1`, each token one threshold of earlier tokens); the `mlp`
+(`arlearn.compile.mlp`, `build_mlp`) computes a depth-2 threshold circuit per token, so its CoT
+needs only every second layer (`layers:2`): its hidden units recompute the unwritten gates a
+token reads, its output the token's gate. `prove_run` proves both (`prove_mlp` for the mlp).
 
 `compile_circuit` (`arlearn.compile.build`) runs stages 2–4 and writes the run directory;
 `compile_bench`, `compile_generator` and `compile_tm` are its `arlearn compile` front ends.
@@ -50,11 +57,18 @@ from arlearn.compile.build import (
     compile_tm,
 )
 from arlearn.compile.prove import PROVE, prove_run
-from arlearn.compile.verify import EXHAUSTIVE_MAX_INPUTS, PACKED_MAX_DENSITY, reference_circuit, verify_run
+from arlearn.compile.mlp import build_mlp
+from arlearn.compile.verify import (
+    EXHAUSTIVE_MAX_INPUTS,
+    PACKED_MAX_DENSITY,
+    reference_circuit,
+    reference_layout,
+    verify_run,
+)
 from arlearn.compile.weights import SparseLinear, build_weights
 
 __all__ = [
     "CIRCUIT_VOCAB", "CompileReport", "EXHAUSTIVE_MAX_INPUTS", "Layout", "PACKED_MAX_DENSITY", "PROVE", "SparseLinear",
-    "bench_sha256", "build_weights", "compile_bench", "compile_circuit", "compile_generator", "compile_tm",
-    "layout", "prove_run", "reference_circuit", "verify_run",
+    "bench_sha256", "build_mlp", "build_weights", "compile_bench", "compile_circuit", "compile_generator", "compile_tm",
+    "layout", "prove_run", "reference_circuit", "reference_layout", "verify_run",
 ]

@@ -1,5 +1,6 @@
-"""`prove_run`: a proof that a circuit run's `linear` model decodes every one of the 2^n inputs
-right, by induction over the positions of the layout `<bos> x1 … xn = g1 … gk = o1 … om <eos>`.
+"""`prove_run`: a proof that a circuit run's `linear` model (or one-hidden-layer `mlp`) decodes
+every one of the 2^n inputs right, by induction over the positions of the layout
+`<bos> x1 … xn = g1 … gk = o1 … om <eos>` (g1 … gk: the gates the CoT dial writes).
 
 The model's logits at position t are a sum of per-position terms,
 
@@ -26,6 +27,19 @@ model, a sound but conservative certificate: positions it cannot certify are rep
 run counts as proven only when there are none. Every weight file the run holds is proven
 (model.safetensors and compiled.safetensors), and, when both exist, checked to hold the same
 weights. The report is written atomically to the run's prove.json.
+
+The `mlp` (`prove_mlp`, one block-causal layer, ReLU, a shared Linear(h, h), ReLU, head) is
+proven by the same induction. At a generated position its hidden pre-activations are again a
+sum of per-position terms C1[t, s, x_s] = E[x_s]·W[t, s] plus the bias; the constant positions
+are folded in, the positions the token reads (`arlearn.compile.mlp.Depth2Token.support`: its
+direct inputs and the inputs of the unwritten gates it recomputes) are enumerated exactly —
+every one of their 2^|support| bit patterns, the right token computed from the circuit — and
+every other position's term enters as an interval (its worst cases over '0'/'1'; for a compiled
+model these must be exactly zero). The intervals are pushed through ReLU, the shared layer and
+the head (interval arithmetic: sound, exact when they have zero width), and the right token's
+lowest logit must beat every other token's highest by more than the float32 rounding bound
+(zero when every weight is a multiple of ¼ and every sum stays below 2^15: then float32 is
+exact). A support wider than MAX_SUPPORT positions is not enumerated (that position fails).
 """
 
 from __future__ import annotations
@@ -36,17 +50,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from arlearn.circuits import CIRCUIT_VOCAB, Layout, layout
-from arlearn.compile.verify import reference_circuit
+from arlearn.circuits import CIRCUIT_VOCAB, Layout
+from arlearn.compile.mlp import depth2_tokens, fixed_tokens
+from arlearn.compile.verify import reference_layout
 from arlearn.compile.weights import SparseLinear
 from arlearn.errors import ArlearnError
 from arlearn.fileio import load_safetensors, sha256_file, write_json
+from arlearn.models.block_causal import BlockCausalLinear
 from arlearn.models.block_net import BlockCausalNet
 from arlearn.tasks import make_task
 from arlearn.training.runs import COMPILE, MODEL, PACKED, PROVE, load_run, load_run_config
 
 #: a dynamic programme over more weighted sums than this is not attempted (that position fails)
 MAX_SUM_RANGE = 1 << 20
+#: an mlp token reading more positions than this is not enumerated (that position fails)
+MAX_SUPPORT = 16
 _U = 2.0 ** -24  #: unit roundoff of float32
 
 
@@ -130,9 +148,12 @@ def _targets(lay: Layout):
     v = CIRCUIT_VOCAB
     n, k = lay.n, lay.k
     out = {}
-    for g in lay.circuit.gates:
+    for g in lay.cot_gates:
         fan = {}
         for sig, w in zip(g.inputs, g.weights):
+            if sig not in lay.pos:
+                raise ArlearnError(f"gate {g.name!r} reads {sig!r}, which the CoT does not write: the linear model "
+                                   "is proven on the layers:1 (threshold) CoT only")
             fan[lay.pos[sig]] = fan.get(lay.pos[sig], 0) + int(w)
         out[lay.pos[g.name] - 1] = (f"gate {g.name}", fan, int(g.bias))
     eq2 = n + 2 + k
@@ -219,6 +240,106 @@ def prove_weights(terms: _Terms, lay: Layout, exact: bool, keep: int = 5) -> dic
             "off_fanin_blocks": off, "min_margin": min_margin, "first_failures": first}
 
 
+# -- the mlp ---------------------------------------------------------------------------------------
+def _gamma(n: int) -> float:
+    return n * _U / (1 - n * _U)
+
+
+def _interval_affine(W: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray):
+    """Bounds of W·x + b for x in [lo, hi] (rows of lo/hi: cases)."""
+    Wp, Wn = np.clip(W, 0, None), np.clip(W, None, 0)
+    return lo @ Wp.T + hi @ Wn.T + b, hi @ Wp.T + lo @ Wn.T + b
+
+
+@torch.no_grad()
+def prove_mlp(model, lay: Layout, exact: bool, keep: int = 5) -> dict:
+    """Prove (exact: weights off each token's support must be zero) or certify every generated
+    position of a one-hidden-layer ReLU mlp (see the module docstring)."""
+    layer = model.mix[0] if isinstance(model, BlockCausalNet) and len(model.mix) == 1 else None
+    if (layer is None or not model.is_mlp or not isinstance(layer, BlockCausalLinear)
+            or model.nonlinearity is not torch.relu):
+        raise ArlearnError("prove takes the mlp with one per-pair block-causal layer and ReLU (model.layers = 1, "
+                           "weights = per-pair, activation = relu)")
+    v = CIRCUIT_VOCAB
+    V = len(v)
+    if layer.T != lay.T or model.embed.weight.shape[0] != V:
+        raise ArlearnError(f"weights have T={layer.T}, vocab {model.embed.weight.shape[0]}; the layout needs "
+                           f"T={lay.T}, vocab {V}")
+    E = model.embed.weight.detach().double().cpu().numpy()
+    bias = layer.bias.detach().double().cpu().numpy()
+    F, f = (x.detach().double().cpu().numpy() for x in (model.ffn.weight, model.ffn.bias))
+    H, hb = (x.detach().double().cpu().numpy() for x in (model.head.weight, model.head.bias))
+    h = bias.shape[1]
+    dy = all(_dyadic(torch.from_numpy(x)) for x in (E, F, f, H, hb))
+    bits = [v.id("0"), v.id("1")]
+    consts = _constants(lay)
+    targets: dict[int, object] = {tk.t: tk for tk in depth2_tokens(lay)}
+    targets.update(fixed_tokens(lay))
+    failures, first, min_margin, off = 0, [], float("inf"), 0
+    for k, (a, e) in enumerate(layer.bounds):
+        if not any(a <= t < e for t in targets):
+            continue
+        Wk = layer._chunk_weight(k).cpu().view(e, layer.d_in, e - a, layer.d_out)
+        for t in range(a, e):
+            if t not in targets:
+                continue
+            W = Wk[: t + 1, :, t - a].double().numpy()  # [t+1, d, h]
+            C1 = np.einsum("vi,sij->svj", E, W)  # [t+1, V, h]: the term of token v at position s
+            tk = targets[t]
+            support = tk.support if not isinstance(tk, int) else []
+            what = tk.what if not isinstance(tk, int) else v.symbols[tk]
+            reasons = []
+            const = bias[t] + sum(C1[s, tok] for s, tok in consts.items() if s <= t)
+            free = np.ones(t + 1, dtype=bool)
+            free[[s for s in consts if s <= t] + support] = False
+            if exact:
+                nz = np.nonzero(free & (C1[:, bits] != 0).any(axis=(1, 2)))[0]
+                if len(nz):
+                    off += len(nz)
+                    reasons.append(f"non-zero weights off the token's support, at positions {nz[:5].tolist()}")
+            Cb = C1[free][:, bits]  # [free, 2, h]
+            lo_free, hi_free = Cb.min(axis=1).sum(axis=0), Cb.max(axis=1).sum(axis=0)
+            if len(support) > MAX_SUPPORT:
+                margin = -np.inf
+                reasons.append(f"the token reads {len(support)} positions, more than {MAX_SUPPORT} to enumerate")
+            else:
+                pat = ((np.arange(1 << len(support))[:, None] >> np.arange(len(support))) & 1)  # [P, |S|]
+                CS = C1[support][:, bits] if support else np.zeros((0, 2, h))
+                pre = const + CS[:, 0].sum(axis=0) + pat @ (CS[:, 1] - CS[:, 0])  # [P, h]
+                u_lo, u_hi = np.maximum(pre + lo_free, 0), np.maximum(pre + hi_free, 0)
+                z_lo, z_hi = _interval_affine(F, f, u_lo, u_hi)
+                r_lo, r_hi = np.maximum(z_lo, 0), np.maximum(z_hi, 0)
+                l_lo, l_hi = _interval_affine(H, hb, r_lo, r_hi)  # [P, V]
+                if isinstance(tk, int):
+                    ys = np.full(len(pat), tk)
+                else:
+                    ys = np.array([bits[tk.value(dict(zip(support, map(int, row))))] for row in pat])
+                rows = np.arange(len(pat))
+                others = l_hi.copy()
+                others[rows, ys] = -np.inf
+                margin = float((l_lo[rows, ys] - others.max(axis=1)).min())
+            # float32 rounding: exact for dyadic weights and small sums, else a bound carried through the layers
+            A1 = np.abs(bias[t]) + np.einsum("vi,sij->svj", np.abs(E), np.abs(W)).max(axis=1).sum(axis=0)
+            A2 = np.abs(F) @ A1 + np.abs(f)
+            A3 = np.abs(H) @ A2 + np.abs(hb)
+            if dy and _dyadic(torch.from_numpy(W)) and _dyadic(torch.from_numpy(bias[t])) and max(
+                    A1.max(), A2.max(), A3.max()) < 2 ** 15:
+                tol = 0.0
+            else:
+                e1 = _gamma((t + 1) * layer.d_in + 1) * A1
+                e2 = np.abs(F) @ e1 + _gamma(h + 1) * A2
+                tol = 2 * float((np.abs(H) @ e2 + _gamma(h + 1) * A3).max())
+            min_margin = min(min_margin, margin)
+            if not margin > tol:
+                reasons.append(f"margin {margin:.4g} not above the rounding bound {tol:.2g}")
+            if reasons:
+                failures += 1
+                if len(first) < keep:
+                    first.append({"position": t, "predicts": what, "margin": margin, "why": "; ".join(reasons)})
+    return {"ok": failures == 0, "positions": len(targets), "failed_positions": failures,
+            "off_fanin_blocks": off, "min_margin": min_margin, "first_failures": first}
+
+
 # -- the run directory ---------------------------------------------------------------------------
 def _prove_file(run_dir: Path, f: str, files: list, lay: Layout, exact: bool, packed: dict) -> dict:
     """The proof of one weight file (a file that cannot be read fails, with the reason); its
@@ -226,6 +347,8 @@ def _prove_file(run_dir: Path, f: str, files: list, lay: Layout, exact: bool, pa
     try:
         if f == MODEL:
             _, _, model = load_run(run_dir)
+            if getattr(model, "is_mlp", False):
+                return {"sha256": sha256_file(run_dir / f), **prove_mlp(model, lay, exact)}
             terms = _DenseTerms(model)
             if PACKED in files:  # to compare with
                 packed[f] = SparseLinear.from_model(model)
@@ -247,12 +370,16 @@ def prove_run(run_dir, exact: bool | None = None, record: bool = True) -> dict:
     first few, whether the files agree); with `record` also writes it to the run's prove.json."""
     run_dir = Path(run_dir)
     cfg = load_run_config(run_dir)
+    if getattr(cfg.model, "weights", "per-pair") == "shared":  # the time-invariant tm model
+        from arlearn.compile.shared import prove_shared_run
+        return prove_shared_run(run_dir, record=record)
     task = make_task(cfg.task_name, cfg.task_options)
-    circuit = reference_circuit(task)
-    lay = layout(circuit)
-    if task.vocab.symbols != CIRCUIT_VOCAB.symbols or task.seq_len != lay.seq_len:
-        raise ArlearnError(f"{run_dir}: the task's sequences are not this circuit's layout with its CoT "
-                           "(prove needs the threshold CoT)")
+    lay = reference_layout(task)
+    circuit = lay.circuit
+    if task.vocab.symbols != CIRCUIT_VOCAB.symbols or task.seq_len != lay.seq_len or not lay.cot:
+        raise ArlearnError(f"{run_dir}: the task's sequences are not this circuit's layout with a CoT "
+                           "(prove needs a CoT: the circuit task with cot threshold / layers:k, or tm with "
+                           "cot threshold)")
     files = [f for f in (MODEL, PACKED) if (run_dir / f).is_file()]
     if not files:
         raise ArlearnError(f"{run_dir} has neither {MODEL} nor {PACKED}")
@@ -273,7 +400,8 @@ def prove_run(run_dir, exact: bool | None = None, record: bool = True) -> dict:
         if why:
             results["disagreement"] = f"{MODEL} and {PACKED} {why}" if len(packed) == 2 else why
     ok = all(r["ok"] for k, r in results.items() if k in files) and agree is not False
-    report = {"run_dir": str(run_dir), "circuit": circuit.name, "inputs": lay.n, "threshold_gates": lay.k,
+    report = {"run_dir": str(run_dir), "circuit": circuit.name, "inputs": lay.n,
+              "threshold_gates": len(circuit.gates), "cot_gates": lay.k, "model": cfg.model.name,
               "mode": "exact" if exact else "certificate", "ok": ok, "covers": f"all 2^{lay.n} inputs",
               "files": {f: results[f] for f in files}, "files_agree": agree}
     if "disagreement" in results:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from arlearn.circuits import CIRCUIT_VOCAB, Circuit, layout, normalize
+from arlearn.circuits import CIRCUIT_VOCAB, Circuit, Layout, layout, normalize
 from arlearn.compile.weights import SparseLinear
 from arlearn.errors import ArlearnError
 from arlearn.fileio import load_safetensors, write_json
@@ -34,6 +34,16 @@ def reference_circuit(task) -> Circuit:
     if unrolled is not None and getattr(task, "cot", "") == "threshold":
         return normalize(unrolled.circuit)
     raise ArlearnError(f"task {task.name!r} is not a circuit layout (use the circuit task or tm with cot=threshold)")
+
+
+def reference_layout(task) -> Layout:
+    """The circuit layout of a task's sequences: the circuit task's (with its CoT dial's gates)
+    or the tm task's `threshold` CoT."""
+    lay = getattr(task, "layout", None)
+    if isinstance(lay, Layout):
+        return lay
+    circuit = reference_circuit(task)
+    return getattr(task, "threshold_layout", None) or layout(circuit)
 
 
 def _load_for_verify(run_dir: Path):
@@ -80,11 +90,14 @@ def verify_run(run_dir, examples: int = 10_000, seed: int = 0, batch_size: int =
     shows (a read-only run directory is verified all the same, without the record).
     """
     run_dir = Path(run_dir)
+    if getattr(load_run_config(run_dir).model, "weights", "per-pair") == "shared":  # the time-invariant tm model
+        from arlearn.compile.shared import verify_shared_run
+        return verify_shared_run(run_dir)
     cfg, task, model, packed = _load_for_verify(run_dir)
-    circuit = reference_circuit(task)
-    lay = layout(circuit)
-    if task.vocab.symbols != CIRCUIT_VOCAB.symbols or task.seq_len != lay.seq_len:
-        raise ArlearnError(f"{run_dir}: the task's sequences are not this circuit's layout")
+    lay = reference_layout(task)
+    circuit = lay.circuit
+    if task.vocab.symbols != CIRCUIT_VOCAB.symbols or task.seq_len != lay.seq_len or not lay.cot:
+        raise ArlearnError(f"{run_dir}: the task's sequences are not this circuit's layout with a CoT")
     bits = _inputs_to_check(lay.n, examples, seed)
     check = _Check(lay, model, packed, dense_check)
     with tqdm(total=len(bits), desc="verify", unit="input", disable=not progress) as bar:
@@ -93,7 +106,8 @@ def verify_run(run_dir, examples: int = 10_000, seed: int = 0, batch_size: int =
             bar.update(len(bits[k : k + batch_size]))
     engines = (["packed"] if packed is not None else []) + (["dense"] if model is not None and check.dense_done else [])
     disagree = _files_disagree(run_dir, model, packed)
-    report = {"run_dir": str(run_dir), "circuit": circuit.name, "inputs": lay.n, "threshold_gates": lay.k,
+    report = {"run_dir": str(run_dir), "circuit": circuit.name, "inputs": lay.n,
+              "threshold_gates": len(circuit.gates), "cot_gates": lay.k,
               "checked": len(bits), "exhaustive": lay.n <= EXHAUSTIVE_MAX_INPUTS, "mismatches": check.mismatches,
               "ok": check.mismatches == 0 and not disagree, "dense_checked": check.dense_done, "engines": engines,
               "first_mismatches": check.first}

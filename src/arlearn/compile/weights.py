@@ -156,9 +156,12 @@ def build_weights(lay: Layout, vocab: Vocab = CIRCUIT_VOCAB) -> SparseLinear:
     # positions 0..n-1 predict input bits (never generated: they are the prompt) — left at 0
     bias[:n] = 0.0
     emit_fixed(n, eq)  # position n (last input) -> "="
-    for g in c.gates:  # position pos(g) − 1 predicts gate g
+    for g in lay.cot_gates:  # position pos(g) − 1 predicts gate g
         merged: dict[str, int] = {}
         for sig, w in zip(g.inputs, g.weights):
+            if sig not in lay.pos:
+                raise ArlearnError(f"gate {g.name!r} reads {sig!r}, which the CoT does not write: the linear "
+                                   "model computes one threshold of earlier tokens (cot layers:1)")
             merged[sig] = merged.get(sig, 0) + int(w)
         emit_bit(lay.pos[g.name] - 1, merged, g.bias)
     t = n + 1 + lay.k  # position of the last gate token -> "="

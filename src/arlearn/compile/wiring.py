@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from arlearn.circuits import layout
-from arlearn.compile.verify import reference_circuit
+from arlearn.compile.verify import reference_layout
 from arlearn.errors import ArlearnError
 
 #: threshold rule: a block counts as an edge when its norm is at least this fraction of the row's largest
@@ -35,12 +34,15 @@ def recover_wiring(model, task, rel: float = DEFAULT_REL, layer: int = 0) -> dic
         raise ArlearnError(f"{type(model).__name__} has no block-causal map to read wiring from (linear or mlp only)")
     if not 0 < rel <= 1:
         raise ArlearnError(f"rel must be in (0, 1], got {rel}")
-    lay = layout(reference_circuit(task))
+    lay = reference_layout(task)
+    if not lay.cot or any(i not in lay.pos for g in lay.cot_gates for i in g.inputs):
+        raise ArlearnError("wiring compares each CoT gate's blocks with its fan-in: it needs the threshold "
+                           "(layers:1) CoT, where every gate reads only earlier tokens")
     norms = mix[layer].block_norms()  # [T, T]: row t = output position
     fixed = {0, lay.n + 1}  # <bos>, and the `=` closing the prompt
     hits = found = edges = topk_hits = 0
     worst = []
-    for g in lay.circuit.gates:
+    for g in lay.cot_gates:
         t = lay.pos[g.name] - 1  # the position whose output is g's token
         true = {lay.pos[i] for i in set(g.inputs)}
         cand = [s for s in range(t + 1) if s not in fixed]
@@ -54,7 +56,7 @@ def recover_wiring(model, task, rel: float = DEFAULT_REL, layer: int = 0) -> dic
         edges += len(true)
         worst.append((len(top & true) / len(true), g.name))
     worst.sort()
-    return {"gates": len(lay.circuit.gates), "edges": edges, "rel": rel,
+    return {"gates": lay.k, "edges": edges, "rel": rel,
             "topk_precision": topk_hits / max(edges, 1),
             "precision": hits / max(found, 1), "recall": hits / max(edges, 1),
             "blocks": norms.shape[0] * (norms.shape[0] + 1) // 2, "nonzero_blocks": int((norms > 0).sum()),

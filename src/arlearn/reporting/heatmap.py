@@ -111,9 +111,9 @@ def run_heatmap(run_dir, out, layer: int = 0) -> dict:
     cfg, task, model = load_run(run_dir)
     marks = []
     try:
-        from arlearn.compile import layout, reference_circuit
+        from arlearn.compile.verify import reference_layout
 
-        lay = layout(reference_circuit(task))
+        lay = reference_layout(task)
         if task.seq_len == lay.seq_len:
             marks = [lay.prompt_len, lay.prompt_len + lay.k + 1]
     except ArlearnError:

@@ -47,6 +47,20 @@ class Example:
         return " ".join(self.prompt) + " | " + " ".join(self.cot) + " | " + " ".join(self.answer)
 
 
+@dataclass(frozen=True)
+class CotRung:
+    """One setting of a task's CoT dial (`Task.cot_ladder`): the value of `task.cot`, the CoT's
+    length in tokens (the longest over inputs), and the threshold depth of the deepest generated
+    token as a function of earlier tokens, where the task defines one (None elsewhere)."""
+
+    cot: str
+    length: int
+    depth: int | None = None
+
+    def as_dict(self) -> dict:
+        return {"cot": self.cot, "length": self.length, "depth": self.depth}
+
+
 MASK64 = (1 << 64) - 1
 
 
@@ -144,6 +158,16 @@ class Task(TaskBase):
         """The answer as a person reads it (e.g. a Turing machine's tape from the output bits of
         its tableau circuit); default: as written."""
         return tuple(answer)
+
+    def cot_ladder(self) -> list[CotRung]:
+        """The task's CoT dial from no CoT to the fullest, shortest first: what a sweep over CoT
+        length walks. Default: every name in `cot_formats` (the task with `cot` set to it), ordered
+        by the CoT length of one example; tasks with parametrised formats override it."""
+        rungs = []
+        for fmt in self.cot_formats:
+            t = dataclasses.replace(self, cot=fmt)
+            rungs.append(CotRung(fmt, len(t.make_example(t.sample_input(random.Random(0))).cot)))
+        return sorted(rungs, key=lambda r: r.length)
 
     # -- provided -----------------------------------------------------------------------
     split_salt: ClassVar[int] = 0
@@ -259,6 +283,7 @@ def check_choice(owner: str, key: str, value, choices) -> None:
 
 
 __all__ = [
+    "CotRung",
     "Example",
     "TaskBase",
     "Task",

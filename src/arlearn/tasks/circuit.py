@@ -1,5 +1,6 @@
 """The `circuit` task: a Boolean circuit (a .bench file or a generator) laid out as prompt →
-threshold-gate CoT → output bits. A run directory keeps a copy of its .bench file (`assets`)."""
+threshold-gate CoT → output bits, the CoT set by a dial (`arlearn.circuits.dial`). A run
+directory keeps a copy of its .bench file (`assets`)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,13 @@ from arlearn.circuits import (
     normalize,
 )
 from arlearn.circuits import layout as circuit_layout
+from arlearn.circuits.dial import COT_FORMATS as DIAL_FORMATS
+from arlearn.circuits.dial import Dial
+from arlearn.circuits.dial import dial as circuit_dial
+from arlearn.circuits.dial import ladder as dial_ladder
+from arlearn.circuits.dial import parse_cot as parse_dial
 from arlearn.errors import ArlearnError
-from arlearn.tasks.base import Example, Task, check_choice, register_task
+from arlearn.tasks.base import CotRung, Example, Task, register_task
 from arlearn.vocab import BOS, Vocab
 
 
@@ -35,7 +41,10 @@ class CircuitTask(Task):
 
     Options: `file` (a .bench netlist) or `generator` (adderN, multN, parityN, cmpN, majN, thrN_K,
     shiftN, aluN, …: `arlearn list`);
-    `cot` = threshold | none; `sha256` (set by `arlearn compile`) pins the file's content.
+    `cot` = the dial (`arlearn.circuits.dial`): `threshold` (= `layers:1`, every gate), `layers:k`
+    (every k-th layer counted from the last written tokens, and the outputs: every token a
+    depth-≤k threshold circuit of earlier tokens), `budget:L` (the longest `layers:k` writing at
+    most L gates) or `none`; `sha256` (set by `arlearn compile`) pins the file's content.
     Inputs are split train/test by an exact hash of their index (bit i = input i).
     """
 
@@ -44,10 +53,10 @@ class CircuitTask(Task):
     cot: str = "threshold"
     sha256: str = ""
 
-    cot_formats = ("threshold", "none")
+    cot_formats = DIAL_FORMATS
 
     def __post_init__(self):
-        check_choice("task 'circuit'", "cot format", self.cot, self.cot_formats)
+        parse_dial(self.cot)
         if len(self.circuit.inputs) < 2:
             raise ArlearnError("task 'circuit': the circuit needs at least 2 inputs to split "
                                "inputs into train and test")
@@ -61,9 +70,18 @@ class CircuitTask(Task):
         return normalize(self.circuit)
 
     @cached_property
+    def dial(self) -> Dial:
+        """The CoT setting: which gates the CoT writes, and its depth per token."""
+        return circuit_dial(self.normal, self.cot)
+
+    @cached_property
     def layout(self) -> Layout:
-        """The sequences (`arlearn.circuits.layout`): the compiler's layout, with or without the CoT."""
-        return circuit_layout(self.normal, cot=self.cot == "threshold")
+        """The sequences (`arlearn.circuits.layout`): the compiler's layout with the dial's gates."""
+        return circuit_layout(self.normal, cot=self.dial.kept is not None, keep=self.dial.kept)
+
+    def cot_ladder(self) -> list[CotRung]:
+        """`none`, then `layers:k` for k = depth … 1 (`arlearn.circuits.dial.ladder`)."""
+        return [CotRung(r.cot, r.length, r.depth) for r in dial_ladder(self.normal)]
 
     @cached_property
     def vocab(self) -> Vocab:
@@ -117,9 +135,10 @@ class CircuitTask(Task):
         return (BOS, *toks, "=")
 
     def describe(self) -> str:
-        c, nf = self.circuit, self.normal
+        c, nf, d = self.circuit, self.normal, self.dial
         return (f"{super().describe()}; circuit {c.name!r}: {len(c.inputs)} inputs, {len(c.outputs)} "
-                f"outputs, {len(c.gates)} gates → {len(nf.gates)} threshold gates (CoT length)")
+                f"outputs, {len(c.gates)} gates → {len(nf.gates)} threshold gates; cot {self.cot!r}: "
+                f"{self.layout.k} gates written (CoT length {d.length}), depth ≤ {d.depth} per token")
 
 
 

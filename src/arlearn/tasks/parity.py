@@ -19,6 +19,11 @@ the CoT formats, shortest first:
   p_1 is the input bit x_{s_1} itself (length 3(k − 1) − 1: the last AND is the answer). Every
   generated token is a linear threshold of earlier tokens (`threshold_gates` gives the weights).
 
+`cot_ladder` orders them: `none`, `chunked-c` for every length between (the smallest c of each
+length, c = k−1 … 2), `running`, `threshold`. As threshold circuits of earlier tokens, a
+`threshold` token has depth 1 and a parity of two or more bits depth 2 (so every other format's
+deepest token has depth 2 once k ≥ 2; the formats differ in how many bits one token reads).
+
 The train/test split hashes the integer value of the input bits (`Task.split_of`). For n ≤ 12
 both splits are checked non-empty when the task is built, so a tiny input space fails with a
 clear error instead of a sampler that never finishes.
@@ -33,7 +38,7 @@ from functools import cached_property
 from typing import Sequence
 
 from arlearn.errors import ArlearnError, did_you_mean
-from arlearn.tasks.base import Example, Task, register_task
+from arlearn.tasks.base import CotRung, Example, Task, register_task
 from arlearn.vocab import BOS, Vocab
 
 COT_FORMATS = ("none", "chunked-c", "running", "threshold")
@@ -119,6 +124,16 @@ class Parity(Task):
         if kind == "threshold":
             return max(3 * (self.k - 1) - 1, 0)
         return -(-self.k // c) - 1
+
+    def cot_ladder(self) -> list[CotRung]:
+        """`none`, `chunked-c` (one per length, the smallest c), `running`, `threshold`."""
+        by_len: dict[int, int] = {}
+        for c in range(self.k - 1, 1, -1):  # chunked-c, c ≥ k: no CoT, as `none`
+            by_len[-(-self.k // c) - 1] = c
+        rungs = [("none", 0)] + [(f"chunked-{c}", n) for n, c in sorted(by_len.items())]
+        rungs += [("running", self.k - 1), ("threshold", max(3 * (self.k - 1) - 1, 0))]
+        # every non-threshold format's answer is a parity of ≥ 2 earlier bits once k ≥ 2: depth 2
+        return [CotRung(fmt, n, 1 if fmt == "threshold" or self.k == 1 else 2) for fmt, n in rungs]
 
     def make_example(self, x) -> Example:
         xs = self.bits(x)

@@ -6,6 +6,9 @@ Prompt `<bos> input… =`, answer = the final tape (M symbols) or the accept bit
 - `trace`: the configuration after every step, as the tape window with the state token
   `[state]` written just left of the scanned cell (the classical `u q v` notation: state, head
   position and tape in M+1 tokens), each followed by `;`, then `=` and the answer.
+- `rows:k` (k ≥ 1): the trace's every k-th row, the configurations after steps k, 2k, … (each
+  row is k steps of the machine after the row before it, the answer up to k − 1 steps after the
+  last): at most ⌊steps/k⌋·(M+2) + 1 tokens. `rows:1` is `trace`.
 - `threshold`: the machine unrolled for `steps` steps on `tape` cells into a circuit of AND/OR/NOT
   gates (all linear thresholds), laid out as the circuit task lays out any circuit
   (`arlearn.circuits.layout`): input bits, gate values in topological order, output bits. Here
@@ -50,7 +53,7 @@ from arlearn.circuits import CIRCUIT_VOCAB, Circuit, Layout, layout, normalize
 from arlearn.circuits.coverage import Coverage, gate_coverage
 from arlearn.errors import ArlearnError
 from arlearn.limits import check_memory
-from arlearn.tasks.base import Example, Task, check_choice, register_task
+from arlearn.tasks.base import CotRung, Example, Task, check_choice, register_task
 from arlearn.tasks.circuit import layout_rows
 from arlearn.turing import (
     MAX_ENUMERATE,
@@ -76,7 +79,7 @@ from arlearn.vocab import BOS, EOS, Vocab
 
 
 # -- the task -----------------------------------------------------------------------------------
-COT_FORMATS = ("none", "trace", "threshold")
+COT_FORMATS = ("none", "rows:k", "trace", "threshold")
 TAPES_COVERAGE = 20_000  #: training tapes `coverage` evaluates under split="tapes"
 SPLIT_KINDS = ("hash", "cover", "tapes")
 TAPE_WEIGHTS = ("uniform", "steps")
@@ -104,7 +107,8 @@ class TuringTask(Task):
 
     def __post_init__(self):
         owner = "task 'tm'"
-        check_choice(owner, "cot format", self.cot, COT_FORMATS)
+        if self.rows_every is None:
+            check_choice(owner, "cot format", self.cot, ("none", "trace", "rows:<k>", "threshold"))
         check_choice(owner, "split", self.split, SPLIT_KINDS)
         check_choice(owner, "tape_weight", self.tape_weight, TAPE_WEIGHTS)
         if self.tape_weight != "uniform" and self.split != "tapes":
@@ -148,6 +152,36 @@ class TuringTask(Task):
     def length(self) -> int:
         return self.n or self.tm.input.length
 
+    @property
+    def rows_every(self) -> int | None:
+        """k of the `rows:k` CoT (`trace` is rows:1), None for the other formats."""
+        if self.cot == "trace":
+            return 1
+        if self.cot.startswith("rows:") and self.cot[5:].isdigit() and int(self.cot[5:]) >= 1:
+            return int(self.cot[5:])
+        return None
+
+    def _rows_tokens(self) -> int:
+        """The longest `rows:k` CoT in tokens: ⌊steps/k⌋ rows of tape + 2 tokens, and `=`."""
+        steps, tape = self.bounds
+        return steps // self.rows_every * (tape + 2) + 1
+
+    def cot_ladder(self) -> list[CotRung]:
+        """`none`, `rows:k` for k = steps … 2 (one per length, the smallest k), `trace`, then
+        `threshold` (the tableau circuit's gates, depth 1 per token); lengths are the longest."""
+        steps, tape = self.bounds
+        by_len: dict[int, int] = {}
+        for k in range(steps, 1, -1):
+            by_len[steps // k * (tape + 2) + 1] = k
+        rungs = [CotRung("none", 0)] + [CotRung(f"rows:{k}", n) for n, k in sorted(by_len.items())]
+        rungs.append(CotRung("trace", steps * (tape + 2) + 1))
+        try:
+            check_tableau(self.tm, self.length, steps, tape, "")
+            rungs.append(CotRung("threshold", len(self.threshold_circuit.gates) + 1, 1))
+        except ArlearnError:
+            pass  # a tableau over the memory budget is not on this task's dial
+        return sorted(rungs, key=lambda r: r.length)
+
     @cached_property
     def bounds(self) -> tuple[int, int]:
         """(steps, tape): as given, else the smallest that every input needs; given bounds are
@@ -169,7 +203,7 @@ class TuringTask(Task):
         if self.cot == "threshold":
             check_tableau(self.tm, self.length, steps, tape, "lower task.steps, task.tape or task.n")
             return
-        tokens = 2 * self.length + tape + 3 + (steps * (tape + 2) + 1 if self.cot == "trace" else 0)
+        tokens = 2 * self.length + tape + 3 + (self._rows_tokens() if self.rows_every else 0)
         check_memory(f"task 'tm': an example of machine {self.tm.name!r} (cot={self.cot!r}, n={self.length}, "
                      f"steps={steps}, tape={tape}: {tokens:,} tokens)", tokens * BYTES_PER_TOKEN,
                      "lower task.steps, task.tape or task.n")
@@ -297,7 +331,7 @@ class TuringTask(Task):
         if self.cot == "threshold":  # bits only, as for any circuit
             return CIRCUIT_VOCAB
         syms = [BOS, "=", ";", EOS, *self.tm.alphabet]
-        if self.cot == "trace":
+        if self.rows_every:
             syms += [f"[{q}]" for q in self.tm.states]
         if self.tm.output == "accept":
             syms += [s for s in ("0", "1") if s not in syms]
@@ -309,7 +343,7 @@ class TuringTask(Task):
         if self.cot == "threshold":
             return self.threshold_layout.seq_len
         n_ans = 1 if self.tm.output == "accept" else tape
-        cot = steps * (tape + 2) + 1 if self.cot == "trace" else 0
+        cot = self._rows_tokens() if self.rows_every else 0
         return 1 + self.length + 1 + cot + n_ans + 1
 
     def describe(self) -> str:
@@ -353,12 +387,13 @@ class TuringTask(Task):
 
     def make_example(self, x) -> Example:
         x = tuple(x)
-        run = self.run(x, keep=self.cot == "trace")  # raises on overflow / no halt within the bounds
+        run = self.run(x, keep=bool(self.rows_every))  # raises on overflow / no halt within the bounds
         if self.cot == "threshold":
             return self._threshold_example(x)
         cot: tuple[str, ...] = ()
-        if self.cot == "trace":
-            cot = tuple(tok for c in run.configs[1:] for tok in (*c.tokens(), ";")) + ("=",)
+        if self.rows_every:
+            rows = run.configs[self.rows_every :: self.rows_every]
+            cot = tuple(tok for c in rows for tok in (*c.tokens(), ";")) + ("=",)
         return Example((BOS, *x, "="), cot, self.answer_of(run))
 
     def encoded_sample(self, split: str, n: int, seed: int | str, loss_on: str = "cot_answer"):

@@ -70,6 +70,9 @@ def test_every_readme_claim_has_a_short_title_and_its_row_shows_it():
         assert c.statement not in table  # the README's rows are short: the statement is in docs/claims.md
     with pytest.raises(ArlearnError, match="at most 60"):
         claim(title="x" * 61)
+    # the machine without its notes, but "(no AMX)" names one
+    row = claims_table([claim(title="t", machine="Xeon (one thread a run); EPYC (no AMX) (seeds 1-2)")])
+    assert "| Xeon; EPYC (no AMX) |" in row
 
 
 def test_each_results_page_opens_with_its_generated_table_of_the_claims_measured_on_it():

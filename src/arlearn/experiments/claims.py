@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import statistics
 import tomllib
 from dataclasses import MISSING, dataclass, fields
@@ -348,6 +349,12 @@ def _cost(minutes: float) -> str:
     return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
 
 
+def _short_machine(machine: str) -> str:
+    """The machine without its notes in parentheses ("(one thread a run)", "(seed 0)"); "(no AMX)"
+    stays, as it names the machine."""
+    return re.sub(r" \((?!no AMX\))[^)]*\)", "", machine)
+
+
 def _link(claim: Claim, docs: str) -> str:
     return f"[`{claim.id}`]({docs}{claim.section})"
 
@@ -365,9 +372,9 @@ def claims_table(claims: list[Claim], docs: str = "docs/", short: bool = True) -
         score = " (answer)" if c.metric == "exact_match" and not short else ""
         how = " (by hand)" if c.kind == "manual" else ""
         what = (c.title or c.statement) if short else c.statement
-        when = "" if short else f", {c.measured}"
+        machine = _short_machine(c.machine) if short else f"{c.machine}, {c.measured}"
         lines.append(f"| {what} | **{fmt_claimed(c)}**{score} | {_seeds_text(c)} | {_cost(c.cost_minutes)}{how} "
-                     f"| {c.machine}{when} | {_link(c, docs)} |")
+                     f"| {machine} | {_link(c, docs)} |")
     return "\n".join(lines) + "\n"
 
 

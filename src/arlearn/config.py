@@ -367,7 +367,8 @@ def _merge_section(section: str, old: dict, new: dict) -> dict:
 def switch_model(section: dict, name) -> dict:
     """A [model] section with its class switched to `name`: every option kept when both classes
     share a config dataclass (linear, mlp and transformer share `ModelConfig`), else only the
-    options the new class's config also has."""
+    options the new class's config also has, set away from the old class's defaults (a resolved
+    config lists every default; the new class keeps its own)."""
     old = section.get("name", ModelConfig.name)
     try:
         old_cls, new_cls = model_config_class(old), model_config_class(name)
@@ -376,7 +377,9 @@ def switch_model(section: dict, name) -> dict:
     if old_cls is new_cls:
         return {**section, "name": name}
     keep = {f.name for f in dataclasses.fields(new_cls)}
-    return {**{k: v for k, v in section.items() if k in keep}, "name": name}
+    defaults = {f.name: f.default for f in dataclasses.fields(old_cls) if f.default is not dataclasses.MISSING}
+    return {**{k: v for k, v in section.items() if k in keep and (k not in defaults or v != defaults[k])},
+            "name": name}
 
 
 def resolve(preset: str | None = None, config_file: str | None = None, overrides=(),

@@ -56,6 +56,10 @@ def test_the_config_page_names_every_key_with_its_default_and_doc():
     assert "| `embed_dropout` | float | `0.0` | linear/mlp: dropout on the token embeddings" in page
     for task in ("multiplication", "parity", "tm", "circuit", "text"):
         assert f"### task `{task}`" in page
+    from arlearn.experiments.bench import BenchConfig
+
+    for f in dataclasses.fields(BenchConfig):
+        assert f"| `{f.name}` |" in page, f.name
 
 
 def test_field_docs_reads_comments_above_a_field_and_on_its_line():

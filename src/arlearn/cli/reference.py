@@ -137,6 +137,8 @@ def _fmt_default(v) -> str:
         return _code(f'"{v}"')
     if isinstance(v, bool):
         return _code(str(v).lower())
+    if isinstance(v, tuple):  # written as on the command line: a,b,c
+        return _code(",".join(map(str, v)))
     if isinstance(v, int) and abs(v) >= 10_000:
         return _code(f"{v:_}")
     return _code(v)
@@ -156,8 +158,8 @@ def _field_rows(cls) -> list[str]:
 
 
 def config_reference() -> str:
-    """docs/reference/config.md: every key of the [model], [train] and [eval] sections and of each
-    built-in task's [task] section, with its type, default and doc comment."""
+    """docs/reference/config.md: every key of the [model], [train] and [eval] sections, of each
+    built-in task's [task] section and of `arlearn bench`, with its type, default and doc comment."""
     from arlearn.config import EvalConfig, ModelConfig, TrainConfig
     from arlearn.tasks import TASKS
 
@@ -183,6 +185,10 @@ def config_reference() -> str:
         if doc and not doc.startswith(cls.__name__ + "("):  # not the signature dataclass writes
             out += [" ".join(doc.split()), ""]
         out += [*_field_rows(cls), ""]
+    from arlearn.experiments.bench import BenchConfig
+
+    out += ["## arlearn bench", "", "`arlearn bench KEY=VALUE ...` takes these keys (a list as `a,b,c`).", "",
+            *_field_rows(BenchConfig), ""]
     return "\n".join(out).rstrip("\n") + "\n"
 
 

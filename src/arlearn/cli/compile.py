@@ -28,6 +28,9 @@ def add_arguments(p) -> None:
     p.add_argument("--cot", default=None,
                    help="circuit: the CoT dial's setting (default: threshold = layers:1 for linear, "
                         "layers:2 for mlp)")
+    p.add_argument("--weights", default="per-pair", choices=["per-pair", "shared"],
+                   help="tm: shared = the time-invariant linear model (a one-row window) of the task's "
+                        "fixed layout (task.layout = \"fixed\"), exact for runs of any length")
     p.add_argument("-o", "--out", required=True, help="run directory to write")
     p.add_argument("--chunk", type=int, default=8, help="block-causal storage chunk (default 8)")
     p.add_argument("--max-dense-mb", type=float, default=2048.0,
@@ -38,6 +41,8 @@ def add_arguments(p) -> None:
 def run(args) -> None:
     if args.kind not in ("circuit", "tm"):
         raise ArlearnError(f"unknown compile target {args.kind!r}; known: circuit, tm")
+    if args.weights == "shared":
+        return _compile_shared(args)
     src = args.source
     kw = {"chunk": args.chunk, "max_dense_bytes": int(args.max_dense_mb * 2**20)}
     bounds = {"steps": args.steps, "tape": args.tape, "n": args.n}
@@ -69,4 +74,23 @@ def run(args) -> None:
     say(f"compiled {r['circuit']}: {r['inputs']} inputs, {r['gates']} gates -> {r['threshold_gates']} threshold "
         f"gates, cot {r['cot']} writes {r['cot_gates']} (CoT length {r['cot_gates'] + 1}), {model}, "
         f"{r['nonzeros']:,} non-zero weights; run directory {r['run_dir']}")
+    emit(r)
+
+
+def _compile_shared(args) -> None:
+    """`arlearn compile tm SPEC --weights shared`: the fixed layout's time-invariant model."""
+    from arlearn.compile.shared import compile_tm_shared
+
+    if args.kind != "tm":
+        raise ArlearnError("--weights shared compiles a Turing machine's fixed layout: `arlearn compile tm`")
+    try:
+        r = compile_tm_shared(args.source, args.out, steps=args.steps, tape=args.tape, n=args.n)
+    except ArlearnError as e:  # the tm task's errors name its keys (task.steps): name this command's flags
+        msg = str(e)
+        for key in ("steps", "tape", "n"):
+            msg = msg.replace(f"task.{key}", f"--{key}")
+        raise ArlearnError(msg) from None
+    say(f"compiled {r['machine']} (fixed layout): {r['cells']} cells × {r['tokens_per_cell']} tokens a row, "
+        f"shared linear model window={r['window']} d={r['d']}, {r['nonzeros']:,} non-zero weights "
+        f"(trained context T={r['T']}: {r['steps']} steps; it runs any number of rows); run directory {r['run_dir']}")
     emit(r)

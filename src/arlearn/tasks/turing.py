@@ -55,6 +55,7 @@ from arlearn.errors import ArlearnError
 from arlearn.limits import check_memory
 from arlearn.tasks.base import CotRung, Example, Task, check_choice, register_task
 from arlearn.tasks.circuit import layout_rows
+from arlearn.turing.fixed import FixedLayout
 from arlearn.turing import (
     MAX_ENUMERATE,
     MAX_STEPS,
@@ -83,6 +84,7 @@ COT_FORMATS = ("none", "rows:k", "trace", "threshold")
 TAPES_COVERAGE = 20_000  #: training tapes `coverage` evaluates under split="tapes"
 SPLIT_KINDS = ("hash", "cover", "tapes")
 TAPE_WEIGHTS = ("uniform", "steps")
+LAYOUTS = ("topological", "fixed")
 #: the longest input (n) the task takes: its input space is enumerated by index (|symbols|^n)
 MAX_INPUT_LENGTH = 10_000
 #: bytes a token of a `none`/`trace` example costs while it is made and encoded (the kept
@@ -102,6 +104,10 @@ class TuringTask(Task):
     #: split="tapes" only: "uniform" tapes, or "steps": a tape drawn with probability ∝ the steps the
     #: machine runs on it (every running row of a tableau equally likely; see the module docstring)
     tape_weight: str = "uniform"
+    #: the threshold CoT's layout: "topological" (the unrolled circuit's gates in topological
+    #: order) or "fixed" (every row of the tableau in one layout, `arlearn.turing.fixed`: the
+    #: same gate at the same distances in every row, for time-invariant models; no EOS)
+    layout: str = "topological"
 
     cot_formats = COT_FORMATS
 
@@ -111,6 +117,9 @@ class TuringTask(Task):
             check_choice(owner, "cot format", self.cot, ("none", "trace", "rows:<k>", "threshold"))
         check_choice(owner, "split", self.split, SPLIT_KINDS)
         check_choice(owner, "tape_weight", self.tape_weight, TAPE_WEIGHTS)
+        check_choice(owner, "layout", self.layout, LAYOUTS)
+        if self.layout == "fixed" and self.cot != "threshold":
+            raise ArlearnError(f"{owner}: layout='fixed' lays out the threshold CoT; set cot='threshold'")
         if self.tape_weight != "uniform" and self.split != "tapes":
             raise ArlearnError(f"{owner}: tape_weight={self.tape_weight!r} weighs the random training tapes of "
                                f"split='tapes'; split={self.split!r} has none")
@@ -200,6 +209,11 @@ class TuringTask(Task):
         (`arlearn.limits`): the `threshold` CoT's tableau is estimated by `unroll`, the `trace`
         CoT is steps × (tape + 2) tokens, the answer alone is tape tokens."""
         steps, tape = self.bounds
+        if self.fixed is not None:
+            check_memory(f"task 'tm': an example of machine {self.tm.name!r} (layout='fixed', steps={steps}, "
+                         f"tape={tape}: {self.seq_len:,} tokens)", self.seq_len * BYTES_PER_TOKEN,
+                         "lower task.steps or task.tape")
+            return
         if self.cot == "threshold":
             check_tableau(self.tm, self.length, steps, tape, "lower task.steps, task.tape or task.n")
             return
@@ -328,6 +342,8 @@ class TuringTask(Task):
     # -- sequences
     @cached_property
     def vocab(self) -> Vocab:
+        if self.fixed is not None:
+            return self.fixed.vocab
         if self.cot == "threshold":  # bits only, as for any circuit
             return CIRCUIT_VOCAB
         syms = [BOS, "=", ";", EOS, *self.tm.alphabet]
@@ -340,6 +356,8 @@ class TuringTask(Task):
     @cached_property
     def seq_len(self) -> int:
         steps, tape = self.bounds
+        if self.fixed is not None:  # <bos>, row 0 (the prompt), then a row per step
+            return 1 + (steps + 1) * self.fixed.row
         if self.cot == "threshold":
             return self.threshold_layout.seq_len
         n_ans = 1 if self.tm.output == "accept" else tape
@@ -349,6 +367,10 @@ class TuringTask(Task):
     def describe(self) -> str:
         steps, tape = self.bounds
         out = f"{super().describe()}; machine {self.tm.name!r}: n={self.length}, {count_text(input_count(self.tm, self.length))} inputs, bounds steps={steps} tape={tape}"
+        if self.fixed is not None:
+            f = self.fixed
+            return (out + f"; layout 'fixed': {f.cells} cells × {f.c} tokens a row ({f.row} tokens), "
+                    f"every gate within {f.window} tokens back")
         if self.cot == "threshold":
             c = self.unrolled.circuit
             out += f"; circuit: {len(c.inputs)} inputs, {len(c.gates)} gates, {len(c.outputs)} outputs"
@@ -388,6 +410,8 @@ class TuringTask(Task):
     def make_example(self, x) -> Example:
         x = tuple(x)
         run = self.run(x, keep=bool(self.rows_every))  # raises on overflow / no halt within the bounds
+        if self.fixed is not None:
+            return self._fixed_example(x)
         if self.cot == "threshold":
             return self._threshold_example(x)
         cot: tuple[str, ...] = ()
@@ -401,7 +425,7 @@ class TuringTask(Task):
         unrolled circuit (`Task.encoded_sample`; identical rows). Every input is still simulated
         when the bounds were given and not checked against every input (too many to enumerate),
         so an input that overflows them fails here as it does in `make_example`."""
-        if self.cot != "threshold":
+        if self.cot != "threshold" or self.fixed is not None:
             return super().encoded_sample(split, n, seed, loss_on)
         xs = list(itertools.islice(self._split_inputs(split, seed), n))
         if not self._bounds_hold_for_all_inputs:
@@ -420,8 +444,32 @@ class TuringTask(Task):
         """The circuit layout: `<bos> bits = g1 … gk = o1 … om` (see `arlearn.circuits.layout`)."""
         return Example(*self.threshold_layout.example(self.unrolled.input_bits(x)))
 
+    # -- layout "fixed" (arlearn.turing.fixed)
+    @cached_property
+    def fixed(self) -> FixedLayout | None:
+        """The time-invariant layout of the tableau (layout='fixed'), else None."""
+        return FixedLayout(self.tm, self.bounds[1]) if self.layout == "fixed" else None
+
+    @property
+    def eos(self) -> bool:
+        """Layout 'fixed' ends without EOS: every token, the last too, is the same map's gate."""
+        return self.layout != "fixed"
+
+    def _fixed_example(self, x) -> Example:
+        """`<bos>` and row 0 (the start configuration), rows 1 … steps−1, and row `steps` as the
+        answer (a halted machine's rows repeat its final configuration)."""
+        f = self.fixed
+        rows = f.run_bits(x, self.bounds[0])
+        return Example((BOS, *f.tokens(rows[0])), f.tokens(rows[1:-1].ravel()), f.tokens(rows[-1]))
+
     def parse_answer(self, tokens: Sequence[str]) -> tuple[str, ...] | None:
-        """The tokens after the last `=`, if they are a well-formed answer."""
+        """The tokens after the last `=`, if they are a well-formed answer (layout 'fixed': the
+        last row, if it is a configuration)."""
+        if self.fixed is not None:
+            row = tuple(tokens[-self.fixed.row:])
+            ok = len(row) == self.fixed.row and len(tokens) == self.seq_len
+            bits = self.fixed.bits_of(row) if ok else None
+            return row if bits is not None and self.fixed.decode_row(bits) is not None else None
         if self.cot == "threshold":
             return self.threshold_layout.parse_answer(tokens)
         tokens = list(tokens)
@@ -434,18 +482,30 @@ class TuringTask(Task):
             ok = len(ans) == self.bounds[1] and all(t in self.tm.alphabet for t in ans)
         return ans if ok else None
 
-    def answer_space(self) -> int:
-        """Accept/reject, or every tape of the bound over the machine's alphabet (a bound)."""
+    def answer_space(self) -> int | None:
+        """Accept/reject, or every tape of the bound over the machine's alphabet (a bound);
+        layout 'fixed': None (the answer is a whole configuration)."""
+        if self.fixed is not None:
+            return None
         return 2 if self.tm.output == "accept" else len(self.tm.alphabet) ** self.bounds[1]
 
     def decode_answer(self, answer: Sequence[str]) -> tuple[str, ...]:
         """The answer as tape symbols / accept bit, whatever the CoT format."""
+        if self.fixed is not None:
+            bits = self.fixed.bits_of(answer)
+            cfg = self.fixed.decode_row(bits) if bits is not None and len(bits) == self.fixed.row else None
+            if cfg is None:
+                return tuple(answer)
+            return (str(int(cfg[2] in self.tm.accept)),) if self.tm.output == "accept" else cfg[0]
         if self.cot == "threshold":
             return self.unrolled.decode_output([int(t) for t in answer])
         return tuple(answer)
 
     def parse_prompt(self, text: str) -> tuple[str, ...]:
         toks = tuple(t for t in text.replace("=", " ").split() if t != BOS)
+        if self.fixed is not None:
+            x = check_input(self.tm, self.length, toks)
+            return (BOS, *self.fixed.tokens(self.fixed.run_bits(x, 0)[0]))
         if self.cot == "threshold":
             x = check_input(self.tm, self.length, toks)
             return self.threshold_layout.prompt(self.unrolled.input_bits(x))

@@ -1,8 +1,8 @@
 """The package's shape: no import cycles, no upward imports, nothing outside cli/ imports cli/.
 
 Reads every module of src/arlearn with `ast` (imports inside functions count too; imports under
-`if TYPE_CHECKING:` do not, as they never run) and checks the layering the README's
-"Architecture" section draws.
+`if TYPE_CHECKING:` do not, as they never run) and checks the layering that
+docs/reference/architecture.md draws.
 """
 
 import ast

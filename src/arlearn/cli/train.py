@@ -48,7 +48,7 @@ def add_arguments(p) -> None:
                    help="continue RUN_DIR from its newest intact checkpoint (bit-exact; see "
                         "train.checkpoint_every); with --steps N, train it on to N steps")
     p.add_argument("--distributed", action="store_true",
-                   help="data-parallel over the processes torchrun starts (DDP; see README)")
+                   help="data-parallel over the processes torchrun starts (DDP; see docs/how-to/multi-gpu.md)")
     p.add_argument("--dry-run", action="store_true",
                    help="train nothing: print the resolved config as TOML, every key with where its value "
                         "came from (default, preset, config file, --set), and the model's size; exit 0")

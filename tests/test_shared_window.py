@@ -98,3 +98,21 @@ def test_window_options_are_checked():
     model = make_model(cfg, 7, 50)
     assert model.live_parameters() == sum(p.numel() for p in model.parameters())
     assert model.mix[0].weight.shape[0] == 3 and model.mix[0].bias.shape == (1, 4)
+
+
+@pytest.mark.parametrize("task", [
+    ["task.name=multiplication", "task.n=2"],
+    ["task.name=parity", "task.n=6"],
+    ["task.name=circuit", "task.generator=adder2", "task.cot=threshold"],
+    ["task.name=tm", "task.machine=binary-increment", "task.n=3", "task.cot=threshold", "task.layout=fixed"],
+])
+def test_windowed_training_runs_on_each_sequence_task(tmp_path, task):
+    from arlearn.config import resolve
+    from arlearn.training.trainer import train
+
+    cfg = resolve(overrides=task + [
+        "model.name=linear", "model.d=8", "model.weights=shared", "model.window=6",
+        "train.steps=3", "train.batch_size=8", "train.train_examples=16", "train.warmup=1", "train.threads=1",
+        "train.dtype=fp32", "eval.examples=4", "eval.batch_size=4", "eval.show_mistakes=0"])
+    res = train(cfg, tmp_path / "run", progress=False)
+    assert res["steps"] == 3 and 0.0 <= res["exact_match"] <= 1.0

@@ -152,6 +152,10 @@ class TrainConfig:
     eval_every: int = 0  #: steps between held-out exact-match checks (0: only at the end)
     log_every: int = 10
     target_exact_match: float = 0.0  #: stop early once a periodic eval reaches this (0: never)
+    #: with target_exact_match: when a periodic check first reaches the target, the learning rate falls
+    #: linearly from its value then to 0 over this many steps, then a check decides: still at the
+    #: target → stop; else the ordinary schedule goes on (0: stop at once, at the rate of that step)
+    anneal_steps: int = 0
     micro_batches: int = 1  #: gradient-accumulation micro-steps per step (batch_size is the global batch)
     checkpoint_every: int = 0  #: steps between resumable checkpoints (0: only by checkpoint_minutes)
     checkpoint_minutes: float = 10.0  #: training minutes between resumable checkpoints (0: only by steps)
@@ -180,6 +184,8 @@ class TrainConfig:
             raise ArlearnError(f"train: logger must be jsonl or tensorboard, got {self.logger!r}")
         if self.dtype not in ("auto", "bf16", "fp32"):
             raise ArlearnError(f"train: dtype must be auto, bf16 or fp32, got {self.dtype!r}")
+        if self.anneal_steps < 0:
+            raise ArlearnError(f"train: anneal_steps must be ≥ 0, got {self.anneal_steps}")
         if self.early_stop_patience < 0 or self.early_stop_min_delta < 0:
             raise ArlearnError("train: early_stop_patience and early_stop_min_delta must be ≥ 0")
         if self.keeps_best and self.eval_every < 1:

@@ -18,7 +18,7 @@ DESCRIPTION = ("Train auto-regressive next-token predictors (linear, MLP, transf
 
 #: the commands, in the order `arlearn --help` lists them
 COMMANDS = ("train", "demo", "eval", "show_task", "generate", "run_tm", "sweep", "sample", "compile", "verify",
-            "heatmap", "wiring", "bench", "list", "report", "reproduce")
+            "heatmap", "wiring", "diagnose", "bench", "list", "report", "reproduce")
 
 
 def version() -> str:

@@ -16,17 +16,31 @@ MONITOR_FRACTION = 4
 
 class ExactMatchEvaluator:
     """Greedy exact match on distinct held-out examples (drawn once, from the test split;
-    all of them, each once, when the split is smaller than eval.examples)."""
+    all of them, each once, when the split is smaller than eval.examples). Periodic checks score
+    the task's validation split (`check_split`: "valid" when the task has one, so stopping at a
+    target or keeping the best never looks at the test inputs the final results report; else the
+    test examples themselves)."""
 
     def __init__(self, task, eval_cfg, device, bf16: bool):
         self.task, self.cfg, self.device, self.bf16 = task, eval_cfg, device, bf16
         self.examples = task.held_out(eval_cfg.examples, eval_cfg.seed)
+        self.check_split = "valid" if getattr(task, "valid_fraction", 0.0) else "test"
+        self._check_examples = None
+
+    @property
+    def check_examples(self) -> list:
+        """The periodic checks' examples: eval.examples distinct inputs of `check_split`."""
+        if self._check_examples is None:
+            self._check_examples = (self.task.held_out(self.cfg.examples, self.cfg.seed, "valid")
+                                    if self.check_split == "valid" else self.examples)
+        return self._check_examples
 
     def check(self, model, full: bool) -> dict:
-        """A periodic check during training: a metrics row (a quarter of the held-out set
-        unless `full`: then all of it, as when the check can stop the run)."""
-        n = len(self.examples) if full else max(len(self.examples) // MONITOR_FRACTION, 1)
-        summary, _ = evaluate(model, self.task, self.examples[:n], self.cfg.batch_size, self.device, self.bf16)
+        """A periodic check during training: a metrics row (a quarter of the check examples
+        unless `full`: then all of them, as when the check can stop the run)."""
+        examples = self.check_examples
+        n = len(examples) if full else max(len(examples) // MONITOR_FRACTION, 1)
+        summary, _ = evaluate(model, self.task, examples[:n], self.cfg.batch_size, self.device, self.bf16)
         return self.row(summary)
 
     @staticmethod

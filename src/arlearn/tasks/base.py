@@ -6,7 +6,9 @@ A task is a frozen dataclass whose fields are its options (so `make_task("multip
 (its training batches as a pure function of (seed, step)). There are two kinds:
 
 - `Task` — a *sequence task*: examples (prompt, chain of thought, answer) drawn from disjoint
-  train/test splits (`split_of`: an exact hash), scored by exact match of greedy generation;
+  train/test splits (`split_of`: an exact hash; a task with `valid_fraction` > 0 also has a
+  validation split, disjoint from both, that periodic checks use), scored by exact match of
+  greedy generation;
   it reads the answer back out of a generation with `parse_answer` (None = malformed = wrong).
 - `StreamTask` — a token stream (a text corpus) cut into windows, scored by held-out
   perplexity (`arlearn.tasks.text`).
@@ -27,7 +29,7 @@ from arlearn.errors import ArlearnError, did_you_mean
 from arlearn.tasks.encoding import TokenWindows, _encode_rows, example_pool
 from arlearn.vocab import EOS, Vocab
 
-SPLITS = ("train", "test")
+SPLITS = ("train", "valid", "test")
 #: consecutive repeated draws, per distinct input found, after which a split counts as exhausted
 STALE_DRAWS = 50
 
@@ -72,10 +74,14 @@ def splitmix64(x: int) -> int:
     return x ^ (x >> 31)
 
 
-def hash_split(index: int, salt: int = 0, test_fraction: float = 0.25) -> str:
-    """Assign an input (by its integer index) to "train" or "test" by an exact hash."""
+def hash_split(index: int, salt: int = 0, test_fraction: float = 0.25, valid_fraction: float = 0.0) -> str:
+    """Assign an input (by its integer index) to "train", "valid" or "test" by an exact hash: the
+    hash's lowest `test_fraction` of the range is test, the next `valid_fraction` valid (carved
+    out of what would otherwise be train: the test split does not depend on it), the rest train."""
     h = splitmix64(splitmix64(salt) ^ index)
-    return "test" if h < int(test_fraction * (1 << 64)) else "train"
+    if h < int(test_fraction * (1 << 64)):
+        return "test"
+    return "valid" if h < int((test_fraction + valid_fraction) * (1 << 64)) else "train"
 
 
 class TaskBase:
@@ -172,15 +178,19 @@ class Task(TaskBase):
     # -- provided -----------------------------------------------------------------------
     split_salt: ClassVar[int] = 0
     test_fraction: ClassVar[float] = 0.25
+    #: the share of the input space in the validation split (0: none; periodic checks then use test)
+    valid_fraction: ClassVar[float] = 0.0
 
     def split_of(self, x) -> str:
-        return hash_split(self.input_index(x), self.split_salt, self.test_fraction)
+        return hash_split(self.input_index(x), self.split_salt, self.test_fraction, self.valid_fraction)
 
     def _split_inputs(self, split: str, seed: int | str) -> Iterator:
         """Inputs drawn i.i.d. (with replacement) from the whole input space, kept when they
         fall in `split`; an endless stream, deterministic in `seed`."""
         if split not in SPLITS:
             raise ArlearnError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
+        if split == "valid" and not self.valid_fraction:
+            raise ArlearnError(f"task {self.name!r} has no validation split (only train and test)")
         rng = random.Random(f"{self.name}:{split}:{seed}")
         made = tries = 0
         while True:

@@ -45,13 +45,16 @@ class CircuitTask(Task):
     (every k-th layer counted from the last written tokens, and the outputs: every token a
     depth-≤k threshold circuit of earlier tokens), `budget:L` (the longest `layers:k` writing at
     most L gates) or `none`; `sha256` (set by `arlearn compile`) pins the file's content.
-    Inputs are split train/test by an exact hash of their index (bit i = input i).
+    Inputs are split train/valid/test by an exact hash of their index (bit i = input i); the
+    validation split (a tenth of the inputs, carved out of train) is what periodic checks score.
     """
 
     file: str = ""
     generator: str = ""
     cot: str = "threshold"
     sha256: str = ""
+
+    valid_fraction = 0.1
 
     cot_formats = DIAL_FORMATS
 

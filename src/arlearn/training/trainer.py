@@ -8,6 +8,15 @@ from its config alone and resumes bit-exactly from any checkpoint. What to measu
 or perplexity) comes from the task's evaluator; the trainer never asks what kind of task it has.
 Under train.keep_best / train.early_stop_patience the run ends with its best weights by the
 periodic checks, and may stop early (arlearn.training.best).
+
+The adaptive budget: under train.target_exact_match the periodic checks (on the task's validation
+split when it has one) can end the run before train.steps. With train.anneal_steps = A the first
+check at the target does not stop it at a high learning rate: the rate falls linearly to 0 over
+the next A steps (`lr_at`'s anneal), then a check at the end decides — still at the target: stop
+("target"); fallen below: the ordinary schedule resumes, and the next check at the target anneals
+again. results.json records steps_to_target / seconds_to_target (where the run stopped at the
+target) and target_first_step / target_first_seconds (the first check at it); seconds are
+training time, the checks' own time is check_seconds.
 """
 
 from __future__ import annotations
@@ -116,6 +125,9 @@ class Trainer:
         self.sparse_layers = block_layers(self.model, "train.block_l1") if tc.block_l1 else []
         self.step = 0
         self.train_seconds = 0.0
+        self.check_seconds = 0.0  # time spent in periodic checks
+        self.anneal_from: int | None = None  # the step an anneal to the target began (None: none running)
+        self.target_first: tuple[int, float] | None = None  # (step, train seconds) of the first check at target
         self.data = self.task.train_data(tc, self.progress)
         self.evaluator = evaluator_for(self.task, cfg.eval, self.device, self.bf16)
         self.last_checkpoint = (0, 0.0)  # (step, train_seconds) of the newest checkpoint
@@ -208,6 +220,9 @@ class Trainer:
         if self.best is not None:
             self.best.load_json(ckpt.state.get("best"))
         self.step, self.train_seconds = ckpt.step, float(ckpt.state.get("train_seconds", 0.0))
+        self.anneal_from = ckpt.state.get("anneal_from")
+        first = ckpt.state.get("target_first")
+        self.target_first = tuple(first) if first else None
         self.last_checkpoint = (self.step, self.train_seconds)
         return ckpt
 
@@ -216,7 +231,8 @@ class Trainer:
         path = None
         if self.world.is_main:
             tc = self.cfg.train
-            extra = {"train_seconds": self.train_seconds, "config": portable_config(self.cfg, self.run_dir)}
+            extra = {"train_seconds": self.train_seconds, "config": portable_config(self.cfg, self.run_dir),
+                     "anneal_from": self.anneal_from, "target_first": self.target_first}
             if self.best is not None:
                 extra["best"] = self.best.to_json()
             path = checkpoint.save_checkpoint(self.run_dir, self.step, self.model, self.opt, extra,
@@ -245,7 +261,7 @@ class Trainer:
         tc = self.cfg.train
         x, m = self.data.batch(self.step)  # the global batch: the same on every rank
         x, m = x.to(self.device), m.to(self.device)
-        lr = lr_at(self.step, tc)
+        lr = lr_at(self.step, tc, self.anneal_from)
         for g in self.opt.param_groups:
             g["lr"] = lr
         self.model.train()
@@ -264,7 +280,7 @@ class Trainer:
                                f"training stopped, weights not updated; last good checkpoint: {last or 'none'}")
         self.opt.step()
         self.step += 1
-        shrink_blocks(self.sparse_layers, self.step, tc)  # the group lasso of train.block_l1
+        shrink_blocks(self.sparse_layers, self.step, tc, self.anneal_from)  # the group lasso of train.block_l1
         return loss.item(), acc.item(), lr
 
     # -- evaluation: rank 0 evaluates, every rank gets its result ------------------------------
@@ -309,24 +325,50 @@ class Trainer:
                 bar.set_postfix(loss=f"{run_loss:.4f}", acc=f"{run_acc:.3f}")
                 self.log.write(step=self.step, loss=loss, token_acc=acc, lr=lr,
                                seconds=round(self.train_seconds, 3))
-            if tc.eval_every and self.step % tc.eval_every == 0 and self.step < tc.steps:
+            annealing = self.anneal_from is not None
+            anneal_done = annealing and self.step >= self.anneal_from + tc.anneal_steps
+            due = tc.eval_every and self.step % tc.eval_every == 0 and not annealing
+            if (due or anneal_done) and self.step < tc.steps:
                 row = self.check()
                 self.log.write(step=self.step, **row, seconds=round(self.train_seconds, 3))
                 bar.write(f"step {self.step}: {self.evaluator.message(row)}", file=sys.stderr)
+                self.check_seconds += time.perf_counter() - t0 - self.train_seconds
                 t0 = time.perf_counter() - self.train_seconds  # eval time is not training time
                 if self.best is not None and self.best.observe(self.step, row, self.model):
                     stopped = "early_stop"  # train.early_stop_patience checks without improvement
                     bar.write(f"stopping early: no improvement since step {self.best.state.step}", file=sys.stderr)
                     break
-                if self.evaluator.reached(row, tc.target_exact_match):
+                reached = self.evaluator.reached(row, tc.target_exact_match)
+                if reached and self.target_first is None:
+                    self.target_first = (self.step, round(self.train_seconds, 1))
+                if reached and (anneal_done or not tc.anneal_steps):
                     stopped = "target"
                     break
+                if reached:  # first time at the target: anneal the rate to 0, then check again
+                    self.anneal_from = self.step
+                    bar.write(f"target reached: annealing the learning rate to 0 over {tc.anneal_steps} steps",
+                              file=sys.stderr)
+                elif anneal_done:  # fell below the target while annealing: the ordinary schedule resumes
+                    self.anneal_from = None
             if tc.max_minutes and self.train_seconds >= 60 * tc.max_minutes:
                 stopped = "time"
                 break
             t0 += self.maybe_checkpoint(self.stop)  # checkpoint time is not training time
         bar.close()
         return self.finish(stopped)
+
+    def _target_summary(self, stopped: str) -> dict:
+        """results.json's record of the adaptive budget (runs with train.target_exact_match)."""
+        tc = self.cfg.train
+        if not tc.target_exact_match or not tc.eval_every:
+            return {}
+        at = stopped == "target"
+        first = self.target_first or (None, None)
+        return {"target_exact_match": tc.target_exact_match, "check_split": getattr(self.evaluator, "check_split", None),
+                "steps_to_target": self.step if at else None,
+                "seconds_to_target": round(self.train_seconds, 1) if at else None,
+                "target_first_step": first[0], "target_first_seconds": first[1],
+                "check_seconds": round(self.check_seconds, 1)}
 
     def finish(self, stopped: str) -> dict:
         """Save the weights (the best ones under train.keep_best) and evaluate them; rank 0 writes
@@ -353,6 +395,7 @@ class Trainer:
             **summary,
             "steps": self.step,
             "stopped_by": stopped,
+            **self._target_summary(stopped),
             **(self.best.summary() if self.best is not None else {}),
             **self.data.consumed(self.step, self.train_seconds),
             "train_seconds": round(self.train_seconds, 1),

@@ -1,0 +1,172 @@
+"""Which gates a circuit run gets wrong, and why it might: `diagnose_run` (`arlearn diagnose RUN`).
+
+For held-out inputs of the test split (eval.examples distinct inputs, drawn as the run's final
+evaluation draws them) the model predicts every token of the CoT and answer from the *true*
+prefix (teacher forcing), so an error is the gate's own, not one inherited from an earlier wrong
+token; a gate is *wrong* on an input when the model's most likely token at its position is not
+the gate's value. Also counted per gate: `first_wrong`, the inputs whose greedy generation (no
+teacher forcing) first departs from the target at that gate. For each gate with an error:
+
+- `position` (in the sequence) and `cot_index` (0 = the first CoT token);
+- `kind`: the gate type of the circuit as written (AND, XOR, …; `XOR helper` for the extra
+  threshold gate an XOR/XNOR becomes in the normal form; `output` for an answer position);
+- `fanin` and `depth` in the threshold normal form (inputs have depth 0);
+- `rare`: the share of training inputs (the first chunk of the run's pool) on which the gate
+  takes its rarer value, and `rare_count` of how many;
+- `wire_norm_min`, `wire_norm_mean`: the Frobenius norms of the learned blocks W[t, s] that read
+  the gate's inputs (t = the position predicting the gate, s = an input's position), and
+  `other_norm_max`, the largest block from any other position (linear/mlp models only).
+
+`suggestion` is one line: none wrong; the prior too strong (a wrong gate's input wire was zeroed
+under train.block_l1); a rare gate (the worst wrong gate takes its rarer value on under RARE of
+the training inputs); or too few steps (errors spread over gates that are not rare).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from arlearn.errors import ArlearnError
+from arlearn.evaluation.exact_match import evaluate
+from arlearn.tasks.encoding import encode_examples, pool_head
+from arlearn.training.runs import load_run
+
+#: a gate taking its rarer value on fewer than this share of training inputs counts as rare
+RARE = 0.01
+#: training inputs read to count how often each gate takes its rarer value
+TRAIN_ROWS = 4096
+
+
+def _depths(circuit) -> dict[str, int]:
+    depth = {s: 0 for s in circuit.inputs}
+    for g in circuit.gates:
+        depth[g.name] = 1 + max((depth[i] for i in g.inputs), default=0)
+    return depth
+
+
+def _kind(name: str, original: dict) -> str:
+    if name in original:
+        return original[name]
+    base = name.split("~")[0]
+    return f"{original.get(base, '?')} helper" if base in original else "?"
+
+
+@torch.no_grad()
+def _teacher_forced_wrong(model, task, examples, batch_size: int) -> np.ndarray:
+    """[N, seq_len] bool: the model's argmax at the position predicting token p is not token p."""
+    ids, _ = encode_examples(task, examples, "cot_answer")
+    wrong = np.zeros(ids.shape, dtype=bool)
+    model.eval()
+    for k in range(0, len(ids), batch_size):
+        x = ids[k : k + batch_size]
+        pred = model(x[:, :-1]).argmax(-1)
+        wrong[k : k + len(x), 1:] = (pred != x[:, 1:]).numpy()
+    return wrong
+
+
+def _block_norms(model):
+    mix = getattr(model, "mix", None)
+    if mix is None or not len(mix) or not hasattr(mix[0], "block_norms"):
+        return None
+    return mix[0].block_norms().numpy()
+
+
+def diagnose_run(run_dir: str | Path, examples: int = 0, top: int = 0) -> dict:
+    """The gates a circuit run gets wrong on `examples` held-out test inputs (default: the run's
+    eval.examples), sorted by teacher-forced error count (then first wrong in generation); `top`
+    > 0 keeps that many. Returns {"run", "n", "sequence_exact_match", "exact_match", "wrong_gates",
+    "gates" (list of dicts, see the module docstring), "suggestion"}."""
+    cfg, task, model = load_run(run_dir)
+    if not hasattr(task, "layout") or not hasattr(task, "normal"):
+        raise ArlearnError(f"{run_dir} is a '{cfg.task_name}' run: diagnose names the wrong gates of circuit runs")
+    model.to("cpu")
+    lay, normal = task.layout, task.normal
+    held = task.held_out(examples or cfg.eval.examples, cfg.eval.seed)
+    summary, records = evaluate(model, task, held, cfg.eval.batch_size)
+    wrong = _teacher_forced_wrong(model, task, held, cfg.eval.batch_size)
+    P = lay.prompt_len
+    # the positions the diagnosis covers: every gate in the CoT, then the answer's output bits
+    where = [(g.name, lay.pos[g.name]) for g in normal.gates if g.name in lay.pos]
+    out0 = lay.seq_len - 1 - lay.m
+    where += [(f"output {q}", out0 + q) for q in range(lay.m)]
+    by_pos = {p: name for name, p in where}
+    first = {}
+    for r in records:
+        d = r["first_divergence"]
+        if d is not None and P + d in by_pos:
+            first[by_pos[P + d]] = first.get(by_pos[P + d], 0) + 1
+    seed, size = pool_head(cfg.train)
+    train_ids, _, _ = task.encoded_sample("train", min(size, TRAIN_ROWS), seed)
+    one = task.vocab.id("1")
+    norms = _block_norms(model)
+    original = {g.name: g.op for g in task.circuit.gates}
+    gates_by_name = {g.name: g for g in normal.gates}
+    depth = _depths(normal)
+    rows = []
+    for name, p in where:
+        errors = int(wrong[:, p].sum())
+        if not errors and not first.get(name):
+            continue
+        ones = int((train_ids[:, p] == one).sum())
+        rare_count = min(ones, len(train_ids) - ones)
+        g = gates_by_name.get(name)
+        row = {"gate": name, "position": p, "cot_index": p - P if g is not None else None,
+               "kind": _kind(name, original) if g is not None else "output",
+               "fanin": len(g.inputs) if g is not None else None,
+               "depth": depth[name] if g is not None else None,
+               "errors": errors, "first_wrong": first.get(name, 0),
+               "rare": round(rare_count / max(len(train_ids), 1), 5), "rare_count": rare_count}
+        if norms is not None and g is not None:
+            srcs = [lay.pos[i] for i in g.inputs if i in lay.pos]
+            wires = [float(norms[p - 1, s]) for s in srcs]
+            others = np.delete(norms[p - 1, :p], srcs)
+            row.update(wire_norm_min=round(min(wires), 5) if wires else None,
+                       wire_norm_mean=round(float(np.mean(wires)), 5) if wires else None,
+                       other_norm_max=round(float(others.max()), 5) if len(others) else 0.0)
+        rows.append(row)
+    rows.sort(key=lambda r: (-r["errors"], -r["first_wrong"], r["position"]))
+    out = {"run": str(run_dir), "circuit": task.circuit.name, "n": summary["n"],
+           "exact_match": summary["exact_match"], "sequence_exact_match": summary["sequence_exact_match"],
+           "wrong_gates": len(rows), "block_l1": cfg.train.block_l1,
+           "suggestion": suggestion(rows, cfg.train.block_l1, summary["n"])}
+    out["gates"] = rows[:top] if top else rows
+    return out
+
+
+def suggestion(rows: list[dict], block_l1: float, n: int) -> str:
+    """One line on what to change, from the wrong gates (`diagnose_run`'s rows)."""
+    if not rows:
+        return f"no gate is wrong on the {n} held-out inputs"
+    zeroed = [r["gate"] for r in rows if r.get("wire_norm_min") == 0.0]
+    if block_l1 and zeroed:
+        return (f"prior too strong: train.block_l1={block_l1:g} zeroed an input wire of {len(zeroed)} wrong "
+                f"gate(s) (e.g. {zeroed[0]}); lower it (the circuit-learn preset uses 0)")
+    worst = rows[0]
+    if worst["rare"] < RARE:
+        return (f"rare gate: {worst['gate']} ({worst['kind']}) takes its rarer value on {worst['rare']:.2%} of "
+                f"training inputs ({worst['rare_count']}); train on more examples or inputs that exercise it")
+    return (f"too few steps: errors spread over {len(rows)} position(s), none rare (the worst, {worst['gate']}, "
+            f"takes its rarer value on {worst['rare']:.1%} of training inputs); train longer, e.g. the "
+            "circuit-learn preset, which trains to a validation target")
+
+
+def format_diagnosis(d: dict, limit: int = 20) -> str:
+    """The diagnosis as a table for people."""
+    lines = [f"{d['run']}: circuit {d['circuit']!r}, {d['n']} held-out inputs, answer exact match "
+             f"{d['exact_match']:.4f}, sequence exact match {d['sequence_exact_match']:.4f}; "
+             f"{d['wrong_gates']} position(s) with errors"]
+    if d["gates"]:
+        head = ("gate", "pos", "cot#", "kind", "fanin", "depth", "errors", "first", "rare", "wire_min", "other_max")
+        table = [head]
+        for r in d["gates"][:limit]:
+            table.append((r["gate"], r["position"], r["cot_index"], r["kind"], r["fanin"], r["depth"], r["errors"],
+                          r["first_wrong"], f"{r['rare']:.4f}", r.get("wire_norm_min"), r.get("other_norm_max")))
+        widths = [max(len(str(row[i])) for row in table) for i in range(len(head))]
+        lines += ["  ".join(str(c).rjust(w) for c, w in zip(row, widths)) for row in table]
+        if len(d["gates"]) > limit:
+            lines.append(f"... {len(d['gates']) - limit} more (--json lists all)")
+    lines.append(f"suggestion: {d['suggestion']}")
+    return "\n".join(lines)

@@ -1,0 +1,85 @@
+"""`arlearn diagnose RUN`: an under-trained circuit run names the gates it gets wrong (those its
+greedy generations first go wrong at among them, each with its kind, fan-in, depth, rarity and
+wire norms), a compiled run names none, and the suggestion follows the cause."""
+
+import json
+
+import pytest
+import torch
+
+from arlearn.cli import main
+from arlearn.config import resolve
+from arlearn.errors import ArlearnError
+from arlearn.evaluation import evaluate
+from arlearn.reporting.diagnose import diagnose_run, suggestion
+from arlearn.training import train
+from arlearn.training.runs import load_run
+
+SHORT = ["train.eval_every=0", "train.target_exact_match=0", "eval.examples=64", "train.device=cpu",
+         "train.checkpoint_minutes=0"]
+
+
+@pytest.fixture(scope="module")
+def undertrained(tmp_path_factory):
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("diag") / "run"
+    train(resolve("circuit-adder4", overrides=["train.steps=12", *SHORT]), out, progress=False)
+    return out
+
+
+def test_an_undertrained_run_names_the_gates_it_gets_wrong(undertrained):
+    d = diagnose_run(undertrained)
+    assert d["n"] == 64 and d["sequence_exact_match"] < 1.0 and d["gates"]
+    cfg, task, model = load_run(undertrained)
+    _, records = evaluate(model, task, task.held_out(64, cfg.eval.seed), 64)
+    P, names = task.layout.prompt_len, {p: g for g, p in task.layout.pos.items()}
+    diverged = {names[P + r["first_divergence"]] for r in records
+                if r["first_divergence"] is not None and P + r["first_divergence"] in names}
+    reported = {r["gate"]: r for r in d["gates"]}
+    assert diverged and diverged <= set(reported)  # every gate a generation first goes wrong at
+    assert sum(r["first_wrong"] for r in d["gates"] if r["kind"] != "output") == sum(
+        1 for r in records if r["first_divergence"] is not None and P + r["first_divergence"] in names)
+    errors = [r["errors"] for r in d["gates"]]
+    assert errors == sorted(errors, reverse=True)
+    for r in d["gates"]:
+        if r["kind"] == "output":
+            continue
+        g = next(g for g in task.normal.gates if g.name == r["gate"])
+        assert r["fanin"] == len(g.inputs) and r["depth"] >= 1 and r["position"] == task.layout.pos[g.name]
+        assert r["kind"] in {"AND", "OR", "XOR", "XOR helper"} and 0 <= r["rare"] <= 0.5
+        assert r["wire_norm_min"] is not None and r["other_norm_max"] is not None
+    assert d["suggestion"].startswith(("too few steps", "rare gate"))
+
+
+def test_a_compiled_run_reports_no_wrong_gate(tmp_path, capsys):
+    assert main(["compile", "circuit", "adder4", "-o", str(tmp_path / "c")]) == 0
+    capsys.readouterr()
+    assert main(["diagnose", str(tmp_path / "c"), "--examples", "40", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["gates"] == [] and d["wrong_gates"] == 0 and d["exact_match"] == 1.0
+    assert d["suggestion"] == "no gate is wrong on the 40 held-out inputs"
+
+
+def test_the_cli_table_and_errors(undertrained, tmp_path, capsys):
+    assert main(["diagnose", str(undertrained), "--top", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "suggestion:" in out and "errors" in out and len(out.splitlines()) <= 6
+    assert main(["diagnose", str(tmp_path / "missing")]) == 2
+    assert main(["diagnose", str(undertrained), "--top", "-1"]) == 2
+
+
+def test_a_prior_that_zeroed_a_wrong_gates_wire_is_named():
+    rows = [{"gate": "g3", "kind": "AND", "rare": 0.2, "rare_count": 800, "wire_norm_min": 0.0, "errors": 5}]
+    assert suggestion(rows, 0.3, 100).startswith("prior too strong: train.block_l1=0.3")
+    rows[0]["wire_norm_min"] = 0.4
+    assert suggestion(rows, 0.3, 100).startswith("too few steps")
+    rows[0].update(rare=0.001, rare_count=4)
+    assert suggestion(rows, 0.0, 100).startswith("rare gate: g3 (AND)")
+
+
+def test_a_run_that_is_not_a_circuit_is_refused(tmp_path):
+    torch.set_num_threads(1)
+    out = tmp_path / "mult"
+    train(resolve("quick", overrides=["train.steps=2", *SHORT]), out, progress=False)
+    with pytest.raises(ArlearnError, match="circuit runs"):
+        diagnose_run(out)

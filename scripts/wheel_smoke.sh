@@ -30,8 +30,15 @@ else
   "$work/venv/bin/arlearn" verify c17 --no-progress >/dev/null
   echo "wheel-smoke: ../shared/data absent: compiled the adder4 generator instead of c17.bench"
 fi
+# the example plug-in installed beside the wheel is found by its entry points and trains
+cp -r "$repo/tests/plugin_example" "$work/plugin_example"
+"$work/venv/bin/pip" install -q --no-deps "$work/plugin_example" 2>/dev/null
+"$work/venv/bin/arlearn" list | grep -q "majority (v1).*plug-in arlearn_majority" \
+  || { echo "wheel-smoke: the installed example plug-in is not listed"; exit 1; }
+"$work/venv/bin/arlearn" train --task majority --model bag --steps 20 --set train.warmup=2 \
+  --set train.train_examples=256 --set eval.examples=20 --no-progress -o plugin-run >/dev/null
 # the smoke tier of the claims registry (shipped claims): a change that breaks a result, not only
 # an API, fails here; exit 1 when a claim fails
 "$work/venv/bin/arlearn" reproduce --tier smoke -o reproduce --no-progress >"$work/reproduce.json" \
   || { cat "$work/reproduce.json"; echo "wheel-smoke: a smoke claim failed"; exit 1; }
-echo "wheel-smoke: the installed wheel ran list, run-tm, demo, compile, verify and the smoke claims outside the source tree"
+echo "wheel-smoke: the installed wheel ran list, run-tm, demo, compile, verify, an installed plug-in and the smoke claims outside the source tree"

@@ -33,6 +33,7 @@ final one: runs of any length are one layout.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 from functools import cached_property
@@ -178,8 +179,9 @@ class FixedLayout:
         return out
 
     def run_bits(self, x: Sequence[str], rows: int) -> np.ndarray:
-        """The stream of bits of input x: row 0 (the prompt) and `rows` rows after it, [rows+1, W·c]."""
-        return self.stream(self.start_cells(x), rows)
+        """The stream of bits of input x: row 0 (the prompt) and `rows` rows after it, [rows+1, W·c]
+        (a read-only array, cached per input: a training pool draws the same inputs again)."""
+        return _run_bits_cached(self, tuple(x), rows)
 
     def stream(self, cells: Sequence[tuple[str, str | None]], rows: int) -> np.ndarray:
         """Row 0 from the W `cells` (their V/H; F/K by the gates), then `rows` rows by the gates."""
@@ -241,6 +243,13 @@ class FixedLayout:
                                    f"{l}, {m}, {r}: got symbol {sym} head {qs}, want {want_sym} {want_q}")
             checked += 1
         return checked
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _run_bits_cached(lay: FixedLayout, x: tuple[str, ...], rows: int) -> np.ndarray:
+    bits = lay.stream(lay.start_cells(x), rows)
+    bits.flags.writeable = False
+    return bits
 
 
 def _step_centre(tm: TuringMachine, l, m, r) -> tuple[str, str | None]:

@@ -1,0 +1,65 @@
+"""Exact match of a trained run on a variant of its task with other options — longer runs of a
+Turing machine in the fixed layout (task.n, task.steps), for a time-invariant (windowed shared)
+model that generates past the context it was trained at.
+
+    python scripts/length_generalization.py RUN_DIR --set n=9 [--set steps=10] [--examples 200]
+
+Prints one JSON line: the task options, the sequence length against the model's training
+context, and `arlearn.evaluation.exact_match.evaluate`'s summary (answer and sequence exact
+match with their 95% intervals, n) on held-out (test split) examples of the variant task. The
+variant must have the run's vocabulary (for the fixed layout: the same machine and tape width).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import torch
+
+from arlearn.config import parse_value
+from arlearn.errors import ArlearnError
+from arlearn.evaluation.exact_match import evaluate
+from arlearn.tasks import make_task
+from arlearn.training.runs import load_run
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("run_dir")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a task option of the variant")
+    p.add_argument("--examples", type=int, default=200)
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    try:
+        cfg, task, model = load_run(args.run_dir)
+        options = dict(cfg.task_options)
+        for item in args.set:
+            key, _, value = item.partition("=")
+            options[key.strip()] = parse_value(value.strip())
+        variant = make_task(cfg.task_name, options)
+        if list(variant.vocab.symbols) != list(task.vocab.symbols):
+            raise ArlearnError("the variant task's vocabulary differs from the run's")
+        limit = model.max_length
+        if limit is not None and variant.seq_len - 1 > limit:
+            raise ArlearnError(f"the variant's sequences need context {variant.seq_len - 1}; the model takes {limit}")
+        examples = variant.sample("test", args.examples, args.seed)
+        summary, _ = evaluate(model, variant, examples, batch_size=args.batch_size)
+    except ArlearnError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps({"run_dir": args.run_dir, "task": options, "seq_len": variant.seq_len,
+                      "trained_context": model.T, "steps_bound": getattr(variant, "bounds", (None,))[0],
+                      **{k: summary[k] for k in ("exact_match", "correct", "n", "exact_match_interval",
+                                                 "sequence_exact_match", "sequence_correct",
+                                                 "sequence_exact_match_interval", "token_accuracy",
+                                                 "first_divergence_median")}}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -34,12 +34,18 @@ def add_arguments(p) -> None:
     p.add_argument("--models", default="linear,mlp,transformer",
                    help="comma-separated model classes, each trained with every --cot format; an entry "
                         "MODEL:COT (e.g. linear:none) trains that model with that CoT only (samples sweeps)")
-    p.add_argument("--cot", required=True, help="comma-separated CoT formats, e.g. none,running,threshold")
+    p.add_argument("--cot", required=True,
+                   help="comma-separated CoT formats, e.g. none,running,threshold; or `ladder`: the task's own "
+                        "dial, every format from none to the fullest (`arlearn show-task TASK … --cot-ladder`), "
+                        "per member of a --family")
     p.add_argument("--seeds", default="0", help="comma-separated seeds or a range like 0..2")
     p.add_argument("--train-examples", default="",
                    help="comma-separated training-set sizes (default: the config's "
                         "train.train_examples; the largest is where length complexity is judged)")
     p.add_argument("--circuits", default="", help=CIRCUITS_HELP)
+    p.add_argument("--family", default="", metavar="TASK:KEY=V1,V2,...",
+                   help="a family of tasks as one axis, e.g. parity:n=8,16,32 (the task, and --vary "
+                        "task.KEY=V1,V2,...); with --cot ladder each member walks its own dial")
     p.add_argument("--vary", action="append", default=[], metavar="SECTION.KEY=V1,V2,...",
                    help="one more axis of the grid: every cell is trained at each value, e.g. --vary task.n=8,16,32 "
                         "(repeatable: every combination; values in TOML syntax; the variants are named "
@@ -47,7 +53,9 @@ def add_arguments(p) -> None:
     p.add_argument("--until-target", action="store_true",
                    help="samples: run the sizes smallest first and stop each (circuit,) model and CoT at "
                         "the first size that reaches 1 − epsilon (the fewest examples "
-                        "needed, without training the larger sizes)")
+                        "needed, without training the larger sizes); length: run the CoT formats shortest "
+                        "first and stop each (family member,) model at the first that reaches it (its "
+                        "length complexity, without training the longer formats)")
     p.add_argument("--epsilon", type=float, default=0.01,
                    help="success means the 95%% Wilson interval of the mean answer exact match clears "
                         "1 − epsilon, above the task's chance level (default 0.01: ≥ 0.99, which needs "
@@ -73,10 +81,26 @@ def _axes(items: list[str]) -> dict[str, list]:
     return axes
 
 
+def _family(text: str) -> tuple[str, str]:
+    """--family TASK:KEY=V1,V2 → (task, "task.KEY=V1,V2": a --vary item)."""
+    task, colon, axis = text.partition(":")
+    if not colon or not task.strip() or "=" not in axis or not axis.partition("=")[0].strip():
+        raise ArlearnError(f"--family must look like task:key=v1,v2,… (e.g. parity:n=8,16,32), got {text!r}")
+    return task.strip(), f"task.{axis.strip()}"
+
+
 def run(args) -> None:
     circuits = parse_list(args.circuits, "circuits") if args.circuits else []
     if circuits and args.task not in (None, "circuit"):
         raise ArlearnError(f"--circuits sweeps the circuit task, not --task {args.task}")
+    vary = list(args.vary)
+    if args.family:
+        fam, axis = _family(args.family)
+        if circuits or args.task not in (None, fam):
+            raise ArlearnError(f"--family {fam}:… names the task; it does not combine with --circuits or "
+                               f"--task {args.task}")
+        args.task = fam
+        vary.append(axis)
     task = "circuit" if circuits else args.task
     ov = [f"task.name={task}"] if task else []
     if args.steps is not None:
@@ -90,7 +114,7 @@ def run(args) -> None:
         train_examples=parse_list(args.train_examples, "train-examples", int) if args.train_examples else (),
         epsilon=args.epsilon,
         circuits=circuits,
-        variants=axis_variants(_axes(args.vary)),
+        variants=axis_variants(_axes(vary)),
         until_target=args.until_target,
     )
     out = args.out or f"runs/sweep-{args.kind}-{base.task_name}" + ("s" if circuits else "")

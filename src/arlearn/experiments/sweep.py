@@ -32,7 +32,11 @@ Two entry points share the engine:
 - `length_sweep(...)` (`arlearn sweep length`): all CoT formats at the largest training-set
   size; then, for each model class, the shortest successful CoT (or, if none succeeds, its best
   one — marked in `sweep.json` under `sample_focus`) is re-run at the smaller sizes in
-  `train_examples`, giving the sample-complexity side of the trade-off.
+  `train_examples`, giving the sample-complexity side of the trade-off. With `cots = ["ladder"]`
+  the formats are the task's own dial (`Task.cot_ladder()`, per variant: a family such as
+  parity n = 8, 16, 32 has a ladder per member); with `until_target` they run shortest first and
+  a line (variant, model) stops at the first format that reaches 1 − ε (`reached`): its length
+  complexity, without training the longer formats.
 - `sample_sweep(...)` (`arlearn sweep samples`): exact match vs training-set size for the given
   CoT formats (learning curves), e.g. for circuits or Turing machines. With `until_target` the
   sizes run smallest first and a line (variant, model, CoT) stops at the first size whose mean
@@ -74,6 +78,9 @@ CELL = "cell.json"
 SWEEP, TABLE, LENGTH_PNG, SAMPLES_PNG = "sweep.json", "table.md", "length.png", "samples.png"
 #: a sweep over circuits: the samples-needed table alone, and its log–log plot
 SIZES_MD, SIZES_PNG = "sizes.md", "sizes.png"
+
+#: `cots = [LADDER]`: the CoT formats are each variant's task's dial (`Task.cot_ladder()`)
+LADDER = "ladder"
 
 #: called with the sweep directory and the report data after every finished cell and at the
 #: end; returns the names of the plot files it wrote (they go into report["plots"])
@@ -132,7 +139,8 @@ def axis_variants(axes: dict[str, Sequence]) -> dict[str, dict]:
 @dataclass
 class SweepSpec:
     """The grid. `base` is the shared config; each cell overrides model, cot, size and seed.
-    `models` entries are model classes (every CoT of `cots`) or `model:cot` (that CoT only)."""
+    `models` entries are model classes (every CoT of `cots`) or `model:cot` (that CoT only);
+    `cots = [LADDER]` takes each variant's task's CoT dial (`ladder`)."""
 
     base: RunConfig
     models: Sequence[str]
@@ -145,7 +153,8 @@ class SweepSpec:
     #: circuit generator names or .bench files: one variant per circuit (`circuit_variant`), named
     #: by it (a file by its stem) (the base task must be `circuit`; not together with `variants`)
     circuits: Sequence[str] = ()
-    #: samples sweeps: sizes smallest first; a line stops at the first size reaching 1 − ε
+    #: samples sweeps: sizes smallest first; a line stops at the first size reaching 1 − ε;
+    #: length sweeps: CoT formats shortest first; a line stops at the first reaching 1 − ε
     until_target: bool = False
 
     def __post_init__(self):
@@ -160,6 +169,8 @@ class SweepSpec:
                             ("circuits", self.circuits)):
             if len(set(values)) != len(values):
                 raise ArlearnError(f"sweep {key} has duplicates: {list(values)}")
+        if LADDER in self.cots and len(self.cots) > 1:
+            raise ArlearnError(f"sweep cots: {LADDER!r} (the task's CoT dial) stands alone, got {list(self.cots)}")
         bad = [m for m in self.models if ":" in m and not all(m.split(":"))]
         if bad or any(m.count(":") > 1 for m in self.models):
             raise ArlearnError(f"sweep models: {bad or list(self.models)} — write a model class or model:cot")
@@ -181,12 +192,37 @@ class SweepSpec:
     @property
     def lines(self) -> list[tuple[str, str]]:
         """The (model, CoT) pairs of the grid, in order: every CoT for a plain model class, the one
-        named for `model:cot`."""
+        named for `model:cot` (with `cots = [LADDER]`: the base task's dial; `lines_for` gives a
+        variant's)."""
+        return self.lines_for("")
+
+    def lines_for(self, variant: str) -> list[tuple[str, str]]:
+        """`lines` of one variant: its task's dial's formats when `cots = [LADDER]`."""
+        cots = [r.cot for r in self.ladder(variant)] if list(self.cots) == [LADDER] else list(self.cots)
         out: list[tuple[str, str]] = []
         for m in self.models:
             name, sep, cot = m.partition(":")
-            out += [(name, c) for c in ([cot] if sep else self.cots) if (name, c) not in out]
+            out += [(name, c) for c in ([cot] if sep else cots) if (name, c) not in out]
         return out
+
+    def ladder(self, variant: str = "") -> list:
+        """The CoT dial (`Task.cot_ladder()`, shortest first) of a variant's task."""
+        if variant not in self._ladders:
+            from arlearn.tasks import Task, make_task
+
+            d = copy.deepcopy(self.base.to_dict())
+            for sec, over in self.variants.get(variant, {}).items():
+                d.setdefault(sec, {}).update(over)
+            cfg = from_dict(d)
+            task = make_task(cfg.task_name, cfg.task_options)
+            if not isinstance(task, Task):
+                raise ArlearnError(f"task {cfg.task_name!r} has no CoT dial (a token stream)")
+            self._ladders[variant] = task.cot_ladder()
+        return self._ladders[variant]
+
+    @cached_property
+    def _ladders(self) -> dict:
+        return {}
 
     @cached_property
     def circuit_sizes(self) -> dict[str, dict]:
@@ -198,7 +234,7 @@ class SweepSpec:
         if not self.circuits:
             return {}
         out: dict[str, dict] = {}
-        for v, (model, cot) in itertools.product(self.variants, self.lines):
+        for v, (model, cot) in ((v, line) for v in self.variants for line in self.lines_for(v)):
             cfg = self.config_for(Cell(model, cot, self.main_size, self.seeds[0], v))
             task = make_task(cfg.task_name, cfg.task_options)
             info = out.setdefault(v, {"circuit": task.circuit.name, "inputs": len(task.circuit.inputs),
@@ -245,7 +281,7 @@ def check_cells(spec: SweepSpec) -> None:
     from arlearn.tasks import make_task
 
     variants = list(spec.variants) or [""]
-    for v, (model, cot) in itertools.product(variants, spec.lines):
+    for v, (model, cot) in ((v, line) for v in variants for line in spec.lines_for(v)):
         cfg = spec.config_for(Cell(model, cot, spec.main_size, spec.seeds[0], v))
         context_for(cfg.model, make_task(cfg.task_name, cfg.task_options).seq_len)
 
@@ -342,6 +378,8 @@ def sweep_report(spec: SweepSpec, kind: str, rows: list[dict], total: int) -> di
         "sample_complexity": sample_complexity(groups, spec.epsilon),
         "sample_focus": sample_focus(groups, spec.main_size, spec.epsilon) if length else {},
         "circuits": spec.circuit_sizes,
+        "ladders": ({v: [r.as_dict() for r in spec.ladder(v)] for v in (list(spec.variants) or [""])}
+                    if list(spec.cots) == [LADDER] else {}),
         "size_complexity": size_complexity(groups, spec.circuit_sizes, spec.epsilon),
         "plots": [],
     }
@@ -395,31 +433,37 @@ def _run_cells(spec: SweepSpec, cells: list[Cell], out: Path, kind: str, rows: d
               progress=progress, desc=f"sweep {kind}", labels=[cells[i].id for i in todo], on_result=arrived)
 
 
-def _grid(spec: SweepSpec, lines, sizes) -> list[Cell]:
+def _grid(spec: SweepSpec, sizes) -> list[Cell]:
+    """Every (variant, line, size, seed) cell, each variant with its own lines (`lines_for`)."""
     variants = list(spec.variants) or [""]
-    return [Cell(m, c, n, s, v) for v, (m, c), n, s in
-            itertools.product(variants, lines, sizes, spec.seeds)]
+    return [Cell(m, c, n, s, v) for v in variants for (m, c), n, s in
+            itertools.product(spec.lines_for(v), sizes, spec.seeds)]
 
 
 def length_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
                  log: Callable[[str], None] = lambda s: None, on_update: OnUpdate | None = None,
                  executor: str = "serial", ray_address: str | None = None) -> dict:
-    """Every (model, CoT, seed) at the largest size; then each model's shortest successful CoT
-    at the other sizes. Returns the report data (also written to `out`/sweep.json)."""
+    """Every (model, CoT, seed) at the largest size — with `spec.until_target`, the CoTs
+    shortest first, each (variant, model) line stopping at the first that reaches 1 − ε; then
+    each model's shortest successful CoT at the other sizes. Returns the report data (also
+    written to `out`/sweep.json)."""
     out = Path(out)
     check_executor(executor)
-    if spec.until_target or any(":" in m for m in spec.models):
-        raise ArlearnError("a length sweep trains every model with every CoT: model:cot entries and "
-                           "until_target are for samples sweeps")
+    if any(":" in m for m in spec.models):
+        raise ArlearnError("a length sweep trains every model with every CoT: model:cot entries are for "
+                           "samples sweeps")
     _check_dir(spec, out, "length")
     check_cells(spec)
     make_dir(out)
     warn_if_too_small(spec, log)
     rows: dict[str, dict] = {}
-    main = _grid(spec, spec.lines, [spec.main_size])
+    main = _grid(spec, [spec.main_size])
     smaller = [n for n in spec.sizes if n != spec.main_size]
     total = len(main)
-    _run_cells(spec, main, out, "length", rows, total, progress, log, on_update, executor, ray_address)
+    if spec.until_target:
+        total = _walk(spec, main, out, rows, total, progress, log, on_update, executor, ray_address)
+    else:
+        _run_cells(spec, main, out, "length", rows, total, progress, log, on_update, executor, ray_address)
     if smaller:
         focus = sample_focus(aggregate(list(rows.values())), spec.main_size, spec.epsilon)
         extra = []
@@ -430,6 +474,39 @@ def length_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
         total += len(extra)
         _run_cells(spec, extra, out, "length", rows, total, progress, log, on_update, executor, ray_address)
     return _publish(spec, out, "length", list(rows.values()), total, on_update)
+
+
+def cot_order(spec: SweepSpec, variant: str = "") -> list[str]:
+    """A variant's CoT formats shortest first: its ladder's order (`cots = [LADDER]`), or the
+    formats named, by the sequence length of the task with each (ties by name)."""
+    from arlearn.tasks import make_task
+
+    if list(spec.cots) == [LADDER]:
+        return [r.cot for r in spec.ladder(variant)]
+    length: dict[str, int] = {}
+    for model, cot in spec.lines_for(variant):
+        if cot not in length:
+            cfg = spec.config_for(Cell(model, cot, spec.main_size, spec.seeds[0], variant))
+            length[cot] = make_task(cfg.task_name, cfg.task_options).seq_len
+    return sorted(length, key=lambda c: (length[c], c))
+
+
+def _walk(spec: SweepSpec, cells: list[Cell], out: Path, rows: dict, total: int, progress, log, on_update,
+          executor, ray_address) -> int:
+    """A length sweep's main grid, CoTs shortest first (`cot_order`): step i trains every
+    (variant, model) line still open with its i-th CoT; a line closes at the first CoT that
+    `reached` 1 − ε. Returns the grid's total less the cells it did not need."""
+    rank = {v: {c: i for i, c in enumerate(cot_order(spec, v))} for v in (list(spec.variants) or [""])}
+    done: set[tuple[str, str]] = set()
+    for i in range(max(len(r) for r in rank.values())):
+        todo = [c for c in cells if rank[c.variant][c.cot] == i and (c.variant, c.model) not in done]
+        _run_cells(spec, todo, out, "length", rows, total, progress, log, on_update, executor, ray_address)
+        for g in aggregate([r for r in rows.values() if r["train_examples"] == spec.main_size]):
+            key = (g["variant"], g["model"])
+            if key not in done and rank[g["variant"]].get(g["cot"]) == i and reached(g, spec.epsilon):
+                done.add(key)
+                total -= sum(1 for c in cells if (c.variant, c.model) == key and rank[c.variant][c.cot] > i)
+    return total
 
 
 def sample_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
@@ -446,7 +523,7 @@ def sample_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
     make_dir(out)
     warn_if_too_small(spec, log)
     rows: dict[str, dict] = {}
-    cells = _grid(spec, spec.lines, spec.sizes)
+    cells = _grid(spec, spec.sizes)
     if not spec.until_target:
         _run_cells(spec, cells, out, "samples", rows, len(cells), progress, log, on_update, executor, ray_address)
         return _publish(spec, out, "samples", list(rows.values()), len(cells), on_update)

@@ -188,3 +188,34 @@ def test_show_task_prints_the_ladder(capsys):
     main(["show-task", "parity", "n=8", "k=4", "--cot-ladder"])
     text = capsys.readouterr().out
     assert "chunked-2" in text and "threshold" in text
+
+
+def test_the_default_ladder_orders_any_task_by_length_and_takes_tasks_without_a_cot_option():
+    from dataclasses import dataclass
+
+    from arlearn.tasks.base import Example, Task
+
+    @dataclass(frozen=True)
+    class Echo(Task):  # not registered: a plug-in's task as the interface sees it
+        cot: str = "long"
+        cot_formats = ("long", "none", "short")
+
+        def sample_input(self, rng):
+            return rng.getrandbits(3)
+
+        def make_example(self, x):
+            cot = {"none": (), "short": ("1",), "long": ("1", "1", "1")}[self.cot]
+            return Example(("<bos>",), cot, (str(x),))
+
+    assert [(r.cot, r.length, r.depth) for r in Echo().cot_ladder()] == [("none", 0, None), ("short", 1, None),
+                                                                          ("long", 3, None)]
+
+    @dataclass(frozen=True)
+    class Fixed(Task):
+        def sample_input(self, rng):
+            return 0
+
+        def make_example(self, x):
+            return Example(("<bos>",), ("a", "b"), ("c",))
+
+    assert [r.as_dict() for r in Fixed().cot_ladder()] == [{"cot": "none", "length": 2, "depth": None}]

@@ -169,10 +169,12 @@ class Task(TaskBase):
         """The task's CoT dial from no CoT to the fullest, shortest first: what a sweep over CoT
         length walks. Default: every name in `cot_formats` (the task with `cot` set to it), ordered
         by the CoT length of one example; tasks with parametrised formats override it."""
-        rungs = []
-        for fmt in self.cot_formats:
-            t = dataclasses.replace(self, cot=fmt)
-            rungs.append(CotRung(fmt, len(t.make_example(t.sample_input(random.Random(0))).cot)))
+        def length(t) -> int:
+            return len(t.make_example(t.sample_input(random.Random(0))).cot)
+
+        if "cot" not in {f.name for f in dataclasses.fields(self)}:  # a task with one format
+            return [CotRung(self.cot_formats[0], length(self))]
+        rungs = [CotRung(fmt, length(dataclasses.replace(self, cot=fmt))) for fmt in self.cot_formats]
         return sorted(rungs, key=lambda r: r.length)
 
     # -- provided -----------------------------------------------------------------------

@@ -62,6 +62,7 @@ def test_the_run_stops_at_the_target_after_the_anneal_and_a_recheck(adder_run):
     first = res["target_first_step"]
     assert first % 25 == 0 and res["steps_to_target"] == first + 40 == res["steps"]
     assert res["check_split"] == "valid" and res["seconds_to_target"] > 0
+    assert 10 < res["check_n"] < 64  # every validation input of the 256 (a tenth, by the hash)
     rows = read_metrics(out / "metrics.jsonl")
     checked = [r["step"] for r in rows if "eval_exact_match" in r and not r.get("final")]
     assert checked[-2:] == [first, first + 40]  # no periodic check inside the anneal, one at its end

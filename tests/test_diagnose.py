@@ -73,8 +73,12 @@ def test_a_prior_that_zeroed_a_wrong_gates_wire_is_named():
     assert suggestion(rows, 0.3, 100).startswith("prior too strong: train.block_l1=0.3")
     rows[0]["wire_norm_min"] = 0.4
     assert suggestion(rows, 0.3, 100).startswith("too few steps")
+    assert suggestion(rows, 0.3, 100, {"stopped_by": "target", "check_n": 26}).startswith(
+        "validation passed, test did not: the run stopped at its target on 26 validation inputs,")
     rows[0].update(rare=0.001, rare_count=4)
     assert suggestion(rows, 0.0, 100).startswith("rare gate: g3 (AND)")
+    rows[0].update(rare=0.0, rare_count=0)
+    assert "never takes its rarer value" in suggestion(rows, 0.0, 100)
 
 
 def test_a_run_that_is_not_a_circuit_is_refused(tmp_path):

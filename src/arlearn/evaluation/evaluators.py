@@ -48,9 +48,9 @@ class ExactMatchEvaluator:
         return {"eval_exact_match": summary["exact_match"], "eval_token_accuracy": summary["token_accuracy"],
                 "eval_answer_position_accuracy": summary["answer_position_accuracy"]}
 
-    @staticmethod
-    def message(row: dict) -> str:
-        return f"held-out exact match {row['eval_exact_match']:.4f}"
+    def message(self, row: dict) -> str:
+        what = "validation" if self.check_split == "valid" else "held-out"
+        return f"{what} exact match {row['eval_exact_match']:.4f}"
 
     @staticmethod
     def reached(row: dict, target: float) -> bool:

@@ -131,13 +131,23 @@ def diagnose_run(run_dir: str | Path, examples: int = 0, top: int = 0) -> dict:
     out = {"run": str(run_dir), "circuit": task.circuit.name, "n": summary["n"],
            "exact_match": summary["exact_match"], "sequence_exact_match": summary["sequence_exact_match"],
            "wrong_gates": len(rows), "block_l1": cfg.train.block_l1,
-           "suggestion": suggestion(rows, cfg.train.block_l1, summary["n"])}
+           "suggestion": suggestion(rows, cfg.train.block_l1, summary["n"], _results(run_dir))}
     out["gates"] = rows[:top] if top else rows
     return out
 
 
-def suggestion(rows: list[dict], block_l1: float, n: int) -> str:
-    """One line on what to change, from the wrong gates (`diagnose_run`'s rows)."""
+def _results(run_dir) -> dict:
+    import json
+
+    try:
+        return json.loads((Path(run_dir) / "results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def suggestion(rows: list[dict], block_l1: float, n: int, results: dict | None = None) -> str:
+    """One line on what to change, from the wrong gates (`diagnose_run`'s rows) and the run's
+    results.json (`results`: how it stopped)."""
     if not rows:
         return f"no gate is wrong on the {n} held-out inputs"
     zeroed = [r["gate"] for r in rows if r.get("wire_norm_min") == 0.0]
@@ -145,9 +155,18 @@ def suggestion(rows: list[dict], block_l1: float, n: int) -> str:
         return (f"prior too strong: train.block_l1={block_l1:g} zeroed an input wire of {len(zeroed)} wrong "
                 f"gate(s) (e.g. {zeroed[0]}); lower it (the circuit-learn preset uses 0)")
     worst = rows[0]
+    if worst["rare_count"] == 0 and worst["kind"] != "output":
+        return (f"rare gate: {worst['gate']} ({worst['kind']}) never takes its rarer value on the training inputs "
+                f"read ({TRAIN_ROWS} at most): no example shows it; train on inputs that exercise it")
     if worst["rare"] < RARE:
         return (f"rare gate: {worst['gate']} ({worst['kind']}) takes its rarer value on {worst['rare']:.2%} of "
                 f"training inputs ({worst['rare_count']}); train on more examples or inputs that exercise it")
+    results = results or {}
+    if results.get("stopped_by") == "target":
+        on = f"{results['check_n']} validation inputs" if results.get("check_n") else "its validation inputs"
+        return (f"validation passed, test did not: the run stopped at its target on {on}, "
+                f"too few to show these errors (worst: {worst['gate']}, {worst['errors']} of {n}); "
+                "train past the target (train.target_exact_match = 0) or on more distinct inputs")
     return (f"too few steps: errors spread over {len(rows)} position(s), none rare (the worst, {worst['gate']}, "
             f"takes its rarer value on {worst['rare']:.1%} of training inputs); train longer, e.g. the "
             "circuit-learn preset, which trains to a validation target")

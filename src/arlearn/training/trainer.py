@@ -365,6 +365,7 @@ class Trainer:
         at = stopped == "target"
         first = self.target_first or (None, None)
         return {"target_exact_match": tc.target_exact_match, "check_split": getattr(self.evaluator, "check_split", None),
+                "check_n": len(getattr(self.evaluator, "check_examples", ())) or None,
                 "steps_to_target": self.step if at else None,
                 "seconds_to_target": round(self.train_seconds, 1) if at else None,
                 "target_first_step": first[0], "target_first_seconds": first[1],

@@ -15,21 +15,39 @@ from __future__ import annotations
 
 import functools
 
-from typing import TYPE_CHECKING, Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 import torch
 
 from arlearn.errors import ArlearnError
 from arlearn.signals import check_stop
+from arlearn.vocab import Vocab
 
-if TYPE_CHECKING:  # type hints only: base.py imports this module
-    from arlearn.tasks.base import Example, Task
+
+class EncodableExample(Protocol):
+    """What the encoder reads of an example (`arlearn.tasks.base.Example`)."""
+
+    prompt: tuple[str, ...]
+
+
+class EncodableTask(Protocol):
+    """What the encoder needs of a sequence task (`arlearn.tasks.base.Task` has it). Stated here
+    rather than imported: base.py builds on this module, so this module does not import it back."""
+
+    name: str
+    vocab: Vocab
+    seq_len: int
+
+    def sequence(self, ex: EncodableExample) -> tuple[str, ...]: ...
+
+    def encoded_sample(self, split: str, n: int, seed: int | str, loss_on: str = "cot_answer"): ...
+
 
 LOSS_ON = ("all", "cot_answer")
 
 
-def _encode_rows(task: Task, examples: Sequence[Example], loss_on: str):
+def _encode_rows(task: EncodableTask, examples: Sequence[EncodableExample], loss_on: str):
     """numpy (ids [N, seq_len], first [N], end [N]): the loss covers targets [first, end)."""
     vocab, L = task.vocab, task.seq_len
     rows, first, end = [], [], []
@@ -48,7 +66,7 @@ def _range_mask(first, end, L: int) -> torch.Tensor:
     return (pos >= torch.as_tensor(first)[:, None]) & (pos < torch.as_tensor(end)[:, None])
 
 
-def encode_examples(task: Task, examples: Sequence[Example], loss_on: str = "cot_answer"):
+def encode_examples(task: EncodableTask, examples: Sequence[EncodableExample], loss_on: str = "cot_answer"):
     """Returns (ids [N, seq_len] long, mask [N, seq_len-1] bool) with mask over targets."""
     if loss_on not in LOSS_ON:
         raise ArlearnError(f"train: loss_on must be one of {', '.join(LOSS_ON)}, got {loss_on!r}")
@@ -56,7 +74,7 @@ def encode_examples(task: Task, examples: Sequence[Example], loss_on: str = "cot
     return torch.from_numpy(ids), _range_mask(first, end, task.seq_len)
 
 
-def prompt_batches(task: Task, examples: Sequence[Example], batch_size: int):
+def prompt_batches(task: EncodableTask, examples: Sequence[EncodableExample], batch_size: int):
     """Group examples by prompt length (generation needs equal-length prompts per batch).
 
     Yields (indices, prompt ids [b, P])."""
@@ -128,12 +146,12 @@ def pool_head(train_cfg) -> tuple[str, int]:
     return chunk_seed(train_cfg.seed, 0), min(CHUNK, train_cfg.train_examples)
 
 
-def _make_chunk(task: Task, k: int, size: int, seed: int, loss_on: str):
+def _make_chunk(task: EncodableTask, k: int, size: int, seed: int, loss_on: str):
     ids, first, end = task.encoded_sample("train", size, chunk_seed(seed, k), loss_on)
     return k, ids.astype(compact_dtype(len(task.vocab))), first, end
 
 
-def example_pool(task: Task, train_cfg, progress: bool = False, workers: int | None = None) -> ExamplePool:
+def example_pool(task: EncodableTask, train_cfg, progress: bool = False, workers: int | None = None) -> ExamplePool:
     """The training data of a sequence task: `train_examples` examples from its train split.
 
     Generated in fixed chunks, each from its own seed, so the pool is the same whether it is

@@ -139,14 +139,17 @@ def sample_report(model: ARModel, task, prompts: Sequence[str] = DEFAULT_PROMPTS
 
 
 def model_label(model_cfg) -> str:
-    """A readable name of a model config (a `ModelConfig`): "linear shared tied (d=128)",
-    "mlp (d=64, layers=2)", "transformer (d=128, layers=4)"."""
+    """A readable name of a model config (a `ModelConfig`, or a plug-in class's config):
+    "linear shared tied (d=128)", "mlp (d=64, layers=2)", "transformer (d=128, layers=4)"."""
     words = [model_cfg.name]
     if getattr(model_cfg, "weights", "per-pair") != "per-pair":
         words.append(model_cfg.weights)
     if getattr(model_cfg, "tie_embeddings", False):
         words.append("tied")
-    shape = f"d={model_cfg.d}" + (f", layers={model_cfg.layers}" if model_cfg.layers > 1 else "")
+    d, layers = getattr(model_cfg, "d", None), getattr(model_cfg, "layers", 1)  # a plug-in's config may lack them
+    shape = ", ".join(([f"d={d}"] if d is not None else []) + ([f"layers={layers}"] if layers > 1 else []))
+    if not shape:
+        return " ".join(words)
     return f"{' '.join(words)} ({shape})"
 
 

@@ -4,6 +4,7 @@ eval, sweep, report — and a run records the plug-in it needs. In-process, with
 package tests/plugin_example on sys.path (tests/test_plugin_install.py installs it)."""
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -25,17 +26,17 @@ def example(monkeypatch):
     """The example plug-in importable (not yet imported); afterwards its task and model class,
     its modules and the loader's memory of them are gone again."""
     monkeypatch.syspath_prepend(str(EXAMPLE))
-    monkeypatch.delenv(plugins.ENV, raising=False)
+    monkeypatch.setenv(plugins.ENV, "")  # records the variable's state before, restored after
     loaded = set(plugins._loaded)
     yield
-    forget_plugin(monkeypatch)
+    forget_plugin()
     plugins._loaded.clear()
     plugins._loaded.update(loaded)
 
 
-def forget_plugin(monkeypatch) -> None:
+def forget_plugin() -> None:
     """As a fresh process would be: the example neither imported nor registered nor named."""
-    monkeypatch.delenv(plugins.ENV, raising=False)
+    os.environ[plugins.ENV] = ""
     TASKS.pop("majority", None)
     plugins.MODEL_CLASSES.pop("bag", None)
     for m in [m for m in sys.modules if m.split(".")[0] == "arlearn_majority"]:
@@ -108,14 +109,14 @@ def test_train_eval_report_and_a_missing_plugin(example, tmp_path, capsys, monke
                             "version": "0.1.0"}
     assert used["model"]["name"] == "bag"
     # eval needs no --plugin: the run names its module, which is importable (a fresh process, as it were)
-    forget_plugin(monkeypatch)
+    forget_plugin()
     assert main(["eval", str(run), "--examples", "20"]) == 0
     assert out_json(capsys)["n"] >= 1
     assert main(["report", str(run), "-o", str(tmp_path / "r.html")]) == 0
     assert "majority" in (tmp_path / "r.md").read_text()
     # the plug-in gone: one line naming it
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(EXAMPLE)])
-    forget_plugin(monkeypatch)
+    forget_plugin()
     monkeypatch.chdir(tmp_path)
     assert main(["eval", str(run)]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -30,7 +30,8 @@ give the same numbers within float rounding; tests/test_shared_window.py):
   at least FFT_MIN_OUTPUTS outputs are asked for); always in float32.
 
 `forward(x, start)` returns outputs start … L−1 only, convolving just the inputs they read:
-incremental decoding (start = L−1) is one dot product of the last K inputs with the kernel.
+incremental decoding (start = L−1) is one product of the last K inputs (reversed, flattened)
+with the kernel as a (K·d_in)×d_out matrix: O(K·d_in·d_out) per token.
 
 For the tools that read block-causal maps (heatmaps, wiring, the packed reader) it offers the
 same views: `block(t, s)`, `block_norms()`, `to_dense()`, and `bounds`/`_chunk_weight` as one
@@ -179,7 +180,13 @@ class SharedCausalLinear(nn.Module):
         if start >= L:
             return x.new_zeros(B, 0, self.d_out)
         w = self.weight[: min(L, self.K)]
-        if use_fft(w.shape[0], L - start):
+        if L - start == 1:  # one output (incremental decoding): the last K inputs times the kernel, one GEMM
+            xs = x[:, L - w.shape[0]:].flip(1).reshape(B, -1)
+            if not torch.is_autocast_enabled(x.device.type):
+                xs = xs.to(torch.promote_types(x.dtype, w.dtype))
+            y = (xs @ w.reshape(-1, self.d_out).to(xs.dtype) if not torch.is_autocast_enabled(x.device.type)
+                 else xs @ w.reshape(-1, self.d_out))[:, None]
+        elif use_fft(w.shape[0], L - start):
             y = fft_causal_conv(x, w, start)
             if torch.is_autocast_enabled(x.device.type):
                 y = y.to(torch.get_autocast_dtype(x.device.type))

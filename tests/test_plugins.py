@@ -132,3 +132,24 @@ def test_a_length_sweep_over_a_plugin_task_and_model(example, tmp_path, capsys):
     rep = json.loads((out / "sweep.json").read_text())
     assert rep["cells_done"] == 4 and set(rep["length_complexity"]) == {"bag", "linear"}
     assert {c["cot_length"] for c in rep["cells"]} == {0, 5}
+
+
+def test_registering_says_what_is_missing_in_one_line():
+    from dataclasses import dataclass
+
+    from arlearn.tasks import Task, register_task
+
+    class NotADataclass(Task):
+        pass
+
+    with pytest.raises(ArlearnError, match="needs a Task or StreamTask subclass that is a dataclass"):
+        register_task("broken")(NotADataclass)
+    assert "broken" not in TASKS
+
+    @dataclass
+    class NoName:
+        d: int = 1
+
+    with pytest.raises(ArlearnError, match=r"model class 'nameless': its config must be a dataclass with a `name"):
+        plugins.register_model("nameless", NoName, lambda cfg, V, T: None)
+    assert "nameless" not in plugins.MODEL_CLASSES

@@ -80,7 +80,11 @@ def register_model(name: str, config: type, build: Callable, size: Callable | No
 
 
 def model_class(name: str) -> ModelClass:
-    """The model class `name` (plug-ins are loaded on a miss); unknown: one line with the known."""
+    """The model class `name` (on a miss the built-ins, then the plug-ins are loaded, so a broken
+    plug-in never stands in the way of a built-in); unknown: one line with the known."""
+    if name not in MODEL_CLASSES:
+        for module in BUILTIN:
+            importlib.import_module(module)
     if name not in MODEL_CLASSES:
         load()
     if name not in MODEL_CLASSES:

@@ -143,3 +143,15 @@ def test_the_compiled_mlp_scores_full_exact_match(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["exact_match"] == 1.0 and out["sequence_exact_match"] == 1.0 and out["n"] > 0
     assert out["cot"] == "layers:2" and out["cot_length"] == 13
+
+
+def test_report_of_a_layers_2_run(tmp_path):
+    """`arlearn report` on a layers:2 run, compiled or read as trained (no compile.json): its CoT
+    marks come from the run's own layout; there is no linear model or wiring to compare with."""
+    run = tmp_path / "run"
+    compile_generator("adder4", run, model="mlp", cot="layers:2")
+    assert main(["report", str(run), "-o", str(tmp_path / "a.html")]) in (0, None)
+    (run / "compile.json").unlink()
+    assert main(["report", str(run), "-o", str(tmp_path / "b.html")]) in (0, None)
+    text = (tmp_path / "b.md").read_text()
+    assert "Recovered wiring" not in text and "heatmap" in text

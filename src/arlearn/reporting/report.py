@@ -212,13 +212,13 @@ HEATMAP_CAPTION = ("Frobenius norm of each block W[t,s] of the block-causal map 
 
 def _circuit_layout(task):
     """The circuit layout a task's sequences are (with the CoT), or None."""
-    from arlearn.compile import layout, reference_circuit
+    from arlearn.compile import reference_layout
 
     try:
-        lay = layout(reference_circuit(task))
+        lay = reference_layout(task)  # with the CoT dial's gates (a layers:k run's own layout)
     except ArlearnError:
         return None
-    return lay if task.seq_len == lay.seq_len else None
+    return lay if task.seq_len == lay.seq_len and lay.cot else None
 
 
 def _model_blocks(sec: Section, run_dir: Path, compiled: bool) -> None:
@@ -232,7 +232,9 @@ def _model_blocks(sec: Section, run_dir: Path, compiled: bool) -> None:
     cfg, task, model = load_run(run_dir)
     lay = _circuit_layout(task)
     marks = [lay.prompt_len, lay.prompt_len + lay.k + 1] if lay is not None else []
-    if lay is None or compiled:
+    # the compiled linear model and the wiring exist for a CoT whose gates read only earlier tokens
+    one_step = lay is not None and all(i in lay.pos for g in lay.cot_gates for i in g.inputs)
+    if not one_step or compiled:
         title = f"{name}: {cfg.model.name} on {cfg.task_name} — block norms (layer 0)"
         png = png_bytes(lambda p: block_norm_heatmap(model, p, title, marks=marks))
         sec.blocks.append(("fig", Figure(f"{name}-heatmap.png", HEATMAP_CAPTION, png)))
@@ -245,7 +247,7 @@ def _model_blocks(sec: Section, run_dir: Path, compiled: bool) -> None:
         sec.blocks.append(("fig", Figure(f"{name}-heatmap.png", f"{HEATMAP_CAPTION}. Left: the trained model; "
                                          "right: the model `arlearn compile` builds for the same circuit, whose "
                                          "non-zero blocks are the gates' inputs. Lines: CoT and answer start.", png)))
-    if lay is not None:
+    if one_step:
         _wiring_blocks(sec, model, task)
 
 

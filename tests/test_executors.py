@@ -161,7 +161,7 @@ def test_a_killed_driver_resumes_at_the_unfinished_cells(tmp_path, monkeypatch):
     now = mtimes(tmp_path)
     assert rep["cells_done"] == 4 and len(now) == 4
     assert {k: now[k] for k in kept} == kept  # only the unfinished cells were trained
-    assert [c["id"] for c in rep["cells"]] == [c.id for c in sweep_mod._grid(spec, spec.lines, spec.sizes)]
+    assert [c["id"] for c in rep["cells"]] == [c.id for c in sweep_mod._grid(spec, spec.sizes)]
 
 
 def test_executor_ray_without_ray_is_one_error_line(tmp_path, monkeypatch, capsys):
@@ -210,6 +210,6 @@ def test_ray_retries_a_cell_whose_worker_died(ray_local, tmp_path):
 def test_ray_cell_errors_surface_as_themselves(ray_local, tmp_path):
     with pytest.raises(ArlearnError, match="cannot train: a bad option"):
         spec = SweepSpec(resolve(None, None, SWEEP_TINY), models=["linear"], cots=["none"], seeds=[0, 1])
-        run_cells(failing_run_cell, [(spec, c, tmp_path) for c in sweep_mod._grid(spec, spec.lines, spec.sizes)],
+        run_cells(failing_run_cell, [(spec, c, tmp_path) for c in sweep_mod._grid(spec, spec.sizes)],
                   executor="ray", threads=1)
     assert executors.RAY_MISSING.endswith("pip install 'arlearn[ray]'")

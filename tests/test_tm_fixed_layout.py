@@ -104,3 +104,20 @@ def test_layout_options_are_checked():
     with pytest.raises(ArlearnError, match="layout"):
         make_task("tm", {"machine": "parity", "n": 4, "cot": "threshold", "layout": "diagonal"})
     assert FixedLayout(make_task("tm", {"machine": "parity", "n": 4}).tm, 5).window == 6 * 16
+
+
+def test_a_window_longer_than_a_row_is_not_proven():
+    task = _task("parity")
+    lay = task.fixed
+    exact = build_shared_model(lay, task.seq_len - 1)
+    from arlearn.models.block_net import BlockCausalNet
+    wide = BlockCausalNet(len(lay.vocab), task.seq_len - 1, len(lay.vocab), shared=True, window=lay.row + 5)
+    with torch.no_grad():
+        wide.mix[0].weight.zero_()
+        wide.mix[0].weight[: lay.row].copy_(exact.mix[0].weight)
+        for a, b in ((wide.embed, exact.embed), (wide.head, exact.head)):
+            a.weight.copy_(b.weight)
+        wide.head.bias.zero_()
+        wide.mix[0].bias.zero_()
+    rep = prove_shared(wide, lay)
+    assert not rep["ok"] and "longer than a row" in rep["failures"][0]["why"]

@@ -26,8 +26,9 @@ rounding bound γ_N·Σ|terms| (N = window·d + 2 products a logit sums). One ch
 covers every position, every input and every run length. With `FixedLayout.check_rule` (one
 row of the gates is one machine step on every neighbourhood) and the bounds (every input halts
 within `steps` inside the window: a halted configuration is a fixed point), the model's greedy
-decoding is the machine's run — for every input and every number of rows. `prove_shared_run`
-also decodes nothing; `verify_shared_run` is the end-to-end check by decoding.
+decoding is the machine's run — for every input and every number of rows. (A model whose window
+is longer than a row is not proven: the first generated rows' windows reach `<bos>`.)
+`prove_shared_run` decodes nothing; `verify_shared_run` is the end-to-end check by decoding.
 """
 
 from __future__ import annotations
@@ -96,6 +97,10 @@ def prove_shared(model: BlockCausalNet, lay: FixedLayout, keep: int = 5) -> dict
     H = model.head.weight.detach().double()
     Wt = layer.weight.detach().double()  # [K, d, d]
     K = Wt.shape[0]
+    if K > lay.row:  # the first generated row's windows would reach <bos>: not covered by the per-slot check
+        return {"ok": False, "slots": lay.c, "failed_slots": lay.c, "positions": lay.c, "failed_positions": lay.c,
+                "min_margin": None, "failures": [{"slot": "all", "why": f"window {K} is longer than a row "
+                                                  f"({lay.row} tokens): the first rows read <bos>"}]}
     C = torch.einsum("vi,kio,wo->kvw", E, Wt, H).numpy()  # C[D−1, u, v]: token u at distance D → logit v
     cvec = (layer.bias.detach().double().reshape(-1) @ H.T + model.head.bias.detach().double()).numpy()
     V, c = C.shape[1], lay.c

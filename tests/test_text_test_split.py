@@ -162,3 +162,17 @@ def test_compare_text_scores_runs_and_ngram_on_both_splits(run, tmp_path):
     md = (tmp_path / "cmp" / "comparison.md").read_text()
     assert "| val perplexity | test loss (nats) | test perplexity |" in md
     assert f"{ngram['test_perplexity']:.2f} |" in md and "test (never used to choose)" in md
+
+
+def test_token_cache_keeps_one_half_whatever_the_piece_size(tmp_path):
+    from arlearn.tasks import token_cache
+
+    items = stories(30, 5)
+    write(tmp_path / "c.txt", items)
+    encode = lambda batch: np.asarray([len(s) for s in batch], dtype=np.uint16)  # one "token" per story
+    want = [len(s) for s in items if hash_half(s) == "test"]
+    for k, piece_bytes in enumerate((50, 300, 1 << 20)):
+        data = tmp_path / f"c{k}.u16"
+        meta = token_cache.build(data, str(tmp_path / "c.txt"), encode, {"key": "k", "tokenizer": "t"},
+                                 piece_bytes=piece_bytes, half="test")
+        assert np.fromfile(data, dtype="<u2").tolist() == want and meta["stories"] == len(want)

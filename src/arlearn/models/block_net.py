@@ -24,7 +24,7 @@ Options (all off by default, which is the paper's form):
 - `activation` (mlp): "relu" (the paper's) or "gelu". Every position has its own hidden units, so
   under ReLU a position whose few units all went inactive on every input gets no gradient again
   and stays wrong for good; GELU's gradient is never exactly zero, so such a unit can come back.
-  (Not the cause of the n×n multiplication stalls, which GELU runs show too: docs/results.md.)
+  (Not the cause of the n×n multiplication stalls, which GELU runs show too: docs/results/multiplication.md.)
 """
 
 from __future__ import annotations

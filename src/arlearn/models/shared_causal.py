@@ -99,15 +99,12 @@ class _FFTCausalConv(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             gx = _irfft_pairs(torch.bmm(G, Wb.transpose(1, 2)), n)[:L].transpose(0, 1)
         if ctx.needs_input_grad[1]:
-            f, B, d2 = X.shape
-            di = d2 // 2
-            # Σ_b conj(X[b, i]) G[b, o] = Σ_b (xr gr + xi gi) + i (xr gi − xi gr), from one real product
-            xr, xi = X.view(f, B, di, 2).unbind(-1)
-            g = G.view(f, B, -1, 2)
-            do = g.shape[2]
-            p = torch.bmm(torch.cat([xr, xi], -1).transpose(1, 2), torch.cat([g[..., 0], g[..., 1]], -1))
-            real = p[:, :di, :do] + p[:, di:, do:]
-            imag = p[:, :di, do:] - p[:, di:, :do]
+            # Σ_b conj(X[b, i])·G[b, o] from one real product of the pairs: P[i, a, o, c] = Σ_b x[i, a]·g[o, c]
+            # (a, c ∈ {re, im}); real = P[re, re] + P[im, im], imag = P[re, im] − P[im, re]
+            f, _, d2 = X.shape
+            P = torch.bmm(X.transpose(1, 2), G).view(f, d2 // 2, 2, -1, 2)
+            real = P[:, :, 0, :, 0] + P[:, :, 1, :, 1]
+            imag = P[:, :, 0, :, 1] - P[:, :, 1, :, 0]
             gw = torch.fft.irfft(torch.complex(real, imag), n=n, dim=0)[:K]
         return gx, gw, None, None
 

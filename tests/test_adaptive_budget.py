@@ -79,3 +79,19 @@ def test_without_an_anneal_the_run_stops_at_the_first_check_at_the_target(tmp_pa
                                                "train.device=cpu", "train.checkpoint_minutes=0"])
     res = train(cfg, tmp_path / "run", progress=False)
     assert res["stopped_by"] == "target" and res["steps_to_target"] == res["target_first_step"] == res["steps"]
+
+
+def test_a_checkpoint_carries_the_anneal_and_the_first_target_check(tmp_path):
+    from arlearn.training import Trainer, checkpoint
+
+    torch.set_num_threads(1)
+    over = ["train.steps=2000", "train.eval_every=25", "train.anneal_steps=40", "eval.examples=200",
+            "train.device=cpu", "train.checkpoint_minutes=0", "train.checkpoint_every=5"]
+    res = train(resolve("circuit-adder4", overrides=over), tmp_path / "run", progress=False)
+    first = res["target_first_step"]
+    ckpt, _ = checkpoint.newest_intact(tmp_path / "run")
+    assert ckpt.step == res["steps"] and ckpt.state["anneal_from"] == first
+    assert ckpt.state["target_first"][0] == first
+    again = Trainer(resolve("circuit-adder4", overrides=[*over, "train.steps=2100"]), tmp_path / "run",
+                    progress=False, resume=True)
+    assert again.anneal_from == first and again.target_first == tuple(ckpt.state["target_first"])

@@ -73,6 +73,17 @@ def test_the_run_stops_at_the_target_after_the_anneal_and_a_recheck(adder_run):
     assert res["exact_match"] == 1.0  # the final test evaluation (test split, 64 inputs)
 
 
+def test_arlearn_eval_scores_the_validation_split_of_a_circuit_run(adder_run, capsys):
+    import json
+
+    from arlearn.cli import main
+
+    out, cfg, res = adder_run
+    assert main(["eval", str(out), "--split", "valid"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["split"] == "valid" and d["n"] == res["check_n"] and d["exact_match"] == 1.0
+
+
 def test_without_an_anneal_the_run_stops_at_the_first_check_at_the_target(tmp_path):
     torch.set_num_threads(1)
     cfg = resolve("circuit-adder4", overrides=["train.steps=2000", "train.eval_every=25", "eval.examples=200",
@@ -95,3 +106,19 @@ def test_a_checkpoint_carries_the_anneal_and_the_first_target_check(tmp_path):
     again = Trainer(resolve("circuit-adder4", overrides=[*over, "train.steps=2100"]), tmp_path / "run",
                     progress=False, resume=True)
     assert again.anneal_from == first and again.target_first == tuple(ckpt.state["target_first"])
+
+
+def test_a_small_validation_split_is_warned_about():
+    from arlearn.config import EvalConfig
+    from arlearn.evaluation import evaluator_for
+
+    small = evaluator_for(make_task("circuit", {"generator": "adder4"}), EvalConfig(examples=200), "cpu", False)
+    with pytest.warns(UserWarning, match="validation split holds only"):
+        assert 10 < len(small.check_examples) < 50
+    big = evaluator_for(make_task("circuit", {"generator": "adder8"}), EvalConfig(examples=200), "cpu", False)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(big.check_examples) == 200
+

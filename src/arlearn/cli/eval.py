@@ -49,9 +49,9 @@ def _drawn_from(args, cfg, task) -> tuple[str, int | str | None, int]:
         if args.split == "train":
             raise ArlearnError("text runs score the test or the validation stream (--split test|valid)")
         return args.split, args.seed, args.examples
-    if args.split == "valid":
-        raise ArlearnError(f"--split valid scores a text run's validation stream; {args.run_dir} is a "
-                           f"{task.name!r} run (its held-out examples: --split test)")
+    if args.split == "valid" and not getattr(task, "valid_fraction", 0.0):
+        raise ArlearnError(f"--split valid scores a text run's validation stream or a task's validation split; "
+                           f"{args.run_dir} is a {task.name!r} run, which has none (its held-out examples: --split test)")
     if args.split != "pool":
         return args.split, args.seed, args.examples
     if task.metric != "exact_match":

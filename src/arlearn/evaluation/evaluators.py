@@ -12,6 +12,8 @@ from arlearn.evaluation.perplexity import as_test, evaluate_text
 
 #: held-out examples used by a periodic check that cannot stop the run (a quarter: it only monitors)
 MONITOR_FRACTION = 4
+#: a validation split of fewer inputs than this is warned about (a target reached on it says little)
+FEW_VALID = 50
 
 
 class ExactMatchEvaluator:
@@ -33,6 +35,13 @@ class ExactMatchEvaluator:
         if self._check_examples is None:
             self._check_examples = (self.task.held_out(self.cfg.examples, self.cfg.seed, "valid")
                                     if self.check_split == "valid" else self.examples)
+            n = len(self._check_examples)
+            if self.check_split == "valid" and n < min(FEW_VALID, self.cfg.examples):
+                import warnings
+
+                warnings.warn(f"the task's validation split holds only {n} inputs: periodic checks (and a "
+                              f"target reached on them) see few inputs; the final results score "
+                              f"{len(self.examples)} test inputs", stacklevel=2)
         return self._check_examples
 
     def check(self, model, full: bool) -> dict:

@@ -55,9 +55,13 @@ FFT_MIN_OUTPUTS = 64
 def _real_block(w: torch.Tensor) -> torch.Tensor:
     """Complex w [f, m, n] as the real [f, 2m, 2n] matrix that multiplies interleaved (re, im)
     pairs: a row vector v (complex, m) times w is (v as 2m reals) @ _real_block(w)."""
-    wr, wi = w.real, w.imag
-    rows = torch.stack([torch.stack([wr, wi], -1), torch.stack([-wi, wr], -1)], 2)  # [f, m, 2, n, 2]
-    return rows.reshape(w.shape[0], 2 * w.shape[1], 2 * w.shape[2])
+    f, m, n = w.shape
+    out = w.real.new_empty(f, m, 2, n, 2)
+    out[:, :, 0, :, 0] = w.real
+    out[:, :, 0, :, 1] = w.imag
+    out[:, :, 1, :, 0] = -w.imag
+    out[:, :, 1, :, 1] = w.real
+    return out.view(f, 2 * m, 2 * n)
 
 
 def _rfft_pairs(x: torch.Tensor, n: int) -> torch.Tensor:
@@ -94,7 +98,9 @@ class _FFTCausalConv(torch.autograd.Function):
     def backward(ctx, gy):
         X, Wb = ctx.saved_tensors
         n, lo, L, K = ctx.n, ctx.lo, ctx.L, ctx.K
-        G = _rfft_pairs(F.pad(gy.float().transpose(0, 1), (0, 0, 0, 0, lo, 0)).contiguous(), n)  # [f, B, 2·d_out]
+        g = gy.new_zeros(lo + gy.shape[1], gy.shape[0], gy.shape[2], dtype=torch.float32)
+        g[lo:].copy_(gy.transpose(0, 1))  # time first, `lo` zero rows before: one copy
+        G = _rfft_pairs(g, n)  # [f, B, 2·d_out]
         gx = gw = None
         if ctx.needs_input_grad[0]:
             gx = _irfft_pairs(torch.bmm(G, Wb.transpose(1, 2)), n)[:L].transpose(0, 1)

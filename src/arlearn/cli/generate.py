@@ -29,8 +29,8 @@ def run(args) -> None:
                            f"tasks; continue text with `arlearn sample {args.run_dir} --prompt TEXT`")
     cfg, task, model = load_run(args.run_dir)
     prompt = task.parse_prompt(args.prompt)
-    if len(prompt) > model.T:
-        raise ArlearnError(f"prompt has {len(prompt)} tokens; the model's context is {model.T}")
+    if model.max_length is not None and len(prompt) > model.max_length:  # (a windowed model takes any length)
+        raise ArlearnError(f"prompt has {len(prompt)} tokens; the model's context is {model.max_length}")
     gen = generate_texts(model, task, [Example(prompt, (), ())], device=torch.device("cpu"))[0]
     answer = task.parse_answer(prompt + tuple(gen))
     say(" ".join(prompt + tuple(gen)))

@@ -84,6 +84,7 @@ def test_a_prior_that_zeroed_a_wrong_gates_wire_is_named():
 def test_a_run_that_is_not_a_circuit_is_refused(tmp_path):
     torch.set_num_threads(1)
     out = tmp_path / "mult"
-    train(resolve("quick", overrides=["train.steps=2", *SHORT]), out, progress=False)
+    train(resolve("quick", overrides=["train.steps=2", "task.n=2", "task.m=2", "train.train_examples=256",
+                                      "train.batch_size=16", *SHORT]), out, progress=False)
     with pytest.raises(ArlearnError, match="circuit runs"):
         diagnose_run(out)

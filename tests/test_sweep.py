@@ -244,3 +244,12 @@ def test_a_mean_that_reaches_the_target_is_not_enough_the_interval_must_clear_it
     # the same scores at chance (a two-way answer that is always the majority's) never count
     at_chance = aggregate([synthetic_row("mlp", "none", 0, 100, 0, 1.0, n=1000, chance=1.0)])
     assert length_complexity(at_chance, 100, 0.01)["mlp"]["cot"] is None
+
+
+@pytest.mark.parametrize("eps", ["0", "1", "-0.1"])
+def test_an_epsilon_no_held_out_set_can_show_is_one_error_line(eps, tmp_path, capsys):
+    rc = main(["sweep", "samples", "--preset", "tm-increment", "--models", "linear", "--cot", "none",
+               "--train-examples", "16", "--epsilon", eps, "-o", str(tmp_path / "s")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "--epsilon must be in (0, 1)" in err
+    assert not (tmp_path / "s").exists()

@@ -101,6 +101,9 @@ def run(args) -> None:
                                f"--task {args.task}")
         args.task = fam
         vary.append(axis)
+    if not 0 < args.epsilon < 1:  # ε = 0 asks for a lower bound of 1, which no finite held-out set shows
+        raise ArlearnError(f"--epsilon must be in (0, 1), not {args.epsilon:g}: success means the 95% interval "
+                           "clears 1 − epsilon, and no finite held-out set shows exact match 1 at 95% confidence")
     task = "circuit" if circuits else args.task
     ov = [f"task.name={task}"] if task else []
     if args.steps is not None:

@@ -12,7 +12,7 @@ import time
 import torch
 
 from arlearn.evaluation import generate_texts
-from arlearn.training.runs import load_run
+from arlearn.rundir import load_run
 
 
 def main():

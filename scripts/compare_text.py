@@ -38,7 +38,7 @@ from arlearn.evaluation.sampling import (DEFAULT_PROMPTS, check_same_text_data, 
 from arlearn.fileio import write_json, write_text
 from arlearn.models.ngram import NGramLM
 from arlearn.reporting.render import markdown_table, sample_tables, samples_caption
-from arlearn.training.runs import load_run
+from arlearn.rundir import load_run
 
 
 def _run_row(run_dir, cfg, task, model) -> dict:

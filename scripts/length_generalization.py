@@ -22,7 +22,7 @@ from arlearn.config import parse_value
 from arlearn.errors import ArlearnError
 from arlearn.evaluation.exact_match import evaluate
 from arlearn.tasks import make_task
-from arlearn.training.runs import load_run
+from arlearn.rundir import load_run
 
 
 def main(argv=None) -> int:

@@ -12,7 +12,7 @@ from arlearn.errors import ArlearnError
 from arlearn.tasks import make_task
 from arlearn.tasks.base import hash_split
 from arlearn.training import train
-from arlearn.training.runs import read_metrics
+from arlearn.rundir import read_metrics
 from arlearn.training.step import lr_at
 
 
@@ -56,6 +56,7 @@ def adder_run(tmp_path_factory):
     return out, cfg, train(cfg, out, progress=False)
 
 
+@pytest.mark.slow
 def test_the_run_stops_at_the_target_after_the_anneal_and_a_recheck(adder_run):
     out, cfg, res = adder_run
     assert res["stopped_by"] == "target" and res["steps"] < 2000

@@ -19,7 +19,7 @@ from arlearn.compile import (
 from arlearn.config import resolve
 from arlearn.fileio import load_safetensors, save_safetensors
 from arlearn.models.base import generate_greedy
-from arlearn.training.runs import load_run
+from arlearn.rundir import load_run
 from arlearn.circuits import CircuitBuilder, bits_of_index, normalize
 from arlearn.training import train
 
@@ -125,7 +125,7 @@ def test_packed_only_run_for_circuits_too_big_for_the_dense_form(tmp_path):
     v = verify_run(run)
     assert v["ok"] and v["checked"] == 256 and v["engines"] == ["packed"]
     from arlearn.errors import ArlearnError
-    from arlearn.training.runs import load_run
+    from arlearn.rundir import load_run
 
     with pytest.raises(ArlearnError, match="compiled run written without its dense model.safetensors"):
         load_run(run)  # what `arlearn eval` / `generate` do: a clear pointer to `verify`, not "not found"

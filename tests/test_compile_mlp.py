@@ -13,7 +13,7 @@ from arlearn.cli import main
 from arlearn.compile import compile_bench, compile_generator, prove_run, verify_run
 from arlearn.compile.mlp import depth2_tokens
 from arlearn.errors import ArlearnError
-from arlearn.training.runs import MODEL, PACKED, load_run, save_model
+from arlearn.rundir import MODEL, PACKED, load_run, save_model
 
 ONE = CIRCUIT_VOCAB.id("1")
 

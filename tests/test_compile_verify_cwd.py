@@ -1,7 +1,7 @@
 """`arlearn verify` on a compiled .bench run works from any working directory.
 
 The run directory keeps its own copy of the .bench file, recorded relative to the run directory;
-verify must resolve it there (as `arlearn.training.runs` does), not against the current directory.
+verify must resolve it there (as `arlearn.rundir` does), not against the current directory.
 """
 
 import json

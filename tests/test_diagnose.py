@@ -13,7 +13,7 @@ from arlearn.errors import ArlearnError
 from arlearn.evaluation import evaluate
 from arlearn.reporting.diagnose import diagnose_run, suggestion
 from arlearn.training import train
-from arlearn.training.runs import load_run
+from arlearn.rundir import load_run
 
 SHORT = ["train.eval_every=0", "train.target_exact_match=0", "eval.examples=64", "train.device=cpu",
          "train.checkpoint_minutes=0"]
@@ -27,6 +27,7 @@ def undertrained(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_an_undertrained_run_names_the_gates_it_gets_wrong(undertrained):
     d = diagnose_run(undertrained)
     assert d["n"] == 64 and d["sequence_exact_match"] < 1.0 and d["gates"]
@@ -81,6 +82,7 @@ def test_a_prior_that_zeroed_a_wrong_gates_wire_is_named():
     assert "never takes its rarer value" in suggestion(rows, 0.0, 100)
 
 
+@pytest.mark.slow
 def test_a_run_that_is_not_a_circuit_is_refused(tmp_path):
     torch.set_num_threads(1)
     out = tmp_path / "mult"

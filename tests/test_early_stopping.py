@@ -14,7 +14,7 @@ from arlearn.errors import ArlearnError
 from arlearn.evaluation import evaluate_text
 from arlearn.training import Trainer, checkpoint, train
 from arlearn.training.best import best_path
-from arlearn.training.runs import load_run, load_run_config, read_metrics
+from arlearn.rundir import load_run, load_run_config, read_metrics
 
 EOT = "<|endoftext|>"
 TRAIN = ["Tom had a red ball. He liked to play with it in the park every day.",

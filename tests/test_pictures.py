@@ -7,7 +7,7 @@ from arlearn.cli import main
 from arlearn.compile import compile_generator, layout
 from arlearn.errors import ArlearnError
 from arlearn.reporting.heatmap import block_norm_heatmap, block_norms
-from arlearn.training.runs import load_run
+from arlearn.rundir import load_run
 from arlearn.circuits import generate
 
 

@@ -12,7 +12,7 @@ from arlearn.cli import main
 from arlearn.compile import PROVE, compile_bench, compile_generator, compile_tm, prove_run
 from arlearn.compile.weights import SparseLinear
 from arlearn.fileio import load_safetensors, save_safetensors
-from arlearn.training.runs import MODEL, PACKED, load_run, save_model
+from arlearn.rundir import MODEL, PACKED, load_run, save_model
 
 ONE = CIRCUIT_VOCAB.id("1")
 

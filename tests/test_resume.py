@@ -23,7 +23,7 @@ from arlearn.training import checkpoint
 from arlearn.cli import main
 from arlearn.config import resolve
 from arlearn.errors import ArlearnError
-from arlearn.training.runs import read_metrics
+from arlearn.rundir import read_metrics
 from arlearn.training import Trainer, train
 
 STEPS = 40
@@ -103,6 +103,7 @@ def check_metrics(run_dir: Path) -> None:
     assert steps == list(range(5, STEPS + 1, 5)), steps  # every logged step exactly once, in order
 
 
+@pytest.mark.slow
 def test_sigkill_at_a_random_step_then_resume_is_bitwise_exact(reference, tmp_path, capsys):
     seed = int.from_bytes(os.urandom(4), "little")
     target = random.Random(seed).randint(7, STEPS - 15)
@@ -124,6 +125,7 @@ def test_sigkill_at_a_random_step_then_resume_is_bitwise_exact(reference, tmp_pa
     assert len(checkpoint.list_checkpoints(run)) <= 3  # keep_checkpoints
 
 
+@pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_and_exits_then_resumes_exactly(reference, tmp_path, capsys):
     run = tmp_path / "term"
     proc = start_child(run)

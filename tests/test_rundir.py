@@ -11,7 +11,7 @@ from arlearn.cli import main
 from arlearn.config import resolve
 from arlearn.errors import ArlearnError
 from arlearn.training import Trainer, checkpoint, train
-from arlearn.training.runs import read_metrics
+from arlearn.rundir import read_metrics
 
 OVERRIDES = ["task.n=1", "task.m=1", "model.d=8", "train.steps=6", "train.batch_size=8", "train.train_examples=20",
              "train.warmup=1", "train.log_every=1", "train.checkpoint_every=4", "train.threads=1",

@@ -22,11 +22,13 @@ ALLOWED = {
     "turing": {"ground", "circuits", "turing"},
     "tasks": {"ground", "circuits", "turing", "tasks"},
     "evaluation": {"ground", "models", "tasks", "evaluation"},
-    "training": {"ground", "models", "tasks", "evaluation", "training"},
-    "compile": {"ground", "models", "circuits", "turing", "tasks", "training", "compile"},
-    "experiments": {"ground", "models", "circuits", "tasks", "evaluation", "training", "compile", "experiments"},
-    "reporting": {"ground", "models", "circuits", "tasks", "evaluation", "training", "compile", "experiments",
-                  "reporting"},
+    "rundir": {"ground", "models", "tasks", "rundir"},  # the run-directory format and the one run loader
+    "training": {"ground", "models", "tasks", "evaluation", "rundir", "training"},
+    "compile": {"ground", "models", "circuits", "turing", "tasks", "rundir", "compile"},  # never training
+    "experiments": {"ground", "models", "circuits", "tasks", "evaluation", "rundir", "training", "compile",
+                    "experiments"},
+    "reporting": {"ground", "models", "circuits", "tasks", "evaluation", "rundir", "training", "compile",
+                  "experiments", "reporting"},
     "cli": None,  # the top: may import anything
     "package": {"ground"},  # arlearn/__init__.py and __main__.py (which only calls the CLI)
 }
@@ -134,7 +136,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_walker_sees_the_package(graph):
     assert "arlearn.training.trainer" in graph and "arlearn.cli" in graph
-    assert "arlearn.training.runs" in graph["arlearn.training.trainer"]
+    assert "arlearn.rundir" in graph["arlearn.training.trainer"]
 
 
 def test_cycle_finder_finds_a_cycle():

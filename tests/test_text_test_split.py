@@ -21,7 +21,7 @@ from arlearn.models.ngram import NGramLM
 from arlearn.tasks import make_task
 from arlearn.tasks.corpus import HALVES, hash_half, load_stories, split_stories
 from arlearn.training import train
-from arlearn.training.runs import load_run
+from arlearn.rundir import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 EOT = "<|endoftext|>"
@@ -52,6 +52,7 @@ def text_task(tmp: Path, **kw):
     return make_task("text", {k: v for k, v in task_opts(tmp, **kw).items() if k != "name"})
 
 
+@pytest.mark.slow
 def test_hash_half_is_the_low_bit_of_the_story_sha256_in_every_process():
     items = stories(50, 3)
     assert [hash_half(s) for s in items] == [HALVES[hashlib.sha256(s.encode()).digest()[-1] & 1] for s in items]

@@ -46,6 +46,7 @@ def _input_of(task, ex):
     return cfg[0][task.tm.origin: task.tm.origin + task.length]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("machine", MACHINES)
 def test_compiled_shared_model_generates_the_tableau_past_its_context(machine):
     task = _task(machine)
@@ -91,7 +92,7 @@ def test_compile_verify_and_prove_a_run_directory(tmp_path):
     ver = verify_shared_run(tmp_path / "bi", rows=2 * rep["steps"])
     assert ver["ok"] and ver["checked"] == 16
     # a corrupted weight file fails the proof of the run
-    from arlearn.training.runs import load_run, save_model
+    from arlearn.rundir import load_run, save_model
     _, task, model = load_run(tmp_path / "bi")
     _corrupt_a_fanin_weight(model, task.fixed)
     save_model(tmp_path / "bi", model)

@@ -9,7 +9,7 @@ from arlearn.config import resolve
 from arlearn.tasks.encoding import ExamplePool, encode_examples
 from arlearn.errors import ArlearnError
 from arlearn.evaluation import evaluate, first_divergence
-from arlearn.training.runs import load_run
+from arlearn.rundir import load_run
 from arlearn.tasks import make_task
 from arlearn.training import lr_at, train
 
@@ -29,12 +29,14 @@ def run_2x2(tmp_path_factory):
     return run_dir, results
 
 
+@pytest.mark.slow
 def test_learns_2x2_multiplication_to_99_percent_held_out(run_2x2):
     run_dir, results = run_2x2
     assert results["exact_match"] >= 0.99, results
     assert results["n"] == 1000
 
 
+@pytest.mark.slow
 def test_run_directory_is_complete_and_reloadable(run_2x2):
     run_dir, results = run_2x2
     for name in ("config.toml", "metrics.jsonl", "model.safetensors", "results.json", "eval_examples.jsonl"):

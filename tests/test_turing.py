@@ -304,7 +304,7 @@ def test_compiled_tm_is_exact_on_every_input(tmp_path):
     """TM → circuit → linear-model weights: greedy decoding reproduces the threshold CoT and
     answer on every input, and decodes to the simulator's final tape."""
     from arlearn.evaluation import generate_texts
-    from arlearn.training.runs import load_run
+    from arlearn.rundir import load_run
 
     options = {"machine": "binary-increment", "n": 3, "cot": "threshold"}
     task = make_task("tm", options)

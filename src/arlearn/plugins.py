@@ -22,7 +22,7 @@ parameters, widths)`, the arithmetic `arlearn.training.memory` estimates a run's
 of a model built on torch's meta device, activations unknown).
 
 `origin(module)` names where a task or model class came from — {"module", "distribution",
-"version"} — which a run directory records (`arlearn.training.runs`), so loading a run whose
+"version"} — which a run directory records (`arlearn.rundir`), so loading a run whose
 plug-in is missing says which one in one line.
 """
 

@@ -39,7 +39,6 @@ from arlearn.models import context_for, make_model
 from arlearn.models.base import ARModel
 from arlearn.plugins import MODEL_CLASSES, import_plugin, origin
 from arlearn.tasks import TASKS, Task, TaskBase, make_task
-from arlearn.training.memory import check_fits
 
 CONFIG, MODEL, RESULTS, METRICS, EXAMPLES = (
     "config.toml", "model.safetensors", "results.json", "metrics.jsonl", "eval_examples.jsonl"
@@ -202,13 +201,13 @@ def prepare_run_dir(run_dir: str | Path, cfg: RunConfig, assets: dict | None = N
     return run_dir, stored
 
 
-def build(cfg: RunConfig, for_training: bool = False, world_size: int = 1) -> tuple[Task, ARModel]:
-    """The run's task and (freshly initialised) model. `for_training`: first refuse, in one line, a
-    run whose weights + optimizer state + activations would not fit in the memory at hand."""
+def build(cfg: RunConfig, before_model=None) -> tuple[Task, ARModel]:
+    """The run's task and (freshly initialised) model. `before_model(task, T)` is called before the
+    model is built (the trainer's memory check refuses there, in one line, a run that would not fit)."""
     task = make_task(cfg.task_name, cfg.task_options)
     T = context_for(cfg.model, task.seq_len)
-    if for_training:
-        check_fits(cfg.model, cfg.train, len(task.vocab), T, world=world_size)
+    if before_model is not None:
+        before_model(task, T)
     return task, make_model(cfg.model, len(task.vocab), T)
 
 

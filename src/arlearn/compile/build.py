@@ -19,7 +19,7 @@ from arlearn.device import available_memory
 from arlearn.errors import ArlearnError
 from arlearn.fileio import save_safetensors, sha256_file, write_json
 from arlearn.tasks import make_task
-from arlearn.training.runs import COMPILE, PACKED, claim_run_dir, prepare_run_dir, save_model, task_assets
+from arlearn.rundir import COMPILE, PACKED, claim_run_dir, prepare_run_dir, save_model, task_assets
 
 
 @dataclass
@@ -113,7 +113,7 @@ def compile_circuit(circuit: Circuit, run_dir, task: dict | None = None, chunk: 
     or the `tm` task with `cot = "threshold"`); it must describe a task whose sequences are this
     circuit's layout (checked: vocab and sequence length, and the CoT of a few examples).
     Writes config.toml, the task's input files (a .bench file or machine spec, by content, with
-    their sha256 in inputs.json: the same mechanism as a trained run, `arlearn.training.runs`),
+    their sha256 in inputs.json: the same mechanism as a trained run, `arlearn.rundir`),
     compiled.safetensors (packed) and — when the dense block-causal map fits in
     `max_dense_bytes` — model.safetensors (the dense `linear` model `arlearn eval` loads).
     A non-empty `run_dir` is replaced (its run files deleted first) when `overwrite`, else refused.

@@ -59,7 +59,7 @@ from arlearn.fileio import load_safetensors, sha256_file, write_json
 from arlearn.models.block_causal import BlockCausalLinear
 from arlearn.models.block_net import BlockCausalNet
 from arlearn.tasks import make_task
-from arlearn.training.runs import COMPILE, MODEL, PACKED, PROVE, load_run, load_run_config
+from arlearn.rundir import COMPILE, MODEL, PACKED, PROVE, load_run, load_run_config
 
 #: a dynamic programme over more weighted sums than this is not attempted (that position fails)
 MAX_SUM_RANGE = 1 << 20

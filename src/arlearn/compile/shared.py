@@ -169,7 +169,7 @@ def prove_shared_run(run_dir, rows: int = 0, record: bool = True) -> dict:
     """`arlearn verify --prove` of a fixed-layout run: the per-slot proof of its model, the rule
     on every neighbourhood, and the layout against the simulator on every input for `rows` rows
     (default 4× the task's step bound). Written to prove.json with `record`."""
-    from arlearn.training.runs import PROVE, load_run
+    from arlearn.rundir import PROVE, load_run
 
     run_dir = Path(run_dir)
     cfg, task, model = load_run(run_dir)
@@ -199,7 +199,7 @@ def prove_shared_run(run_dir, rows: int = 0, record: bool = True) -> dict:
 def verify_shared_run(run_dir, rows: int = 0) -> dict:
     """Greedy decoding of a fixed-layout run's model from every input's prompt for `rows` rows
     (default 4× the step bound: past the training context) against the layout's stream."""
-    from arlearn.training.runs import load_run
+    from arlearn.rundir import load_run
 
     run_dir = Path(run_dir)
     _, task, model = load_run(run_dir)
@@ -227,7 +227,7 @@ def compile_tm_shared(spec: str, run_dir, steps: int = 0, tape: int = 0, n: int 
     `arlearn verify [--prove]` load. Bounds left at 0 are the smallest every input needs; the
     model's context T is the task's (steps rows), but it runs any number of rows."""
     from arlearn.tasks import make_task
-    from arlearn.training.runs import COMPILE, PROVE, claim_run_dir, prepare_run_dir, save_model, task_assets
+    from arlearn.rundir import COMPILE, PROVE, claim_run_dir, prepare_run_dir, save_model, task_assets
 
     options = {"machine": spec, "cot": "threshold", "layout": "fixed",
                **{k: v for k, v in (("n", n), ("steps", steps), ("tape", tape)) if v}}

@@ -18,7 +18,7 @@ from arlearn.errors import ArlearnError
 from arlearn.fileio import load_safetensors, write_json
 from arlearn.models.base import generate_greedy
 from arlearn.tasks import make_task
-from arlearn.training.runs import MODEL, PACKED, VERIFY, load_run, load_run_config
+from arlearn.rundir import MODEL, PACKED, VERIFY, load_run, load_run_config
 
 EXHAUSTIVE_MAX_INPUTS = 20
 #: a saved `linear` map with at most this fraction of its live weights non-zero is a compiled
@@ -48,7 +48,7 @@ def reference_layout(task) -> Layout:
 
 def _load_for_verify(run_dir: Path):
     """(cfg, task, dense model or None, packed weights or None), loaded through
-    `arlearn.training.runs` so that file options (a copied .bench or machine spec) resolve inside
+    `arlearn.rundir` so that file options (a copied .bench or machine spec) resolve inside
     the run directory, whatever the working directory."""
     cfg = load_run_config(run_dir)
     if (run_dir / MODEL).is_file():

@@ -164,7 +164,7 @@ def _config(claim: Claim):
 
 
 def _measure_train(claim: Claim, out: Path, train: bool, progress: bool, run_kw: dict) -> dict:
-    from arlearn.training.runs import RESULTS
+    from arlearn.rundir import RESULTS
 
     values, seconds = [], []
     if train:

@@ -24,7 +24,7 @@ from pathlib import Path
 from arlearn.config import RunConfig, from_dict, load_toml
 from arlearn.errors import ArlearnError
 from arlearn.fileio import write_json
-from arlearn.training.runs import CONFIG, RESULTS, portable_config
+from arlearn.rundir import CONFIG, RESULTS, portable_config
 
 SEEDS_FILE = "seeds.json"
 #: (section, key) pairs that say how a run was executed, not what was trained

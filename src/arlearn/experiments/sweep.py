@@ -69,7 +69,7 @@ from arlearn.experiments.complexity import (
     size_complexity,
 )
 from arlearn.experiments.executors import check_executor, run_cells
-from arlearn.training.runs import claim_run_dir
+from arlearn.rundir import claim_run_dir
 from arlearn.fileio import make_dir, write_json
 
 #: the files of a sweep directory: each cell's summary (in its run directory), the report data

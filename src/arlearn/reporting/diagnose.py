@@ -32,7 +32,7 @@ import torch
 from arlearn.errors import ArlearnError
 from arlearn.evaluation.exact_match import evaluate
 from arlearn.tasks.encoding import encode_examples, pool_head
-from arlearn.training.runs import load_run
+from arlearn.rundir import load_run
 
 #: a gate taking its rarer value on fewer than this share of training inputs counts as rare
 RARE = 0.01

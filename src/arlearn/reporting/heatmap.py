@@ -106,7 +106,7 @@ def _save(fig, path) -> Path:
 def run_heatmap(run_dir, out, layer: int = 0) -> dict:
     """`arlearn heatmap RUN_DIR -o file.png`: the heatmap of a run's model, with the prompt /
     CoT / answer boundaries marked for circuit-layout tasks."""
-    from arlearn.training.runs import load_run
+    from arlearn.rundir import load_run
 
     cfg, task, model = load_run(run_dir)
     marks = []

@@ -34,7 +34,7 @@ from arlearn.experiments.sweep import LENGTH_PNG, SAMPLES_PNG, SIZES_PNG, SWEEP,
 from arlearn.fileio import atomic_path, write_text
 from arlearn.reporting.curves import is_number, png_bytes, curves_figure
 from arlearn.reporting.render import Figure, Section, render_html, render_markdown
-from arlearn.training.runs import COMPILE, CONFIG, EXAMPLES, METRICS, MODEL, PACKED, PROVE, RESULTS, VERIFY
+from arlearn.rundir import COMPILE, CONFIG, EXAMPLES, METRICS, MODEL, PACKED, PROVE, RESULTS, VERIFY
 
 MAX_EXAMPLES = 8  #: example CoTs shown per run (wrong ones first)
 
@@ -77,7 +77,7 @@ def samples_blocks(run_dirs) -> list:
     with distinct-2/3 and the 4-gram copy rate beside each continuation; the copy rate reads the
     first run's training tokens and is n/a, with the reason, when they cannot be read."""
     from arlearn.evaluation.sampling import sample_runs
-    from arlearn.training.runs import load_run
+    from arlearn.rundir import load_run
 
     try:
         return [("samples", sample_runs([(Path(d), *load_run(d)) for d in run_dirs], **SAMPLING))]
@@ -101,7 +101,7 @@ COMPILE_KEYS = (("circuit", "circuit"), ("inputs", "inputs"), ("outputs", "outpu
 def run_section(run_dir: Path, samples: bool = True) -> Section:
     """A trained run (config, results, curves, heatmap, examples) or a compiled one (what was
     compiled, its verification); either shows the verification `arlearn verify` recorded."""
-    from arlearn.training.runs import load_run_config
+    from arlearn.rundir import load_run_config
 
     cfg = load_run_config(run_dir)
     name = run_dir.resolve().name
@@ -226,7 +226,7 @@ def _model_blocks(sec: Section, run_dir: Path, compiled: bool) -> None:
     the compiled model's, and for any circuit run the wiring recovered from it."""
     from arlearn.compile import build_weights
     from arlearn.reporting.heatmap import block_norm_heatmap, block_norms, heatmap_pair, sparse_block_norms
-    from arlearn.training.runs import load_run
+    from arlearn.rundir import load_run
 
     name = sec.title
     cfg, task, model = load_run(run_dir)

@@ -110,7 +110,7 @@ class TaskBase:
 
     def assets(self) -> dict:
         """The files this task's options refer to, which a run directory keeps a copy of so it can
-        be moved: {option: (file name, bytes)} (default: none; see arlearn.training.runs)."""
+        be moved: {option: (file name, bytes)} (default: none; see arlearn.rundir)."""
         return {}
 
     def parse_prompt(self, text: str) -> tuple[str, ...]:

@@ -2,7 +2,7 @@
 resumable checkpoints, run directories, and the memory check that refuses a run too big to fit."""
 
 from arlearn.training.memory import NotEnoughMemory, check_fits, estimate_training_memory
-from arlearn.training.runs import build, load_run, load_run_config
+from arlearn.rundir import build, load_run, load_run_config
 from arlearn.training.step import lr_at, make_optimizer
 from arlearn.training.trainer import Trainer, train
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from arlearn.errors import ArlearnError
 from arlearn.fileio import save_safetensors
 from arlearn.training import checkpoint
-from arlearn.training.runs import load_model_state
+from arlearn.rundir import load_model_state
 
 #: the row keys that score a check, in order of preference, and whether higher is better
 SCORES = (("val_loss", False), ("eval_exact_match", True))

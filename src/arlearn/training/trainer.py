@@ -42,7 +42,8 @@ from arlearn.training.tensorboard import FanOut, TensorBoardLog, require_tensorb
 from arlearn.training.distributed import any_rank, broadcast_object, shard_rows, world
 from arlearn.training.step import (accumulate_gradients, block_layers, lr_at, make_optimizer, seed_everything,
                                    shrink_blocks)
-from arlearn.training.runs import (
+from arlearn.training.memory import check_fits
+from arlearn.rundir import (
     METRICS,
     RESULTS,
     MetricsLog,
@@ -113,7 +114,8 @@ class Trainer:
             torch.set_num_threads(tc.threads)
         seed_everything(tc.seed)
         # bad task options, or a model too big for this machine, fail here, before anything is written
-        self.task, self.model = build(cfg, for_training=True, world_size=w.size)
+        self.task, self.model = build(cfg, before_model=lambda task, T: check_fits(
+            cfg.model, cfg.train, len(task.vocab), T, world=w.size))
         if tc.logger == "tensorboard":
             require_tensorboard()  # a missing package fails here too
         if not resume and not overwrite:  # a non-empty directory fails now, before data generation

@@ -44,6 +44,7 @@ def test_shrink_moves_every_block_tau_towards_zero_and_zeroes_the_small_ones(chu
             assert not dense[s, :, t, :].any()
 
 
+@pytest.mark.slow
 def test_block_l1_sparsifies_a_trained_circuit_model_without_losing_it(tmp_path):
     """The same adder4 run with and without the group lasso: both exact, the sparse one has many
     blocks at exactly zero and recovers the circuit's wiring with far higher precision."""

@@ -110,6 +110,7 @@ def _cap_address_space():
     resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
 
 
+@pytest.mark.slow
 def test_the_cli_under_a_2_gib_memory_cap(decrement):
     """The user trial's case, the real command in its own process: killed at 23.7 GB, or a
     MemoryError traceback under a 3 GB cap, before the simulator held the tape only."""

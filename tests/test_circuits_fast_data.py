@@ -29,6 +29,7 @@ def _same(a, b):
         assert np.array_equal(x, y)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss_on", ["cot_answer", "all"])
 @pytest.mark.parametrize("name,opts", TASKS, ids=lambda v: str(v))
 def test_fast_rows_equal_the_per_example_rows(name, opts, loss_on):
@@ -50,6 +51,7 @@ def test_other_tm_formats_keep_the_per_example_route():
     _same(task.encoded_sample("train", 50, 1), _encode_rows(task, task.sample("train", 50, 1), "cot_answer"))
 
 
+@pytest.mark.slow
 def test_the_training_pool_uses_the_fast_route(monkeypatch):
     task = make_task("circuit", {"generator": "mult4"})
     cfg = TrainConfig(train_examples=9000, batch_size=64, seed=5)  # two chunks (8192 + 808)

@@ -151,6 +151,7 @@ TINY = ["task.n=2", "task.m=2", "model.d=8", "model.hidden=16", "train.steps=20"
         'train.device="cpu"', "train.eval_every=0"]
 
 
+@pytest.mark.slow
 def test_reproduce_trains_judges_resumes_and_reads_back(tmp_path, monkeypatch):
     import arlearn.training.trainer as trainer
 

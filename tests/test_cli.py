@@ -118,6 +118,7 @@ def test_checkpoint_of_another_shape_is_rejected(tiny_run, tmp_path, capsys):
     assert code == 2 and "has shape" in err
 
 
+@pytest.mark.slow
 def test_console_script_exit_status():
     proc = subprocess.run([sys.executable, "-m", "arlearn", "train", "--task", "nope"],
                           capture_output=True, text=True)

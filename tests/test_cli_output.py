@@ -39,12 +39,14 @@ def demo_run(tmp_path_factory):
     return run, out, err
 
 
+@pytest.mark.slow
 def test_demo_stdout_is_one_json_line(demo_run):
     run, out, err = demo_run
     assert json.loads(out)["run_dir"] == str(run)  # the whole of stdout parses
     assert "step 10: held-out exact match" in err and "| model" in err  # logs and the table: stderr
 
 
+@pytest.mark.slow
 def test_every_results_command_prints_only_json(demo_run, tmp_path, capfd):
     """In-process (a subprocess each would cost seconds of imports), captured at the file
     descriptors, so even a write to fd 1 from C code would show; progress bars stay on."""

@@ -50,6 +50,7 @@ def test_gradient_accumulation_equals_the_full_batch(tmp_path):
     assert b["exact_match"] == a["exact_match"]
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_reproduce_the_single_process_loss_curve(tmp_path):
     single = train(resolve("quick", overrides=TINY), tmp_path / "single", progress=False)
     port = _free_port()

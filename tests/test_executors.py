@@ -82,6 +82,7 @@ def test_plan_splits_the_cores_among_the_cells():
     assert plan(8, threads=2, n_cores=16) == (8, 2)
 
 
+@pytest.mark.slow
 def test_local_results_come_back_in_job_order_as_they_arrive():
     arrived = []
     out = run_cells(square_late_first, [(0,), (1,), (2,)], executor="local", threads=1,
@@ -97,6 +98,7 @@ def test_an_unknown_executor_is_an_error():
 
 
 # -- local vs serial: the same bits ------------------------------------------------------------
+@pytest.mark.slow
 def test_local_trains_the_same_seeds_bit_for_bit_as_serial_and_resumes(tmp_path):
     cfg = resolve("quick", None, SEEDS_TINY)
     serial = train_seeds(cfg, tmp_path / "serial", [0, 1, 2], executor="serial")
@@ -119,6 +121,7 @@ def test_local_trains_the_same_seeds_bit_for_bit_as_serial_and_resumes(tmp_path)
 
 
 # -- failures -----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_killed_local_worker_is_one_error_line_and_a_rerun_completes_the_sweep(tmp_path, monkeypatch, capsys):
     out = tmp_path / "sweep"
     monkeypatch.setattr(sweep_mod, "run_cell", crashing_run_cell)
@@ -136,12 +139,14 @@ def test_a_killed_local_worker_is_one_error_line_and_a_rerun_completes_the_sweep
     assert json.loads((out / "sweep.json").read_text())["cells_done"] == 3
 
 
+@pytest.mark.slow
 def test_an_error_inside_a_cell_is_one_error_line_in_the_driver(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sweep_mod, "run_cell", failing_run_cell)
     assert main([*SWEEP_CLI, "-o", str(tmp_path / "sweep"), "--executor", "local"]) == 2
     assert one_error_line(capsys) == "arlearn: error: cell linear-none-n64-s1 cannot train: a bad option"
 
 
+@pytest.mark.slow
 def test_a_killed_driver_resumes_at_the_unfinished_cells(tmp_path, monkeypatch):
     spec = SweepSpec(resolve(None, None, SWEEP_TINY), models=["linear"], cots=["none", "running"], seeds=[0, 1])
     real_publish, published = sweep_mod._publish, []
@@ -191,6 +196,7 @@ def ray_local():
     ray.shutdown()
 
 
+@pytest.mark.slow
 def test_ray_trains_the_same_seeds_as_serial(ray_local, tmp_path):
     cfg = resolve("quick", None, SEEDS_TINY)
     serial = train_seeds(cfg, tmp_path / "serial", [0, 1], executor="serial")

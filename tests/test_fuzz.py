@@ -171,6 +171,7 @@ for _name, _opts in (("parity", {}), ("circuit", {"generator": "adder3"})):
         pass
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(PROMPT_TASKS))
 @FUZZ
 @given(data=st.data())
@@ -297,6 +298,7 @@ def good_checkpoint(tmp_path_factory):
     return t, t.save_checkpoint()
 
 
+@pytest.mark.slow
 def test_fuzz_checkpoint_dirs(good_checkpoint, tmp_path):
     trainer, good = good_checkpoint
     names = [checkpoint.MODEL, checkpoint.OPTIM, checkpoint.STATE]

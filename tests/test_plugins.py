@@ -125,6 +125,7 @@ def test_train_eval_report_and_a_missing_plugin(example, tmp_path, capsys, monke
                    "PYTHONPATH"]
 
 
+@pytest.mark.slow
 def test_a_length_sweep_over_a_plugin_task_and_model(example, tmp_path, capsys):
     out = tmp_path / "sweep"
     assert main(["--plugin", "arlearn_majority", "sweep", "length", "--task", "majority", "--models", "bag,linear",

@@ -128,6 +128,7 @@ def render(page: Path, png: Path) -> list[str]:
     return [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
 
 
+@pytest.mark.slow
 def test_report_renders_in_headless_chromium(report, tmp_path):
     if chromium() is None:
         pytest.skip("chromium not installed (`apt-get install chromium`; .ci/run installs it when it can)")
@@ -150,6 +151,7 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     assert len(np.unique((img * 255).astype(np.uint8).reshape(-1, 3), axis=0)) > 50  # text and figures, not one colour
 
 
+@pytest.mark.slow
 def test_a_trained_circuit_run_shows_learned_beside_compiled_wiring_and_its_proof(tmp_path):
     from arlearn.compile.prove import prove_run
 

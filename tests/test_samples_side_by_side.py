@@ -57,6 +57,7 @@ def test_model_label_names_the_variant():
     assert model_label(cfg.model) == "transformer (d=64, layers=4)"
 
 
+@pytest.mark.slow
 def test_two_runs_continue_every_prompt_side_by_side(runs, capsys):
     assert main(["sample", str(runs["plain"]), str(runs["shared"]), "--max-tokens", "16", "--no-progress"]) == 0
     captured = capsys.readouterr()
@@ -122,6 +123,7 @@ def test_bad_ngram_order_and_ngram_without_the_corpus(runs, capsys):
     assert "3-gram model needs the first run's training tokens" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_report_of_two_text_runs_has_the_samples_side_by_side(runs):
     out = build_report([runs["plain"], runs["shared"]], runs["tmp"] / "report" / "r.html")
     assert out["runs"] == 2  # the samples section is not a run
@@ -136,6 +138,7 @@ def test_report_of_two_text_runs_has_the_samples_side_by_side(runs):
     assert "## Samples side by side (text runs)" in md and "| model | continuation | tokens | distinct-2 |" in md
 
 
+@pytest.mark.slow
 def test_report_of_one_text_run_shows_the_fixed_prompts_and_na_without_the_corpus(runs):
     corpus = runs["tmp"] / "train.txt"
     corpus.rename(runs["tmp"] / "moved.txt")

@@ -26,6 +26,7 @@ def test_summarise_is_mean_and_sample_sd():
     assert "val_perplexity" not in s
 
 
+@pytest.mark.slow
 def test_cli_train_seeds_reports_each_seed_and_the_aggregate(tmp_path, capsys, monkeypatch):
     out = tmp_path / "seeds"
     assert main(["train", "--preset", "quick", *TINY, "--seeds", "0..2", "-o", str(out), "--no-progress"]) == 0
@@ -45,6 +46,7 @@ def test_cli_train_seeds_reports_each_seed_and_the_aggregate(tmp_path, capsys, m
     assert calls == [] and json.loads(capsys.readouterr().out)["runs"] == rep["runs"]  # finished seeds reused
 
 
+@pytest.mark.slow
 def test_a_seed_trained_with_another_thread_count_is_read_back(tmp_path, capsys, monkeypatch):
     out = tmp_path / "seeds"
     assert main(["train", "--preset", "quick", *TINY, "--set", "train.threads=1", "--seeds", "0", "-o", str(out),
@@ -61,6 +63,7 @@ def test_seeds_must_be_distinct(tmp_path):
         train_seeds(resolve("quick"), tmp_path, [1, 1])
 
 
+@pytest.mark.slow
 def test_a_finished_seed_of_another_config_is_an_error_not_averaged_in(tmp_path, capsys):
     out = tmp_path / "seeds"
     assert main(["train", "--preset", "quick", *TINY, "--seeds", "0", "-o", str(out), "--no-progress"]) == 0
@@ -75,6 +78,7 @@ def test_a_finished_seed_of_another_config_is_an_error_not_averaged_in(tmp_path,
     assert load_run_config(out / "seed-0").train.lr == 0.02
 
 
+@pytest.mark.slow
 def test_a_time_limit_that_did_not_bind_is_not_part_of_a_seeds_identity(tmp_path, capsys, monkeypatch):
     out = tmp_path / "seeds"
     assert main(["train", "--preset", "quick", *TINY, "--set", "train.max_minutes=30", "--seeds", "0", "-o",

@@ -39,6 +39,7 @@ def count_trainings(monkeypatch):
     return calls
 
 
+@pytest.mark.slow
 def test_length_sweep_end_to_end_writes_table_plots_and_resumes(tmp_path, monkeypatch):
     calls = count_trainings(monkeypatch)
     spec = tiny_spec(seeds=[0, 1], train_examples=[16, 64])
@@ -159,6 +160,7 @@ def test_unknown_cot_fails_before_any_training(tmp_path, monkeypatch):
     assert calls == [] and not (tmp_path / "cells").exists()
 
 
+@pytest.mark.slow
 def test_cli_sweep_and_its_errors(tmp_path, capsys):
     def argv(cot="none,chunked-2", seeds="0", extra=()):
         return (["sweep", "length", "--models", "linear", "--cot", cot, "--seeds", seeds,

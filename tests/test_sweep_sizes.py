@@ -42,6 +42,7 @@ def fake_training(monkeypatch, exact_match):
     return calls
 
 
+@pytest.mark.slow
 def test_a_sweep_over_circuits_runs_end_to_end_and_writes_the_table_and_plot(tmp_path):
     rep = sample_sweep(spec(), tmp_path, progress=False, on_update=write_outputs)
     assert rep["cells_done"] == rep["cells_total"] == 2 * 2 * 2  # circuits × lines × sizes
@@ -135,6 +136,7 @@ def test_lines_and_what_fails_before_any_training(tmp_path, monkeypatch):
     assert calls == []
 
 
+@pytest.mark.slow
 def test_cli_sweep_over_circuits(tmp_path, capsys):
     argv = ["sweep", "samples", "--circuits", "add1,cmp2", "--models", "linear,linear:none", "--cot", "threshold",
             "--train-examples", "8,16", "--until-target", "-o", str(tmp_path / "sw"), "--no-progress"]

@@ -54,6 +54,7 @@ def reference_stream(task, stories) -> np.ndarray:
 
 
 # -- the reader -----------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("sep", ["eot", "blank"])
 def test_pieces_give_the_stories_of_the_whole_file_for_any_piece_size(tmp_path, sep):
     rng = random.Random(sep)

@@ -108,6 +108,7 @@ def test_steps_weighting_draws_tapes_in_proportion_to_their_steps():
         make_task("tm", {**opts, "tape_weight": "long"})
 
 
+@pytest.mark.slow
 def test_long_runs_counts_the_tapes_that_reach_the_late_rows_of_the_tableau():
     uniform, weighted = (make_task("tm", {**UNARY6, "split": "tapes", "tape_weight": w}) for w in ("uniform", "steps"))
     held = [x for x in uniform.all_inputs() if uniform.split_of(x) == "test"]

@@ -96,6 +96,7 @@ def test_first_divergence():
     assert first_divergence(list("abcd"), list("abc")) == 3
 
 
+@pytest.mark.slow
 def test_unwritable_run_dir_fails_before_training(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")

@@ -72,6 +72,7 @@ GENERATE = {"mult": "12 x 34", "parity": "0 1 1 0 1 0 0 1", "tm": "0 1 1 0", "ci
             "compiled-circuit": "1011", "compiled-tm": "1 1 0 1"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["mult", "parity", "tm", "circuit", "text", "compiled-circuit", "compiled-tm"])
 def test_a_moved_run_works_from_anywhere_without_its_sources(moved, name, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # a third directory: nothing relative to the old places resolves

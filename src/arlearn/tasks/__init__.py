@@ -6,7 +6,7 @@ prompt → CoT → answer) and `text` (a stream task). A plug-in registers its o
 from arlearn.config import build_dataclass
 from arlearn.errors import ArlearnError, did_you_mean
 from arlearn.plugins import load as load_plugins
-from arlearn.tasks.base import TASKS, Example, StreamTask, Task, TaskBase, register_task
+from arlearn.tasks.base import TASKS, CotRung, Example, StreamTask, Task, TaskBase, register_task
 from arlearn.tasks import multiplication  # noqa: F401
 from arlearn.tasks import parity  # noqa: F401
 from arlearn.tasks import turing  # noqa: F401
@@ -24,4 +24,4 @@ def make_task(name: str, options: dict | None = None) -> TaskBase:
     return build_dataclass(TASKS[name], dict(options or {}), f"task '{name}'")
 
 
-__all__ = ["TASKS", "Example", "StreamTask", "Task", "TaskBase", "make_task", "register_task"]
+__all__ = ["TASKS", "CotRung", "Example", "StreamTask", "Task", "TaskBase", "make_task", "register_task"]

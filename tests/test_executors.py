@@ -207,12 +207,14 @@ def test_ray_trains_the_same_seeds_as_serial(ray_local, tmp_path):
             (Path(b["run_dir"]) / "model.safetensors").read_bytes()
 
 
+@pytest.mark.slow
 def test_ray_retries_a_cell_whose_worker_died(ray_local, tmp_path):
     marker = str(tmp_path / "crashed")
     assert run_cells(crash_once, [(marker, 0), (marker, 1), (marker, 2)], executor="ray", threads=1) == [0, 10, 20]
     assert os.path.exists(marker)  # it did die once
 
 
+@pytest.mark.slow
 def test_ray_cell_errors_surface_as_themselves(ray_local, tmp_path):
     with pytest.raises(ArlearnError, match="cannot train: a bad option"):
         spec = SweepSpec(resolve(None, None, SWEEP_TINY), models=["linear"], cots=["none"], seeds=[0, 1])

@@ -15,6 +15,7 @@ from arlearn.experiments.claims import (
     TITLE_MAX,
     Claim,
     claims_doc,
+    fmt_claimed,
     claims_table,
     judge,
     load_claims,
@@ -210,3 +211,10 @@ def test_a_claim_that_cannot_run_is_an_error_row_and_the_others_still_run(tmp_pa
     report = reproduce([broken, fine], tmp_path / "out")
     assert [r["status"] for r in report["claims"]] == ["error", "pass"] and report["error"] == 1
     assert "missing.bench" in report["claims"][0]["note"]
+
+
+def test_a_proof_checked_by_hand_reads_as_one_in_the_tables():
+    c = next(c for c in load_claims() if c.kind == "manual" and c.metric == "proved")
+    assert fmt_claimed(c) == "proven exact"
+    assert "**proven exact**" in results_table(load_claims(), c.section.partition("#")[0])
+    assert "**True**" not in results_table(load_claims(), c.section.partition("#")[0])

@@ -305,7 +305,7 @@ def fmt_claimed(claim: Claim) -> str:
     """The claimed value as the table shows it: "99.90 ± 0.10%", "8 tokens", "proven"."""
     if claim.kind == "sweep-length":
         return claim.value if isinstance(claim.value, str) else f"{claim.value} token{'s' * (claim.value != 1)}"
-    if claim.kind == "prove":
+    if claim.kind == "prove" or claim.metric == "proved":  # a proof, run by the registry or by hand
         return "proven exact" if claim.value is True else "not proven"
     if isinstance(claim.value, bool) or not isinstance(claim.value, (int, float)):
         return str(claim.value)
@@ -317,7 +317,7 @@ def fmt_claimed(claim: Claim) -> str:
 def fmt_values(claim: Claim, values: list) -> str:
     if claim.kind == "sweep-length":
         return values[0] if isinstance(values[0], str) else f"{values[0]} token{'s' * (values[0] != 1)}"
-    if claim.kind == "prove":
+    if claim.kind == "prove" or claim.metric == "proved":
         return "proven exact" if values[0] else "not proven"
     nums = [float(v) for v in values]
     if len(nums) == 1:

@@ -110,7 +110,7 @@ def table(name: str, rows: list[dict]) -> str:
                and r["models"][m]["L"] is not None]
         f = fit(pts)
         if f:
-            laws.append(f"- {m}: L(n) ≈ {f['c']:.2f}·n^{f['a']:.2f}, a = {f['a']:.2f} ± {f['se']:.2f} "
+            laws.append(f"- {m}: L(n) ≈ {f['c']:.2f}·n^{f['a']:.2f}, a = {f['a']:.2f} ± {f['se']:.2g} "
                         f"(least squares on {f['points']} points, n = {', '.join(str(n) for n, _ in pts)})")
         else:
             laws.append(f"- {m}: too few points ({len(pts)} reached"
@@ -137,7 +137,7 @@ def plot(families: dict[str, list[dict]], out: Path) -> None:
                     if m in r["models"] and r["models"][m]["L"] is None]
             if miss:
                 ax.plot(*zip(*miss), "^", color=COLORS[m], mfc="none", ms=9,
-                        label=f"{m}: not reached up to (open ▲)")
+                        label=f"{m}: not reached (open ▲ at the longest CoT tried)")
             zero = [r["n"] for r in rows if m in r["models"] and r["models"][m]["L"] == 0]
             if zero:
                 ax.plot(zero, [0.8] * len(zero), "v", color=COLORS[m], label=f"{m}: L = 0 (drawn at 0.8)")

@@ -177,6 +177,20 @@ def _died(unfinished: list[str]) -> ArlearnError:
                         f"kept, unfinished: {names} — rerun the same command to resume")
 
 
+def _kill_workers(pool) -> None:
+    """SIGKILL the workers left in a broken pool. The pool's own cleanup sends them SIGTERM, which a
+    training cell takes as "stop at the next step" (arlearn.signals), and then joins them: a worker
+    that outlived the one that died can be blocked for good on the result queue's lock, and the
+    join (and with it the driver's shutdown) would wait forever. Their finished cells are already
+    on disk; a rerun resumes at the rest."""
+    procs = []
+    with contextlib.suppress(Exception):  # the pool's manager thread may be clearing the table
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+    for proc in procs:
+        with contextlib.suppress(Exception):
+            proc.kill()
+
+
 def _run_local(fn, jobs, workers: int, threads: int, labels, arrived: Callable) -> None:
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -193,6 +207,7 @@ def _run_local(fn, jobs, workers: int, threads: int, labels, arrived: Callable) 
                 try:
                     res = f.result()
                 except BrokenProcessPool:
+                    _kill_workers(pool)
                     raise _died([labels[i] for i in range(len(jobs)) if i not in finished]) from None
                 finished.add(futures[f])
                 arrived(futures[f], res)

@@ -185,6 +185,28 @@ def _fanin_min(D: np.ndarray, fan: dict, lo: int, hi: int) -> np.ndarray:
     return best
 
 
+class _Tally:
+    """The positions a proof checked: how many failed, the smallest margin, the first few failures."""
+
+    def __init__(self, keep: int):
+        self.keep, self.failures, self.first, self.min_margin = keep, 0, [], float("inf")
+
+    def check(self, t: int, what, margin: float, tol: float, reasons: list[str]) -> None:
+        """Position t predicts `what` with `margin` against the rounding bound `tol`; `reasons` are
+        the failures already found there."""
+        self.min_margin = min(self.min_margin, margin)
+        if not margin > tol:
+            reasons.append(f"margin {margin:.4g} not above the rounding bound {tol:.2g}")
+        if reasons:
+            self.failures += 1
+            if len(self.first) < self.keep:
+                self.first.append({"position": t, "predicts": what, "margin": margin, "why": "; ".join(reasons)})
+
+    def report(self, positions: int, off: int) -> dict:
+        return {"ok": self.failures == 0, "positions": positions, "failed_positions": self.failures,
+                "off_fanin_blocks": off, "min_margin": self.min_margin, "first_failures": self.first}
+
+
 def prove_weights(terms: _Terms, lay: Layout, exact: bool, keep: int = 5) -> dict:
     """Prove (exact: off-fan-in terms must be zero) or certify each generated position."""
     v = CIRCUIT_VOCAB
@@ -192,7 +214,7 @@ def prove_weights(terms: _Terms, lay: Layout, exact: bool, keep: int = 5) -> dic
         raise ArlearnError(f"weights have T={terms.T}, vocab {terms.V}; the layout needs T={lay.T}, vocab {len(v)}")
     bits = [v.id("0"), v.id("1")]
     targets, consts = _targets(lay), _constants(lay)
-    failures, first, min_margin, off = 0, [], float("inf"), 0
+    tally, off = _Tally(keep), 0
     for t, C, A, dyadic in terms.rows():
         if t not in targets:
             continue
@@ -229,15 +251,8 @@ def prove_weights(terms: _Terms, lay: Layout, exact: bool, keep: int = 5) -> dic
                 fires = (S >= b).astype(int)
                 per_s = best.min(axis=1)[fires, np.arange(len(S))]  # right token's margin at each S
                 margin = float(per_s[np.isfinite(best.min(axis=(0, 1)))].min())
-        min_margin = min(min_margin, margin)
-        if not margin > tol:
-            reasons.append(f"margin {margin:.4g} not above the rounding bound {tol:.2g}")
-        if reasons:
-            failures += 1
-            if len(first) < keep:
-                first.append({"position": t, "predicts": what, "margin": margin, "why": "; ".join(reasons)})
-    return {"ok": failures == 0, "positions": len(targets), "failed_positions": failures,
-            "off_fanin_blocks": off, "min_margin": min_margin, "first_failures": first}
+        tally.check(t, what, margin, tol, reasons)
+    return tally.report(len(targets), off)
 
 
 # -- the mlp ---------------------------------------------------------------------------------------
@@ -275,7 +290,7 @@ def prove_mlp(model, lay: Layout, exact: bool, keep: int = 5) -> dict:
     consts = _constants(lay)
     targets: dict[int, object] = {tk.t: tk for tk in depth2_tokens(lay)}
     targets.update(fixed_tokens(lay))
-    failures, first, min_margin, off = 0, [], float("inf"), 0
+    tally, off = _Tally(keep), 0
     for k, (a, e) in enumerate(layer.bounds):
         if not any(a <= t < e for t in targets):
             continue
@@ -329,15 +344,8 @@ def prove_mlp(model, lay: Layout, exact: bool, keep: int = 5) -> dict:
                 e1 = _gamma((t + 1) * layer.d_in + 1) * A1
                 e2 = np.abs(F) @ e1 + _gamma(h + 1) * A2
                 tol = 2 * float((np.abs(H) @ e2 + _gamma(h + 1) * A3).max())
-            min_margin = min(min_margin, margin)
-            if not margin > tol:
-                reasons.append(f"margin {margin:.4g} not above the rounding bound {tol:.2g}")
-            if reasons:
-                failures += 1
-                if len(first) < keep:
-                    first.append({"position": t, "predicts": what, "margin": margin, "why": "; ".join(reasons)})
-    return {"ok": failures == 0, "positions": len(targets), "failed_positions": failures,
-            "off_fanin_blocks": off, "min_margin": min_margin, "first_failures": first}
+            tally.check(t, what, margin, tol, reasons)
+    return tally.report(len(targets), off)
 
 
 # -- the run directory ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import time
 
 import torch
 
+from arlearn.device import RunContext
 from arlearn.evaluation import generate_texts
 from arlearn.rundir import load_run
 
@@ -32,7 +33,7 @@ def main():
     for rnd in range(args.rounds):
         for name in (list(ways) if rnd % 2 == 0 else list(reversed(ways))):
             t = time.perf_counter()
-            outs[name] = ways[name](model, task, examples, 500, torch.device("cpu"), True)
+            outs[name] = ways[name](model, task, examples, RunContext(bf16=True, batch_size=500))
             times[name].append(time.perf_counter() - t)
     assert outs["cast once per evaluation"] == outs["cast once per token"], "generations differ"
     med = {k: statistics.median(v) for k, v in times.items()}

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from arlearn.device import RunContext
 from arlearn.evaluation import evaluate_text
 from arlearn.evaluation.perplexity import as_test, evaluate_tokens
 from arlearn.evaluation.sampling import (DEFAULT_PROMPTS, check_same_text_data, fit_ngram, model_label, ngram_entry,
@@ -44,10 +45,11 @@ from arlearn.rundir import load_run
 def _run_row(run_dir, cfg, task, model) -> dict:
     """A trained run's row of the perplexity table."""
     res = json.loads((Path(run_dir) / "results.json").read_text())
-    ev = evaluate_text(model, task, 64)
+    ctx = RunContext(batch_size=64)
+    ev = evaluate_text(model, task, ctx)
     if task.has_test:
-        ev.update(as_test(evaluate_text(model, task, 64, split="test")))
-    tr = evaluate_tokens(model, task, task.tokens("train"), 64, max_windows=ev["val_windows"])
+        ev.update(as_test(evaluate_text(model, task, ctx, split="test")))
+    tr = evaluate_tokens(model, task, task.tokens("train"), ctx, max_windows=ev["val_windows"])
     print(f"{run_dir}: {ev}; train perplexity {tr['val_perplexity']:.2f}", file=sys.stderr)
     return {"model": model_label(cfg.model), "parameters": model.live_parameters(), **ev,
             "train_perplexity": tr["val_perplexity"], "epochs": res.get("epochs"), "best_epoch": res.get("best_epoch"),

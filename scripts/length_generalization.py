@@ -16,9 +16,8 @@ import argparse
 import json
 import sys
 
-import torch
-
 from arlearn.config import parse_value
+from arlearn.device import RunContext
 from arlearn.errors import ArlearnError
 from arlearn.evaluation.exact_match import evaluate
 from arlearn.tasks import make_task
@@ -34,7 +33,8 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    ctx = RunContext(threads=args.threads, batch_size=args.batch_size)
+    ctx.use_threads()
     try:
         cfg, task, model = load_run(args.run_dir)
         options = dict(cfg.task_options)
@@ -48,7 +48,7 @@ def main(argv=None) -> int:
         if limit is not None and variant.seq_len - 1 > limit:
             raise ArlearnError(f"the variant's sequences need context {variant.seq_len - 1}; the model takes {limit}")
         examples = variant.sample("test", args.examples, args.seed)
-        summary, _ = evaluate(model, variant, examples, batch_size=args.batch_size)
+        summary, _ = evaluate(model, variant, examples, ctx)
     except ArlearnError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

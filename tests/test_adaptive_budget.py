@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from arlearn.config import TrainConfig, resolve
+from arlearn.device import RunContext
 from arlearn.errors import ArlearnError
 from arlearn.tasks import make_task
 from arlearn.tasks.base import hash_split
@@ -113,10 +114,10 @@ def test_a_small_validation_split_is_warned_about():
     from arlearn.config import EvalConfig
     from arlearn.evaluation import evaluator_for
 
-    small = evaluator_for(make_task("circuit", {"generator": "adder4"}), EvalConfig(examples=200), "cpu", False)
+    small = evaluator_for(make_task("circuit", {"generator": "adder4"}), EvalConfig(examples=200), RunContext())
     with pytest.warns(UserWarning, match="validation split holds only"):
         assert 10 < len(small.check_examples) < 50
-    big = evaluator_for(make_task("circuit", {"generator": "adder8"}), EvalConfig(examples=200), "cpu", False)
+    big = evaluator_for(make_task("circuit", {"generator": "adder8"}), EvalConfig(examples=200), RunContext())
     import warnings
 
     with warnings.catch_warnings():

@@ -110,11 +110,12 @@ def test_nonfinite_results_are_valid_json(capsys):
 
 def test_sampling_shows_a_progress_bar_on_stderr(capsys):
     from arlearn.config import ModelConfig
+    from arlearn.device import RunContext
     from arlearn.evaluation import sample_tokens
     from arlearn.models import make_model
 
     model = make_model(ModelConfig(name="linear", d=4), 10, 8)
-    toks = sample_tokens(model, [1, 2], 5, seed=0, progress=True)
+    toks = sample_tokens(model, [1, 2], 5, seed=0, ctx=RunContext(progress=True))
     out, err = capsys.readouterr()
     assert out == "" and "sample: 100%" in err and f"{len(toks)}/5" in err
     sample_tokens(model, [1, 2], 5, seed=0)

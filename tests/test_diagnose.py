@@ -9,6 +9,7 @@ import torch
 
 from arlearn.cli import main
 from arlearn.config import resolve
+from arlearn.device import RunContext
 from arlearn.errors import ArlearnError
 from arlearn.evaluation import evaluate
 from arlearn.reporting.diagnose import diagnose_run, suggestion
@@ -32,7 +33,7 @@ def test_an_undertrained_run_names_the_gates_it_gets_wrong(undertrained):
     d = diagnose_run(undertrained)
     assert d["n"] == 64 and d["sequence_exact_match"] < 1.0 and d["gates"]
     cfg, task, model = load_run(undertrained)
-    _, records = evaluate(model, task, task.held_out(64, cfg.eval.seed), 64)
+    _, records = evaluate(model, task, task.held_out(64, cfg.eval.seed), RunContext(batch_size=64))
     P, names = task.layout.prompt_len, {p: g for g, p in task.layout.pos.items()}
     diverged = {names[P + r["first_divergence"]] for r in records
                 if r["first_divergence"] is not None and P + r["first_divergence"] in names}

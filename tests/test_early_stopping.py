@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from arlearn.config import TrainConfig, from_dict, resolve
+from arlearn.device import RunContext
 from arlearn.errors import ArlearnError
 from arlearn.evaluation import evaluate_text
 from arlearn.training import Trainer, checkpoint, train
@@ -77,7 +78,7 @@ def test_training_stops_early_and_keeps_the_best_weights(stopped):
     assert math.isclose(res["best_val_perplexity"], math.exp(res["best_val_loss"]), rel_tol=1e-5)
     # the saved model is the best checkpoint's weights, and scores the recorded best loss
     assert_same_weights(load_file(str(run / "model.safetensors")), load_file(str(best_path(run, best_step))))
-    ev = evaluate_text(model, task, batch_size=16)
+    ev = evaluate_text(model, task, RunContext(batch_size=16))
     assert math.isclose(ev["val_loss"], res["best_val_loss"], rel_tol=1e-6)
     assert math.isclose(res["val_loss"], res["best_val_loss"], rel_tol=1e-6)  # the final evaluation: of the best
     assert ev["val_loss"] < losses[res["steps"]]  # … not of the last weights

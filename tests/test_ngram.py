@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from arlearn.device import RunContext
 from arlearn.errors import ArlearnError
 from arlearn.evaluation import evaluate_text, sample_tokens
 from arlearn.models.ngram import NGramLM
@@ -71,7 +72,7 @@ def test_window_nll_scores_the_same_targets_as_evaluate_text():
             return valid
 
     direct = lm.window_nll(valid, L)
-    generic = evaluate_text(lm.as_model(L - 1), Valid(), batch_size=4)
+    generic = evaluate_text(lm.as_model(L - 1), Valid(), RunContext(batch_size=4))
     assert direct["val_tokens"] == generic["val_tokens"] == (len(valid) - 1) // (L - 1) * (L - 1)
     assert abs(direct["val_loss"] - generic["val_loss"]) < 1e-5
 

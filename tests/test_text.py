@@ -9,6 +9,7 @@ import torch
 
 from arlearn.cli import main
 from arlearn.config import from_dict
+from arlearn.device import RunContext
 from arlearn.tasks.encoding import TokenWindows
 from arlearn.errors import ArlearnError
 from arlearn.evaluation import evaluate_text, sample_text, sample_tokens
@@ -235,7 +236,7 @@ def test_train_source_and_eval_use_the_same_windows(tmp_path):
     src = task.train_data(cfg.train)
     assert isinstance(src, TokenWindows) and src.L == task.seq_len == 17
     model = make_model(cfg.model, len(task.vocab), 16)
-    ev = evaluate_text(model, task, batch_size=7)
+    ev = evaluate_text(model, task, RunContext(batch_size=7))
     assert ev["val_windows"] == len(src) and ev["val_tokens"] == len(src) * 16
 
 

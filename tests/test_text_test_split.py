@@ -119,7 +119,7 @@ def run(tmp_path_factory):
                      "eval": {"batch_size": 16, "examples": 1000}})
     scored, plain = [], evaluators.evaluate_text
     mp = pytest.MonkeyPatch()
-    mp.setattr(evaluators, "evaluate_text", lambda *a, **kw: scored.append(a[7] if len(a) > 7 else "valid")
+    mp.setattr(evaluators, "evaluate_text", lambda *a, **kw: scored.append(a[4] if len(a) > 4 else kw.get("split", "valid"))
                or plain(*a, **kw))
     try:
         res = train(cfg, tmp / "run", progress=False)

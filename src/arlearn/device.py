@@ -1,11 +1,14 @@
-"""Device and precision choice: `auto` picks cuda, then mps, then cpu; bf16 where it is fast; and
-how much host memory is left (`available_memory`, for refusing work that would not fit)."""
+"""Device and precision choice: `auto` picks cuda, then mps, then cpu; bf16 where it is fast; the
+`RunContext` that carries these choices (with threads, batch size and progress) as one object
+through evaluation, sampling and generation; and how much host memory is left
+(`available_memory`, for refusing work that would not fit)."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
 import ctypes.util
+import dataclasses
 import functools
 import os
 from pathlib import Path
@@ -119,6 +122,64 @@ def autocast(device: torch.device, bf16: bool):
     if not bf16:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunContext:
+    """Where and how a model computes, as one object: what evaluation, sampling and generation
+    take instead of loose device / bf16 / batch size / progress parameters.
+
+    The default — the CPU in fp32, torch's own thread count, each function's own batch size, no
+    progress bar — is what a plain library call gets (`sample_tokens(model, prompt, 20)`). A run
+    builds its context once from its config (`from_config`: train.device, train.dtype,
+    train.threads, eval.batch_size); a CLI command builds it from the run's config and its flags
+    (--device, --no-progress)."""
+
+    device: torch.device = torch.device("cpu")  #: a torch.device (a string is resolved: "auto", "cuda:1", …)
+    bf16: bool = False  #: bf16 autocast (the decision, already made for this device: `use_bf16`)
+    threads: int = 0  #: CPU threads to compute with (0: leave torch's setting); see `use_threads`
+    batch_size: int | None = None  #: sequences (or windows) per batch; None: each function's own default
+    progress: bool = False  #: a progress bar with an ETA on stderr, where the function has one
+
+    def __post_init__(self):
+        if not isinstance(self.device, torch.device):
+            object.__setattr__(self, "device", resolve_device(str(self.device)))
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ArlearnError(f"batch size must be ≥ 1, got {self.batch_size}")
+        if self.threads < 0:
+            raise ArlearnError(f"threads must be ≥ 0 (0: torch's default), got {self.threads}")
+
+    @classmethod
+    def from_config(cls, cfg, device: torch.device | str | None = None, progress: bool = False) -> "RunContext":
+        """A run's context from its `RunConfig`: train.device resolved (or `device`, e.g. a CLI's
+        --device; a torch.device is taken as is), bf16 where train.dtype and that device allow,
+        train.threads, eval.batch_size."""
+        if not isinstance(device, torch.device):
+            device = resolve_device(cfg.train.device if device is None else device)
+        return cls(device, use_bf16(cfg.train.dtype, device), cfg.train.threads, cfg.eval.batch_size, progress)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The matmul precision: torch.bfloat16 under bf16 autocast, else torch.float32."""
+        return torch.bfloat16 if self.bf16 else torch.float32
+
+    def batch(self, default: int) -> int:
+        """The batch size: this context's, else the caller's `default`."""
+        return self.batch_size or default
+
+    def replace(self, **changes) -> "RunContext":
+        """This context with some fields changed (e.g. `ctx.replace(progress=False)`)."""
+        return dataclasses.replace(self, **changes)
+
+    def autocast(self):
+        """The autocast block of this device and precision (`autocast`)."""
+        return autocast(self.device, self.bf16)
+
+    def use_threads(self) -> None:
+        """Set torch's CPU thread count to `threads` (nothing when 0). A process-wide setting: the
+        trainer and scripts call it once, before any torch work; library functions never do."""
+        if self.threads:
+            torch.set_num_threads(self.threads)
 
 
 def _flushing() -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from arlearn.cli.common import add_progress_arg, emit, say
-from arlearn.device import resolve_device, use_bf16
+from arlearn.device import RunContext
 from arlearn.evaluation import evaluator_for
 from arlearn.errors import ArlearnError
 from arlearn.evaluation.exact_match import score_line
@@ -65,23 +65,20 @@ def _drawn_from(args, cfg, task) -> tuple[str, int | str | None, int]:
 
 def run(args) -> None:
     cfg, task, model = load_run(args.run_dir)
-    device = resolve_device(cfg.train.device if args.device is None else args.device)
-    model.to(device)
-    bf16 = use_bf16(cfg.train.dtype, device)
+    ctx = RunContext.from_config(cfg, device=args.device, progress=not args.no_progress)
+    model.to(ctx.device)
     if args.text is not None:
         if args.examples_file:
             raise ArlearnError("--text and --examples-file exclude each other")
         if task.metric != "perplexity":
             raise ArlearnError(f"--text scores text runs; {args.run_dir} is a {task.name!r} run (see --examples-file)")
-        summary, records = evaluate_text_file(model, task, args.text, cfg.eval.batch_size, device, bf16,
-                                              args.examples, progress=not args.no_progress), None
+        summary, records = evaluate_text_file(model, task, args.text, ctx, args.examples), None
     elif args.examples_file:
-        summary, records = evaluate_file(model, task, args.examples_file, args.format, cfg.eval.batch_size,
-                                         device, bf16, progress=not args.no_progress)
+        summary, records = evaluate_file(model, task, args.examples_file, args.format, ctx)
     else:
         split, seed, n = _drawn_from(args, cfg, task)
-        ev = evaluator_for(task, cfg.eval, device, bf16)
-        summary, records = ev.run(model, n, split, seed, progress=not args.no_progress)
+        ev = evaluator_for(task, cfg.eval, ctx)
+        summary, records = ev.run(model, n, split, seed)
         summary["split"] = args.split or split
     for r in [r for r in records or () if not r["correct"]][: cfg.eval.show_mistakes]:
         say(f"wrong: {r['prompt']} -> {r['generated']} (first divergence at {r['first_divergence']})")

@@ -5,9 +5,8 @@ is refused with a pointer to `arlearn sample`, which decodes its tokens back int
 
 from __future__ import annotations
 
-import torch
-
 from arlearn.cli.common import emit, say
+from arlearn.device import RunContext
 from arlearn.errors import ArlearnError
 from arlearn.evaluation import generate_texts
 from arlearn.tasks import TASKS, Example, Task
@@ -31,7 +30,7 @@ def run(args) -> None:
     prompt = task.parse_prompt(args.prompt)
     if model.max_length is not None and len(prompt) > model.max_length:  # (a windowed model takes any length)
         raise ArlearnError(f"prompt has {len(prompt)} tokens; the model's context is {model.max_length}")
-    gen = generate_texts(model, task, [Example(prompt, (), ())], device=torch.device("cpu"))[0]
+    gen = generate_texts(model, task, [Example(prompt, (), ())], RunContext())[0]  # one prompt: the CPU, fp32
     answer = task.parse_answer(prompt + tuple(gen))
     say(" ".join(prompt + tuple(gen)))
     out = {"prompt": " ".join(prompt), "generated": " ".join(gen),

@@ -1,12 +1,16 @@
 """Evaluators: one object per metric, used alike by the trainer (periodic checks, final
 results) and by `arlearn eval`, so neither asks what kind of task it has.
 
-`evaluator_for(task, eval_cfg, device, bf16)` picks the evaluator named by the task's `metric`:
+`evaluator_for(task, eval_cfg, ctx)` picks the evaluator named by the task's `metric`:
 exact match of greedy generation for sequence tasks, held-out perplexity for stream tasks.
+`ctx` (`arlearn.device.RunContext`) is where and how the model computes; the batch size is its
+own, else eval.batch_size. Periodic checks and final results show no progress bar; `run`
+(`arlearn eval`) shows one where `ctx.progress` asks for it.
 """
 
 from __future__ import annotations
 
+from arlearn.device import RunContext
 from arlearn.evaluation.exact_match import evaluate
 from arlearn.evaluation.perplexity import as_test, evaluate_text
 
@@ -23,8 +27,9 @@ class ExactMatchEvaluator:
     target or keeping the best never looks at the test inputs the final results report; else the
     test examples themselves)."""
 
-    def __init__(self, task, eval_cfg, device, bf16: bool):
-        self.task, self.cfg, self.device, self.bf16 = task, eval_cfg, device, bf16
+    def __init__(self, task, eval_cfg, ctx: RunContext = RunContext()):
+        self.task, self.cfg, self.ctx = task, eval_cfg, _with_batch(ctx, eval_cfg)
+        self.quiet = self.ctx.replace(progress=False)  # periodic checks and final results: no bar
         self.examples = task.held_out(eval_cfg.examples, eval_cfg.seed)
         self.check_split = "valid" if getattr(task, "valid_fraction", 0.0) else "test"
         self._check_examples = None
@@ -49,7 +54,7 @@ class ExactMatchEvaluator:
         unless `full`: then all of them, as when the check can stop the run)."""
         examples = self.check_examples
         n = len(examples) if full else max(len(examples) // MONITOR_FRACTION, 1)
-        summary, _ = evaluate(model, self.task, examples[:n], self.cfg.batch_size, self.device, self.bf16)
+        summary, _ = evaluate(model, self.task, examples[:n], self.quiet)
         return self.row(summary)
 
     @staticmethod
@@ -66,15 +71,13 @@ class ExactMatchEvaluator:
         return bool(target) and row["eval_exact_match"] >= target
 
     def final(self, model) -> tuple[dict, list[dict] | None]:
-        return evaluate(model, self.task, self.examples, self.cfg.batch_size, self.device, self.bf16)
+        return evaluate(model, self.task, self.examples, self.quiet)
 
-    def run(self, model, n: int = 0, split: str = "test", seed: int | None = None,
-            progress: bool = False) -> tuple[dict, list[dict]]:
+    def run(self, model, n: int = 0, split: str = "test", seed: int | None = None) -> tuple[dict, list[dict]]:
         """`arlearn eval`: `n` examples (default: the config's) of `split`, drawn with `seed`;
-        `progress`: a progress bar (stderr) over the generation."""
+        with `ctx.progress` a progress bar (stderr) over the generation."""
         examples = self.task.held_out(n or self.cfg.examples, self.cfg.seed if seed is None else seed, split)
-        summary, records = evaluate(model, self.task, examples, self.cfg.batch_size, self.device, self.bf16,
-                                    progress)
+        summary, records = evaluate(model, self.task, examples, self.ctx)
         return {"split": split, **summary}, records
 
 
@@ -82,12 +85,12 @@ class PerplexityEvaluator:
     """Validation loss and perplexity over the windows of the task's held-out stream; the checks
     (and so early stopping) see only the validation split, the final report the test split too."""
 
-    def __init__(self, task, eval_cfg, device, bf16: bool):
-        self.task, self.cfg, self.device, self.bf16 = task, eval_cfg, device, bf16
+    def __init__(self, task, eval_cfg, ctx: RunContext = RunContext()):
+        self.task, self.cfg, self.ctx = task, eval_cfg, _with_batch(ctx, eval_cfg)
+        self.quiet = self.ctx.replace(progress=False)
 
-    def _score(self, model, max_windows: int, progress: bool = False, split: str = "valid") -> dict:
-        return evaluate_text(model, self.task, self.cfg.batch_size, self.device, self.bf16, max_windows, progress,
-                             split)
+    def _score(self, model, max_windows: int, ctx: RunContext | None = None, split: str = "valid") -> dict:
+        return evaluate_text(model, self.task, ctx or self.quiet, max_windows, split)
 
     def check(self, model, full: bool) -> dict:
         """A periodic check: the first `eval.examples` validation windows."""
@@ -110,14 +113,19 @@ class PerplexityEvaluator:
         test = as_test(self._score(model, 0, split="test")) if getattr(self.task, "has_test", False) else {}
         return {**self._score(model, 0), **test}, None
 
-    def run(self, model, n: int = 0, split: str = "valid", seed: int | None = None,
-            progress: bool = False) -> tuple[dict, None]:
+    def run(self, model, n: int = 0, split: str = "valid", seed: int | None = None) -> tuple[dict, None]:
         """`arlearn eval`: the whole validation (or test) stream, or its first `n` windows (keys `val_*`)."""
-        return {"split": split, **self._score(model, n, progress, split)}, None
+        return {"split": split, **self._score(model, n, self.ctx, split)}, None
 
 
 EVALUATORS = {"exact_match": ExactMatchEvaluator, "perplexity": PerplexityEvaluator}
 
 
-def evaluator_for(task, eval_cfg, device, bf16: bool):
-    return EVALUATORS[task.metric](task, eval_cfg, device, bf16)
+def _with_batch(ctx: RunContext, eval_cfg) -> RunContext:
+    """`ctx` with eval.batch_size where it names no batch size of its own."""
+    return ctx if ctx.batch_size else ctx.replace(batch_size=eval_cfg.batch_size)
+
+
+def evaluator_for(task, eval_cfg, ctx: RunContext = RunContext()):
+    """The evaluator of the task's `metric`, computing in `ctx`."""
+    return EVALUATORS[task.metric](task, eval_cfg, ctx)

@@ -20,12 +20,15 @@ from typing import Sequence
 import torch
 
 from arlearn.tasks.encoding import encode_examples, prompt_batches
-from arlearn.device import autocast
+from arlearn.device import RunContext
 from arlearn.models.base import ARModel, generate_greedy
 from arlearn.evaluation.fixed_weights import weights_fixed
 from arlearn.evaluation.scores import chance_level, fmt_rate, rate
 from arlearn.tasks.base import Example, Task
 from arlearn.vocab import EOS
+
+#: sequences per batch of greedy generation when the context names no batch size (eval.batch_size's default)
+GENERATE_BATCH = 500
 
 
 def first_divergence(generated: Sequence[str], target: Sequence[str]) -> int | None:
@@ -37,20 +40,21 @@ def first_divergence(generated: Sequence[str], target: Sequence[str]) -> int | N
 
 @weights_fixed
 @torch.no_grad()
-def generate_texts(model: ARModel, task: Task, examples: Sequence[Example], batch_size: int = 500,
-                   device=torch.device("cpu"), bf16: bool = False, progress: bool = False) -> list[list[str]]:
-    """Greedy continuations (EOS and padding stripped) for each example's prompt. `progress`:
-    a progress bar with an ETA on stderr, advanced batch by batch."""
+def generate_texts(model: ARModel, task: Task, examples: Sequence[Example],
+                   ctx: RunContext = RunContext()) -> list[list[str]]:
+    """Greedy continuations (EOS and padding stripped) for each example's prompt, `ctx.batch(500)`
+    prompts at a time on `ctx.device` (default: CPU, fp32). `ctx.progress`: a progress bar with an
+    ETA on stderr, advanced batch by batch."""
     from tqdm.auto import tqdm
 
     vocab = task.vocab
     eos_id = vocab.id(EOS) if EOS in vocab else None
     out: list[list[str]] = [[] for _ in examples]
     model.eval()
-    bar = tqdm(total=len(examples), desc="generate", unit="ex", disable=not progress, dynamic_ncols=True)
-    for idx, prompts in prompt_batches(task, examples, batch_size):
-        with autocast(device, bf16):
-            gen = generate_greedy(model, prompts.to(device), task.seq_len - prompts.shape[1], eos_id,
+    bar = tqdm(total=len(examples), desc="generate", unit="ex", disable=not ctx.progress, dynamic_ncols=True)
+    for idx, prompts in prompt_batches(task, examples, ctx.batch(GENERATE_BATCH)):
+        with ctx.autocast():
+            gen = generate_greedy(model, prompts.to(ctx.device), task.seq_len - prompts.shape[1], eos_id,
                                   vocab.pad_id)
         for i, row in zip(idx, gen.tolist()):
             toks = vocab.decode(row)
@@ -64,15 +68,17 @@ def generate_texts(model: ARModel, task: Task, examples: Sequence[Example], batc
 
 @weights_fixed
 @torch.no_grad()
-def teacher_forced_accuracy(model: ARModel, task: Task, examples: Sequence[Example], batch_size: int = 500,
-                            device=torch.device("cpu"), bf16: bool = False) -> float:
+def teacher_forced_accuracy(model: ARModel, task: Task, examples: Sequence[Example],
+                            ctx: RunContext = RunContext()) -> float:
+    """The share of CoT+answer tokens the model predicts right given the true prefix."""
     ids, mask = encode_examples(task, examples, "cot_answer")
     correct = total = 0
     model.eval()
+    batch_size = ctx.batch(GENERATE_BATCH)
     for k in range(0, len(examples), batch_size):
-        x = ids[k : k + batch_size].to(device)
-        m = mask[k : k + batch_size].to(device)
-        with autocast(device, bf16):
+        x = ids[k : k + batch_size].to(ctx.device)
+        m = mask[k : k + batch_size].to(ctx.device)
+        with ctx.autocast():
             logits = model(x[:, :-1])
         hit = (logits.argmax(-1) == x[:, 1:]) & m
         correct += int(hit.sum())
@@ -96,9 +102,10 @@ def answer_position_accuracy(records: Sequence[dict]) -> list[float]:
     return [round(h / len(records), 4) for h in hits]
 
 
-def evaluate(model: ARModel, task: Task, examples: Sequence[Example], batch_size: int = 500,
-             device=torch.device("cpu"), bf16: bool = False, progress: bool = False) -> tuple[dict, list[dict]]:
-    """Returns (summary, per-example records); `progress`: a bar over the generation.
+def evaluate(model: ARModel, task: Task, examples: Sequence[Example],
+             ctx: RunContext = RunContext()) -> tuple[dict, list[dict]]:
+    """Returns (summary, per-example records); `ctx`: device, precision and batch size (default:
+    CPU, fp32, 500 sequences), and with `ctx.progress` a bar over the generation.
 
     Two exact matches, each with its 95% Wilson interval: `exact_match` scores the *answer*
     (the task parses it out of the generation; the paper's criterion), `sequence_exact_match`
@@ -106,7 +113,7 @@ def evaluate(model: ARModel, task: Task, examples: Sequence[Example], batch_size
     answer-blind guesser scores (`arlearn.evaluation.scores.chance_level`); `score` names the one
     of the two the task's claims use. `first_divergence` is set whenever the generation differs
     from the target, also when the answer came out right."""
-    gens = generate_texts(model, task, examples, batch_size, device, bf16, progress)
+    gens = generate_texts(model, task, examples, ctx)
     records, divs = [], []
     for ex, gen in zip(examples, gens):
         parsed = task.parse_answer(ex.prompt + tuple(gen))
@@ -142,7 +149,7 @@ def evaluate(model: ARModel, task: Task, examples: Sequence[Example], batch_size
         "sequence_exact_match_interval": sequence["interval"],
         **chance_level([tuple(ex.answer) for ex in examples], task.answer_space()),
         "score": task.score,
-        "token_accuracy": teacher_forced_accuracy(model, task, examples, batch_size, device, bf16),
+        "token_accuracy": teacher_forced_accuracy(model, task, examples, ctx),
         "malformed": sum(r["parsed"] is None for r in records),
         "first_divergence_median": statistics.median(divs) if divs else None,
         "answer_position_accuracy": answer_position_accuracy(records),

@@ -7,6 +7,7 @@ exact match is not held-out evidence) and how many lie outside the task's operan
 
 from __future__ import annotations
 
+from arlearn.device import RunContext
 from arlearn.errors import ArlearnError
 from arlearn.evaluation.exact_match import evaluate
 from arlearn.tasks.icot import read_problems
@@ -34,15 +35,12 @@ def external_examples(task, path, fmt: str = "icot"):
                                         "outside_operand_range": outside}
 
 
-def evaluate_file(model, task, path, fmt: str = "icot", batch_size: int = 500, device=None, bf16: bool = False,
-                  progress: bool = False):
-    """(summary, per-example records) of the model on the file's problems. `exact_match` covers
-    every problem; `exact_match_held_out` only those outside the run's training split."""
-    import torch
-
+def evaluate_file(model, task, path, fmt: str = "icot", ctx: RunContext = RunContext()):
+    """(summary, per-example records) of the model on the file's problems (`ctx`: as `evaluate`'s).
+    `exact_match` covers every problem; `exact_match_held_out` only those outside the run's
+    training split."""
     examples, in_train, counts = external_examples(task, path, fmt)
-    summary, records = evaluate(model, task, examples, batch_size, device or torch.device("cpu"), bf16,
-                                progress=progress)
+    summary, records = evaluate(model, task, examples, ctx)
     held = [r["correct"] for r, t in zip(records, in_train) if not t]
     for r, t in zip(records, in_train):
         r["in_train_split"] = t

@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from arlearn.device import autocast, use_bf16
+from arlearn.device import RunContext
 from arlearn.errors import ArlearnError
 from arlearn.evaluation.fixed_weights import weights_fixed
 from arlearn.evaluation.text_measures import copy_rate, distinct_n
@@ -27,13 +27,14 @@ from arlearn.models.ngram import NGramLM
 @torch.no_grad()
 def sample_tokens(model: ARModel, prompt: Sequence[int], max_new: int, temperature: float = 1.0, top_k: int = 0,
                   seed: int = 0, stop_id: int | None = None, banned: Sequence[int] = (),
-                  device=torch.device("cpu"), bf16: bool = False, progress: bool = False) -> list[int]:
+                  ctx: RunContext = RunContext()) -> list[int]:
     """Sample up to `max_new` tokens after `prompt`, the context sliding over the last T tokens.
 
     temperature 0 is greedy; top_k > 0 keeps the k most likely tokens. Deterministic for a
     fixed seed (its own generator; the global RNG is untouched). Stops after `stop_id`
-    (not returned). `banned` ids (e.g. PAD) are never sampled. `progress`: a progress bar
-    (stderr) over the tokens, with an ETA for `max_new`.
+    (not returned). `banned` ids (e.g. PAD) are never sampled. `ctx`: the device and precision
+    (default: CPU, fp32); with `ctx.progress` a progress bar (stderr) over the tokens, with an
+    ETA for `max_new`.
     """
     from tqdm.auto import tqdm
 
@@ -41,10 +42,10 @@ def sample_tokens(model: ARModel, prompt: Sequence[int], max_new: int, temperatu
     ids = list(prompt)
     out: list[int] = []
     model.eval()
-    bar = tqdm(total=max_new, desc="sample", unit="tok", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=max_new, desc="sample", unit="tok", disable=not ctx.progress, dynamic_ncols=True)
     for _ in range(max_new):
-        x = torch.tensor([ids[-model.T:]], dtype=torch.long, device=device)
-        with autocast(device, bf16):
+        x = torch.tensor([ids[-model.T:]], dtype=torch.long, device=ctx.device)
+        with ctx.autocast():
             logits = model(x)[0, -1].float().cpu()
         if banned:
             logits[list(banned)] = float("-inf")
@@ -69,20 +70,17 @@ MAX_SAMPLE_TOKENS = 10_000
 
 
 def sample_text(model: ARModel, task, prompt: str, max_tokens: int = 200, temperature: float = 1.0,
-                top_k: int = 0, seed: int = 0, device=torch.device("cpu"), bf16: bool = False,
-                progress: bool = False) -> str:
+                top_k: int = 0, seed: int = 0, ctx: RunContext = RunContext()) -> str:
     """Continue `prompt` (text) with a text task's model; returns the generated text only.
 
     The prompt must fit the context (≤ T tokens); generation then slides the T-token window
-    and stops at end-of-text or after `max_tokens`.
+    and stops at end-of-text or after `max_tokens`. `ctx`: as `sample_tokens`'.
     """
-    return sample_continuation(model, task, prompt, max_tokens, temperature, top_k, seed, device, bf16,
-                               progress)[1]
+    return sample_continuation(model, task, prompt, max_tokens, temperature, top_k, seed, ctx)[1]
 
 
 def sample_continuation(model: ARModel, task, prompt: str, max_tokens: int = 200, temperature: float = 1.0,
-                        top_k: int = 0, seed: int = 0, device=torch.device("cpu"), bf16: bool = False,
-                        progress: bool = False) -> tuple[list[int], str]:
+                        top_k: int = 0, seed: int = 0, ctx: RunContext = RunContext()) -> tuple[list[int], str]:
     """`sample_text`, returning the generated token ids too: (ids, text)."""
     if not 1 <= max_tokens <= MAX_SAMPLE_TOKENS:
         raise ArlearnError(f"max-tokens must be in [1, {MAX_SAMPLE_TOKENS}], got {max_tokens}")
@@ -96,7 +94,7 @@ def sample_continuation(model: ARModel, task, prompt: str, max_tokens: int = 200
     if len(ids) > model.T:
         raise ArlearnError(f"prompt is {len(ids)} tokens; the model's context is {model.T}")
     out = sample_tokens(model, ids, max_tokens, temperature, top_k, seed, stop_id=task.eot_id,
-                        banned=[task.vocab.pad_id], device=device, bf16=bf16, progress=progress)
+                        banned=[task.vocab.pad_id], ctx=ctx)
     return out, task.decode_ids(out)
 
 
@@ -195,15 +193,15 @@ def fit_ngram(order: int, task, train_tokens) -> NGramLM:
     return NGramLM(order, len(task.vocab)).fit(np.asarray(train_tokens))
 
 
-def run_entries(runs: Sequence[tuple]) -> list[dict]:
+def run_entries(runs: Sequence[tuple], progress: bool = False) -> list[dict]:
     """`side_by_side` entries of loaded runs, (run_dir, RunConfig, task, model) each: named by
-    `model_label`, sampling on the device their parameters are on, in bf16 where their
-    `train.dtype` and that device allow."""
+    `model_label`, each with its own context ("ctx"): sampling on the device its parameters are
+    on, in bf16 where its `train.dtype` and that device allow."""
     out = []
     for run_dir, cfg, _, model in runs:
         device = next(model.parameters(), torch.zeros(0)).device
-        out.append({"name": model_label(cfg.model), "run_dir": str(run_dir), "model": model, "device": device,
-                    "bf16": use_bf16(cfg.train.dtype, device)})
+        out.append({"name": model_label(cfg.model), "run_dir": str(run_dir), "model": model,
+                    "ctx": RunContext.from_config(cfg, device=device, progress=progress)})
     return out
 
 
@@ -212,16 +210,15 @@ OPTIONS = ("max_tokens", "temperature", "top_k", "seed")
 
 
 def side_by_side(models: Sequence[dict], task, prompts: Sequence[str] = DEFAULT_PROMPTS, train_tokens=None,
-                 **kw) -> dict:
+                 ctx: RunContext = RunContext(), **kw) -> dict:
     """Every model continues every prompt with the same options and seed (`kw`: `sample_continuation`'s)
     and each continuation is measured (`sample_report`). `models`: {"name", "run_dir" (None for a
-    model without one), "model"} and optionally their own "device" and "bf16". Returns {"models":
+    model without one), "model"} and optionally their own context "ctx" (else `ctx`). Returns {"models":
     [{"name", "run_dir", "samples", "mean"}], "prompts", "options": {OPTIONS: value}}; equal names
     get their run directory's name."""
     out = []
     for m in models:
-        opts = {**kw, **{k: m[k] for k in ("device", "bf16") if k in m}}
-        rep = sample_report(m["model"], task, prompts, train_tokens, **opts)
+        rep = sample_report(m["model"], task, prompts, train_tokens, ctx=m.get("ctx", ctx), **kw)
         out.append({"name": m["name"], "run_dir": None if m.get("run_dir") is None else str(m["run_dir"]), **rep})
     names = [m["name"] for m in out]
     for m in out:
@@ -242,14 +239,14 @@ def sample_runs(runs: Sequence[tuple], prompts: Sequence[str] = DEFAULT_PROMPTS,
     if not runs:
         raise ArlearnError("sampling side by side needs at least one run")
     check_same_text_data([(str(d), cfg, task) for d, cfg, task, _ in runs])
-    task, models = runs[0][2], run_entries(runs) + list(extra)
+    task, models = runs[0][2], run_entries(runs, progress) + list(extra)
     train, why = training_tokens(task, progress) if copy_rate or ngram else (None, "not computed")
     if ngram:
         if train is None:
             raise ArlearnError(f"the {ngram}-gram model needs the first run's training tokens: {why}")
         models.append(ngram_entry(fit_ngram(ngram, task, train), task.seq_len - 1))
     train = train if copy_rate else None
-    result = side_by_side(models, task, prompts, train, progress=progress, **kw)
+    result = side_by_side(models, task, prompts, train, ctx=RunContext(progress=progress), **kw)
     of = f" of {runs[0][0]}" if len(models) > 1 else ""
     note = (why or "not computed") if train is None else f"against the training stream{of} ({len(train):,} tokens)"
     return {**result, "copy_rate_note": note}

@@ -60,6 +60,18 @@ class TiedHead(nn.Module):
 
 
 class BlockCausalNet(ARModel):
+    """`linear` or `mlp` (the module docstring). Built from a run's [model] section with
+    `from_config`; the compiler builds it from a layout's shapes with the keyword options."""
+
+    @classmethod
+    def from_config(cls, cfg, vocab_size: int, T: int) -> "BlockCausalNet":
+        """The model a [model] section (`arlearn.config.ModelConfig`, name linear or mlp)
+        describes: `hidden` and `layers` apply to mlp only, `weights = "shared"` is `shared`."""
+        mlp = cfg.name == "mlp"
+        return cls(vocab_size, T, cfg.d, cfg.hidden if mlp else 0, cfg.layers if mlp else 1, mlp=mlp,
+                   chunk=cfg.chunk, shared=cfg.weights == "shared", tie=cfg.tie_embeddings,
+                   embed_dropout=cfg.embed_dropout, activation=cfg.activation, window=cfg.window)
+
     def __init__(self, vocab_size: int, T: int, d: int, hidden: int = 0, layers: int = 1,
                  mlp: bool = False, chunk: int = 8, shared: bool = False, tie: bool = False,
                  embed_dropout: float = 0.0, activation: str = "relu", window: int = 0):

@@ -53,20 +53,13 @@ def transformer_size(cfg: ModelConfig, V: int, T: int) -> tuple[int, int, list[i
     return n, n, widths
 
 
-def build_block_net(cfg: ModelConfig, vocab_size: int, T: int) -> BlockCausalNet:
-    mlp = cfg.name == "mlp"
-    return BlockCausalNet(vocab_size, T, cfg.d, cfg.hidden if mlp else 0, cfg.layers if mlp else 1, mlp=mlp,
-                          chunk=cfg.chunk, shared=cfg.weights == "shared", tie=cfg.tie_embeddings,
-                          embed_dropout=cfg.embed_dropout, activation=cfg.activation, window=cfg.window)
-
-
 def build_transformer(cfg: ModelConfig, vocab_size: int, T: int) -> Transformer:
     return Transformer(vocab_size, T, cfg.d, cfg.layers, cfg.heads, cfg.dropout)
 
 
-register_model("linear", ModelConfig, build_block_net, block_net_size,
+register_model("linear", ModelConfig, BlockCausalNet.from_config, block_net_size,
                "the paper's linear predictor: embedding → block-causal linear map → per-position head")
-register_model("mlp", ModelConfig, build_block_net, block_net_size,
+register_model("mlp", ModelConfig, BlockCausalNet.from_config, block_net_size,
                "block-causal linear map → non-linearity → per-position MLP (the paper's multiplication model)")
 register_model("transformer", ModelConfig, build_transformer, transformer_size,
                "a GPT-style decoder (the baseline)")

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from arlearn.device import RunContext
 from arlearn.errors import ArlearnError
 from arlearn.evaluation.exact_match import evaluate
 from arlearn.tasks.encoding import encode_examples, pool_head
@@ -85,7 +86,7 @@ def diagnose_run(run_dir: str | Path, examples: int = 0, top: int = 0) -> dict:
     model.to("cpu")
     lay, normal = task.layout, task.normal
     held = task.held_out(examples or cfg.eval.examples, cfg.eval.seed)
-    summary, records = evaluate(model, task, held, cfg.eval.batch_size)
+    summary, records = evaluate(model, task, held, RunContext(batch_size=cfg.eval.batch_size))
     wrong = _teacher_forced_wrong(model, task, held, cfg.eval.batch_size)
     P = lay.prompt_len
     # the positions the diagnosis covers: every gate in the CoT, then the answer's output bits

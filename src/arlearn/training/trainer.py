@@ -32,7 +32,7 @@ import torch
 from tqdm.auto import tqdm
 
 from arlearn.config import RunConfig, from_dict
-from arlearn.device import autocast, flush_denormals, machine_info, usable_device, use_bf16
+from arlearn.device import RunContext, flush_denormals, machine_info, usable_device
 from arlearn.errors import ArlearnError, TrainingStopped
 from arlearn.signals import StopFlag, check_stop
 from arlearn.evaluation import evaluator_for
@@ -99,6 +99,16 @@ class Trainer:
     Everything that can fail (task options, data, device, the directory) is checked before
     anything is written."""
 
+    @property
+    def device(self):
+        """The run's torch device (`ctx.device`)."""
+        return self.ctx.device
+
+    @property
+    def bf16(self) -> bool:
+        """Whether the run computes under bf16 autocast (`ctx.bf16`)."""
+        return self.ctx.bf16
+
     def __init__(self, cfg: RunConfig, run_dir: str | Path, progress: bool = True, resume: bool = False,
                  overwrite: bool = False):
         self.cfg, tc = cfg, cfg.train
@@ -110,8 +120,9 @@ class Trainer:
             raise ArlearnError("resume continues the run in the directory, overwrite replaces it: choose one")
         shard_rows(tc.batch_size, w, tc.micro_batches)  # fail early on indivisible batches
         self.progress = progress and w.is_main
-        if tc.threads:
-            torch.set_num_threads(tc.threads)
+        # the run's device, precision, threads and eval batch size, once (a missing device fails here)
+        self.ctx = RunContext.from_config(cfg, device=usable_device(tc.device), progress=self.progress)
+        self.ctx.use_threads()
         seed_everything(tc.seed)
         # bad task options, or a model too big for this machine, fail here, before anything is written
         self.task, self.model = build(cfg, before_model=lambda task, T: check_fits(
@@ -120,8 +131,6 @@ class Trainer:
             require_tensorboard()  # a missing package fails here too
         if not resume and not overwrite:  # a non-empty directory fails now, before data generation
             self._on_main(lambda: claim_run_dir(run_dir, overwrite=False))
-        self.device = usable_device(tc.device)
-        self.bf16 = use_bf16(tc.dtype, self.device)
         self.model.to(self.device)
         self.opt = make_optimizer(self.model, tc.lr, tc.weight_decay)
         self.sparse_layers = block_layers(self.model, "train.block_l1") if tc.block_l1 else []
@@ -131,7 +140,7 @@ class Trainer:
         self.anneal_from: int | None = None  # the step an anneal to the target began (None: none running)
         self.target_first: tuple[int, float] | None = None  # (step, train seconds) of the first check at target
         self.data = self.task.train_data(tc, self.progress)
-        self.evaluator = evaluator_for(self.task, cfg.eval, self.device, self.bf16)
+        self.evaluator = evaluator_for(self.task, cfg.eval, self.ctx)
         self.last_checkpoint = (0, 0.0)  # (step, train_seconds) of the newest checkpoint
         self.run_dir, self.extending = Path(run_dir), False
         self.best = BestKeeper(self.run_dir, tc, len(self.data), write=w.is_main) if tc.keeps_best else None
@@ -269,7 +278,7 @@ class Trainer:
         self.model.train()
         self.opt.zero_grad(set_to_none=True)
         loss, acc = accumulate_gradients(self.net, x, m, self.world, tc.micro_batches,
-                                         lambda: autocast(self.device, self.bf16))
+                                         self.ctx.autocast)
         params = [p for p in self.model.parameters() if p.grad is not None]
         if tc.grad_clip:
             norm = torch.nn.utils.clip_grad_norm_(params, tc.grad_clip)

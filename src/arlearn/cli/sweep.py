@@ -49,7 +49,8 @@ def add_arguments(p) -> None:
     p.add_argument("--vary", action="append", default=[], metavar="SECTION.KEY=V1,V2,...",
                    help="one more axis of the grid: every cell is trained at each value, e.g. --vary task.n=8,16,32 "
                         "(repeatable: every combination; values in TOML syntax; the variants are named "
-                        "n=8, n=16, …)")
+                        "n=8, n=16, …); keys joined by + move together, each value their values joined by +: "
+                        "--vary task.n+task.steps=15+16,31+32 trains n=15,steps=16 and n=31,steps=32")
     p.add_argument("--until-target", action="store_true",
                    help="samples: run the sizes smallest first and stop each (circuit,) model and CoT at "
                         "the first size that reaches 1 − epsilon (the fewest examples "
@@ -69,15 +70,26 @@ def add_arguments(p) -> None:
 
 
 def _axes(items: list[str]) -> dict[str, list]:
-    """--vary SECTION.KEY=V1,V2 words → {"section.key": [values]} (each value in TOML syntax)."""
+    """--vary SECTION.KEY=V1,V2 words → {"section.key": [values]} (each value in TOML syntax); a
+    linked axis KEY1+KEY2=A1+A2,B1+B2 → {"KEY1+KEY2": [(A1, A2), (B1, B2)]} (`axis_variants`)."""
     axes = {}
     for item in items:
         key, eq, values = item.partition("=")
         if not eq or not key.strip() or not values.strip():
             raise ArlearnError(f"--vary must look like section.key=v1,v2,…, got {item!r}")
-        if key.strip() in axes:
-            raise ArlearnError(f"--vary {key.strip()} is given twice")
-        axes[key.strip()] = [parse_value(v.strip()) for v in values.split(",")]
+        key = "+".join(k.strip() for k in key.split("+"))
+        if key in axes:
+            raise ArlearnError(f"--vary {key} is given twice")
+        if "+" in key:
+            arity = key.count("+") + 1
+            linked = [tuple(parse_value(p.strip()) for p in v.split("+")) for v in values.split(",")]
+            bad = [v for v in values.split(",") if v.count("+") + 1 != arity]
+            if bad:
+                raise ArlearnError(f"--vary {key} links {arity} keys: give each value as {arity} values joined "
+                                   f"by +, got {bad[0].strip()!r}")
+            axes[key] = linked
+        else:
+            axes[key] = [parse_value(v.strip()) for v in values.split(",")]
     return axes
 
 

@@ -113,23 +113,36 @@ def axis_variants(axes: dict[str, Sequence]) -> dict[str, dict]:
     """Variants (`SweepSpec.variants`) for every combination of config values, e.g.
     {"task.n": [8, 16]} → {"n=8": {"task": {"n": 8}}, "n=16": {"task": {"n": 16}}}; keys are
     "section.key" of any section but the grid's own axes (model.name, task.cot, train.seed,
-    train.train_examples)."""
+    train.train_examples). A *linked* axis moves several keys together: its key joins them with
+    "+" and each of its values is a tuple, one value per key, e.g. {"task.n+task.steps": [(15, 16),
+    (31, 32)]} → "n=15,steps=16" and "n=31,steps=32" (not the four combinations)."""
     own = {"model.name": "models", "task.cot": "cots", "train.seed": "seeds", "train.train_examples": "sizes"}
+    seen: set[str] = set()
     for key, values in axes.items():
-        sec, dot, name = key.partition(".")
-        if not dot or not name or sec not in ("task", "model", "train", "eval"):
-            raise ArlearnError(f"sweep axis {key!r}: name a config key, section.key (e.g. task.n)")
-        if key in own:
-            raise ArlearnError(f"sweep axis {key!r} is already an axis of the grid (its {own[key]})")
+        parts = key.split("+")
+        for part in parts:
+            sec, dot, name = part.partition(".")
+            if not dot or not name or sec not in ("task", "model", "train", "eval"):
+                raise ArlearnError(f"sweep axis {key!r}: name a config key, section.key (e.g. task.n)")
+            if part in own:
+                raise ArlearnError(f"sweep axis {part!r} is already an axis of the grid (its {own[part]})")
+            if part in seen:
+                raise ArlearnError(f"sweep axis {part!r} is given twice")
+            seen.add(part)
         if not values or len(set(map(repr, values))) != len(values):
             raise ArlearnError(f"sweep axis {key!r}: give distinct values, got {list(values)}")
+        if len(parts) > 1 and any(not isinstance(v, (tuple, list)) or len(v) != len(parts) for v in values):
+            raise ArlearnError(f"sweep axis {key!r} links {len(parts)} keys: give each value as {len(parts)} "
+                               f"values joined by '+', got {list(values)}")
     out: dict[str, dict] = {}
     if not axes:
         return out
     for combo in itertools.product(*axes.values()):
-        label = ",".join(f"{k.partition('.')[2]}={v}" for k, v in zip(axes, combo))
+        pairs = [(k, v) for key, value in zip(axes, combo)
+                 for k, v in (zip(key.split("+"), value) if "+" in key else [(key, value)])]
+        label = ",".join(f"{k.partition('.')[2]}={v}" for k, v in pairs)
         over: dict[str, dict] = {}
-        for k, v in zip(axes, combo):
+        for k, v in pairs:
             sec, _, name = k.partition(".")
             over.setdefault(sec, {})[name] = v
         out[label] = over

@@ -166,3 +166,35 @@ def test_a_trained_linear_model_gets_a_certificate(tmp_path):
     rep = prove_run(run)
     assert rep["mode"] == "certificate" and rep["ok"] and list(rep["files"]) == [MODEL]
     assert 0.45 < rep["files"][MODEL]["min_margin"] < 0.5
+
+
+# -- one load per command ------------------------------------------------------------------------
+def test_prove_verify_and_load_read_the_config_and_build_the_task_once(tmp_path, monkeypatch):
+    """A run load reads config.toml (hashing its input files) and builds the task once; the
+    model is loaded for that task, not by loading the run again."""
+    import arlearn.rundir as rundir
+    from arlearn.compile import verify_run
+    from arlearn.tasks import TASKS
+
+    compile_generator("adder4", tmp_path / "run")
+    counts = {"task": 0, "inputs": 0}
+    cls, post, check = TASKS["circuit"], TASKS["circuit"].__post_init__, rundir.check_inputs
+
+    def built(self):
+        counts["task"] += 1
+        post(self)
+
+    def checked(run_dir):
+        counts["inputs"] += 1
+        check(run_dir)
+
+    monkeypatch.setattr(cls, "__post_init__", built)
+    monkeypatch.setattr(rundir, "check_inputs", checked)
+    for call in (lambda: prove_run(tmp_path / "run", record=False), lambda: verify_run(tmp_path / "run", record=False),
+                 lambda: load_run(tmp_path / "run")):
+        counts.update(task=0, inputs=0)
+        assert call()
+        assert counts == {"task": 1, "inputs": 1}
+    cfg = rundir.load_run_config(tmp_path / "run")
+    counts.update(task=0, inputs=0)
+    assert load_run(tmp_path / "run", cfg)[0] is cfg and counts == {"task": 1, "inputs": 0}

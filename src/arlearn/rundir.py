@@ -15,6 +15,10 @@
     checkpoints/         resumable checkpoints (arlearn.training.checkpoint)
     compile.json, compiled.safetensors, verify.json, prove.json   compiled runs (arlearn.compile)
 
+Loading a run reads its config (checking its input files' SHA-256) and builds its task once:
+a caller that holds them already (`load_run_config`, then a task) passes them on —
+`load_run(run_dir, cfg)`, `load_model(run_dir, cfg, task)` — instead of loading them again.
+
 A run directory is self-contained: it can be moved or copied to another machine and every
 command that reads it (eval, generate, sample, verify, report) works there. The one mechanism:
 a task lists the files its options refer to with `task.assets()` → {option: (file name,
@@ -211,6 +215,11 @@ def build(cfg: RunConfig, before_model=None) -> tuple[Task, ARModel]:
     return task, make_model(cfg.model, len(task.vocab), T)
 
 
+def model_for(cfg: RunConfig, task: TaskBase) -> ARModel:
+    """The (freshly initialised) model of `cfg` for its already built `task`."""
+    return make_model(cfg.model, len(task.vocab), context_for(cfg.model, task.seq_len))
+
+
 def save_model(run_dir: Path, model: ARModel) -> None:
     state = {k: v for k, v in model.state_dict().items()}
     save_safetensors(run_dir / MODEL, state, metadata={"format": "arlearn-model-v1"})
@@ -290,16 +299,31 @@ def load_run_config(run_dir: str | Path) -> RunConfig:
     return cfg
 
 
-def load_run(run_dir: str | Path) -> tuple[RunConfig, Task, ARModel]:
-    run_dir = Path(run_dir)
-    cfg = load_run_config(run_dir)
+def _check_dense(run_dir: Path) -> None:
     if not (run_dir / MODEL).exists() and (run_dir / PACKED).exists():
         raise ArlearnError(f"{run_dir} is a compiled run written without its dense {MODEL} (it exceeded the "
                            "compiler's max_dense_bytes): verify it, or recompile with a larger limit to "
                            "evaluate or generate from it")
-    task, model = build(cfg)
+
+
+def load_model(run_dir: str | Path, cfg: RunConfig, task: TaskBase) -> ARModel:
+    """A run's trained model, for its config and task as already loaded (`load_run_config`, and
+    the task built from it): neither is read or built again."""
+    run_dir = Path(run_dir)
+    _check_dense(run_dir)
+    model = model_for(cfg, task)
     load_model_state(model, run_dir / MODEL)
-    return cfg, task, model
+    return model
+
+
+def load_run(run_dir: str | Path, cfg: RunConfig | None = None) -> tuple[RunConfig, Task, ARModel]:
+    """(config, task, trained model) of a run directory: the config read (input files checked:
+    `load_run_config`) unless given as `cfg`, the task built once, the weights loaded."""
+    run_dir = Path(run_dir)
+    cfg = load_run_config(run_dir) if cfg is None else cfg
+    _check_dense(run_dir)
+    task = make_task(cfg.task_name, cfg.task_options)
+    return cfg, task, load_model(run_dir, cfg, task)
 
 
 def finished_steps(run_dir: str | Path) -> int | None:

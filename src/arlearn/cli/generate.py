@@ -26,7 +26,7 @@ def run(args) -> None:
     if not issubclass(TASKS.get(cfg.task_name, Task), Task):  # a stream task: its tokens are BPE pieces
         raise ArlearnError(f"{args.run_dir} is a '{cfg.task_name}' run: generate continues prompts of sequence "
                            f"tasks; continue text with `arlearn sample {args.run_dir} --prompt TEXT`")
-    cfg, task, model = load_run(args.run_dir)
+    cfg, task, model = load_run(args.run_dir, cfg)  # the config read above, not read again
     prompt = task.parse_prompt(args.prompt)
     if model.max_length is not None and len(prompt) > model.max_length:  # (a windowed model takes any length)
         raise ArlearnError(f"prompt has {len(prompt)} tokens; the model's context is {model.max_length}")

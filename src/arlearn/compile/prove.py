@@ -59,7 +59,7 @@ from arlearn.fileio import load_safetensors, sha256_file, write_json
 from arlearn.models.block_causal import BlockCausalLinear
 from arlearn.models.block_net import BlockCausalNet
 from arlearn.tasks import make_task
-from arlearn.rundir import COMPILE, MODEL, PACKED, PROVE, load_run, load_run_config
+from arlearn.rundir import COMPILE, MODEL, PACKED, PROVE, load_model, load_run_config
 
 #: a dynamic programme over more weighted sums than this is not attempted (that position fails)
 MAX_SUM_RANGE = 1 << 20
@@ -349,12 +349,13 @@ def prove_mlp(model, lay: Layout, exact: bool, keep: int = 5) -> dict:
 
 
 # -- the run directory ---------------------------------------------------------------------------
-def _prove_file(run_dir: Path, f: str, files: list, lay: Layout, exact: bool, packed: dict) -> dict:
+def _prove_file(run_dir: Path, f: str, files: list, lay: Layout, exact: bool, packed: dict, cfg, task) -> dict:
     """The proof of one weight file (a file that cannot be read fails, with the reason); its
-    weights go into `packed` for the comparison of the two files."""
+    weights go into `packed` for the comparison of the two files. `cfg`, `task`: the run's, as
+    loaded once by `prove_run`."""
     try:
         if f == MODEL:
-            _, _, model = load_run(run_dir)
+            model = load_model(run_dir, cfg, task)
             if getattr(model, "is_mlp", False):
                 return {"sha256": sha256_file(run_dir / f), **prove_mlp(model, lay, exact)}
             terms = _DenseTerms(model)
@@ -380,7 +381,7 @@ def prove_run(run_dir, exact: bool | None = None, record: bool = True) -> dict:
     cfg = load_run_config(run_dir)
     if getattr(cfg.model, "weights", "per-pair") == "shared":  # the time-invariant tm model
         from arlearn.compile.shared import prove_shared_run
-        return prove_shared_run(run_dir, record=record)
+        return prove_shared_run(run_dir, record=record, cfg=cfg)
     task = make_task(cfg.task_name, cfg.task_options)
     lay = reference_layout(task)
     circuit = lay.circuit
@@ -398,7 +399,7 @@ def prove_run(run_dir, exact: bool | None = None, record: bool = True) -> dict:
     torch.set_num_threads(1)  # thousands of tiny products: threads only add overhead (10× on 2 busy cores)
     try:
         for f in files:
-            results[f] = _prove_file(run_dir, f, files, lay, exact, packed)
+            results[f] = _prove_file(run_dir, f, files, lay, exact, packed, cfg, task)
     finally:
         torch.set_num_threads(threads)
     agree = None

@@ -165,14 +165,15 @@ def check_bounded(lay: FixedLayout, task, rows: int) -> int:
     return len(xs)
 
 
-def prove_shared_run(run_dir, rows: int = 0, record: bool = True) -> dict:
+def prove_shared_run(run_dir, rows: int = 0, record: bool = True, cfg=None) -> dict:
     """`arlearn verify --prove` of a fixed-layout run: the per-slot proof of its model, the rule
     on every neighbourhood, and the layout against the simulator on every input for `rows` rows
-    (default 4× the task's step bound). Written to prove.json with `record`."""
+    (default 4× the task's step bound). Written to prove.json with `record`. `cfg`: the run's
+    config when the caller has loaded it already."""
     from arlearn.rundir import PROVE, load_run
 
     run_dir = Path(run_dir)
-    cfg, task, model = load_run(run_dir)
+    cfg, task, model = load_run(run_dir, cfg)
     lay = getattr(task, "fixed", None)
     if lay is None:
         raise ArlearnError(f"{run_dir}: not a fixed-layout tm run (task.layout='fixed')")
@@ -196,13 +197,14 @@ def prove_shared_run(run_dir, rows: int = 0, record: bool = True) -> dict:
     return report
 
 
-def verify_shared_run(run_dir, rows: int = 0) -> dict:
+def verify_shared_run(run_dir, rows: int = 0, cfg=None) -> dict:
     """Greedy decoding of a fixed-layout run's model from every input's prompt for `rows` rows
-    (default 4× the step bound: past the training context) against the layout's stream."""
+    (default 4× the step bound: past the training context) against the layout's stream. `cfg`:
+    the run's config when the caller has loaded it already."""
     from arlearn.rundir import load_run
 
     run_dir = Path(run_dir)
-    _, task, model = load_run(run_dir)
+    _, task, model = load_run(run_dir, cfg)
     lay = task.fixed
     rows = rows or 4 * task.bounds[0]
     xs = task.all_inputs()

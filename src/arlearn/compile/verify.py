@@ -18,7 +18,7 @@ from arlearn.errors import ArlearnError
 from arlearn.fileio import load_safetensors, write_json
 from arlearn.models.base import generate_greedy
 from arlearn.tasks import make_task
-from arlearn.rundir import MODEL, PACKED, VERIFY, load_run, load_run_config
+from arlearn.rundir import MODEL, PACKED, VERIFY, load_model, load_run_config
 
 EXHAUSTIVE_MAX_INPUTS = 20
 #: a saved `linear` map with at most this fraction of its live weights non-zero is a compiled
@@ -46,13 +46,14 @@ def reference_layout(task) -> Layout:
     return getattr(task, "threshold_layout", None) or layout(circuit)
 
 
-def _load_for_verify(run_dir: Path):
-    """(cfg, task, dense model or None, packed weights or None), loaded through
-    `arlearn.rundir` so that file options (a copied .bench or machine spec) resolve inside
-    the run directory, whatever the working directory."""
-    cfg = load_run_config(run_dir)
+def _load_for_verify(run_dir: Path, cfg):
+    """(cfg, task, dense model or None, packed weights or None) of a run whose config `cfg` was
+    loaded through `arlearn.rundir` (`load_run_config`), so that file options (a copied .bench or
+    machine spec) resolve inside the run directory, whatever the working directory. The task is
+    built once, here."""
+    task = make_task(cfg.task_name, cfg.task_options)
     if (run_dir / MODEL).is_file():
-        cfg, task, model = load_run(run_dir)
+        model = load_model(run_dir, cfg, task)
         if cfg.model.name != "linear":
             return cfg, task, model, None
         packed = SparseLinear.from_model(model)
@@ -60,7 +61,6 @@ def _load_for_verify(run_dir: Path):
             return cfg, task, model, None  # a trained (dense) map: decode densely
         return cfg, task, model, packed
     if (run_dir / PACKED).is_file():
-        task = make_task(cfg.task_name, cfg.task_options)
         return cfg, task, None, SparseLinear.from_tensors(load_safetensors(run_dir / PACKED))
     raise ArlearnError(f"{run_dir} has neither {MODEL} nor {PACKED}")
 
@@ -90,10 +90,11 @@ def verify_run(run_dir, examples: int = 10_000, seed: int = 0, batch_size: int =
     shows (a read-only run directory is verified all the same, without the record).
     """
     run_dir = Path(run_dir)
-    if getattr(load_run_config(run_dir).model, "weights", "per-pair") == "shared":  # the time-invariant tm model
+    cfg = load_run_config(run_dir)  # once: the input files' SHA-256 checked, the task built once below
+    if getattr(cfg.model, "weights", "per-pair") == "shared":  # the time-invariant tm model
         from arlearn.compile.shared import verify_shared_run
-        return verify_shared_run(run_dir)
-    cfg, task, model, packed = _load_for_verify(run_dir)
+        return verify_shared_run(run_dir, cfg=cfg)
+    cfg, task, model, packed = _load_for_verify(run_dir, cfg)
     lay = reference_layout(task)
     circuit = lay.circuit
     if task.vocab.symbols != CIRCUIT_VOCAB.symbols or task.seq_len != lay.seq_len or not lay.cot:

@@ -121,7 +121,7 @@ def run_section(run_dir: Path, samples: bool = True) -> Section:
     if cfg.model.name in ("linear", "mlp") and (run_dir / MODEL).is_file():
         sec.blocks.append(("h", "What each position reads"))
         try:
-            _model_blocks(sec, run_dir, compiled=bool(compiled))
+            _model_blocks(sec, run_dir, cfg, compiled=bool(compiled))
         except ArlearnError as e:
             sec.blocks.append(("p", f"heatmap unavailable: {e}"))
     examples = _read_jsonl(run_dir / EXAMPLES)
@@ -221,7 +221,7 @@ def _circuit_layout(task):
     return lay if task.seq_len == lay.seq_len and lay.cot else None
 
 
-def _model_blocks(sec: Section, run_dir: Path, compiled: bool) -> None:
+def _model_blocks(sec: Section, run_dir: Path, cfg, compiled: bool) -> None:
     """The block-norm heatmap of a linear/mlp run; for a trained run of a circuit layout beside
     the compiled model's, and for any circuit run the wiring recovered from it."""
     from arlearn.compile import build_weights
@@ -229,7 +229,7 @@ def _model_blocks(sec: Section, run_dir: Path, compiled: bool) -> None:
     from arlearn.rundir import load_run
 
     name = sec.title
-    cfg, task, model = load_run(run_dir)
+    cfg, task, model = load_run(run_dir, cfg)  # the config `run_section` loaded
     lay = _circuit_layout(task)
     marks = [lay.prompt_len, lay.prompt_len + lay.k + 1] if lay is not None else []
     # the compiled linear model and the wiring exist for a CoT whose gates read only earlier tokens

@@ -8,6 +8,7 @@ from arlearn.cli.common import (add_executor_args, add_progress_arg, add_set_arg
 from arlearn.cli.parsing import parse_list
 from arlearn.config import parse_value, resolve
 from arlearn.errors import ArlearnError
+from arlearn.experiments.complexity import SEARCHES, WALK
 from arlearn.experiments.sweep import SweepSpec, axis_variants, length_sweep, sample_sweep
 from arlearn.reporting.sweep import markdown_table, write_outputs
 
@@ -57,6 +58,14 @@ def add_arguments(p) -> None:
                         "needed, without training the larger sizes); length: run the CoT formats shortest "
                         "first and stop each (family member,) model at the first that reaches it (its "
                         "length complexity, without training the longer formats)")
+    p.add_argument("--search", choices=SEARCHES, default=WALK,
+                   help="length sweeps with --until-target: how each line searches its CoT formats for the "
+                        "shortest that reaches 1 − epsilon. walk (default): every format shortest first up to "
+                        "the first success, assuming nothing; bisect: bisection, about log2(formats + 1) formats "
+                        "trained per line, assuming a longer CoT succeeds when a shorter one does — table.md "
+                        "and sweep.json mark which formats were trained and which inferred, and a trained format "
+                        "that contradicts the assumption (e.g. one an earlier walk in the same -o trained) is "
+                        "reported and the formats below the shortest success are walked")
     p.add_argument("--epsilon", type=float, default=0.01,
                    help="success means the 95%% Wilson interval of the mean answer exact match clears "
                         "1 − epsilon, above the task's chance level (default 0.01: ≥ 0.99, which needs "
@@ -131,6 +140,7 @@ def run(args) -> None:
         circuits=circuits,
         variants=axis_variants(_axes(vary)),
         until_target=args.until_target,
+        search=args.search,
     )
     out = args.out or f"runs/sweep-{args.kind}-{base.task_name}" + ("s" if circuits else "")
     sweep = length_sweep if args.kind == "length" else sample_sweep
@@ -140,4 +150,6 @@ def run(args) -> None:
     emit({"out": out, "cells": report["cells_done"], "budget": report["budget"],
           "length_complexity": report["length_complexity"],
           "sample_complexity": report["sample_complexity"], "plots": report["plots"],
-          **({"size_complexity": report["size_complexity"]} if circuits else {})})
+          **({"size_complexity": report["size_complexity"]} if circuits else {}),
+          **({"search": {k: {f: st[f] for f in ("search", "trained", "inferred", "contradictions", "cot")}
+                         for k, st in report["search"].items()}} if report.get("search") else {})})

@@ -11,6 +11,9 @@ lower bound clears 1 − ε and the score is above chance: `arlearn.evaluation.s
 `size_complexity` does the same per circuit of a sweep over circuits, with each circuit's size.
 `line_key` names a (variant/)model line, as plots and tables label it; `line_label` names a
 (model, CoT) pair of a circuit sweep ("linear", "linear no-CoT").
+`rung_search` is the rule by which a length sweep's `until_target` picks the next CoT format of a
+line to train — a walk shortest first, or a bisection that assumes monotonicity — and what it
+has inferred and seen contradicted.
 """
 
 from __future__ import annotations
@@ -126,6 +129,46 @@ def sample_complexity(groups: Sequence[dict], epsilon: float) -> dict[str, dict]
             if cur is None or g["train_examples"] < cur:
                 out[key]["train_examples"] = g["train_examples"]
     return out
+
+
+#: how a length sweep with `until_target` searches a line's CoT formats (shortest first) for the
+#: first that reaches 1 − ε: every format in order, or bisection assuming monotonicity
+WALK, BISECT = "walk", "bisect"
+SEARCHES = (WALK, BISECT)
+
+
+def rung_search(known: Sequence[bool | None], search: str = WALK) -> dict:
+    """The state of one line's search along its CoT formats, shortest first. `known[i]`: whether
+    format i reached 1 − ε (every seed trained), None while it is not trained. Returns
+
+    - "next": the format to train next, None once the line is decided;
+    - "shortest": the shortest format that reached it (None: none, or not decided yet);
+    - "inferred": {i: reached} for untrained formats, by monotonicity (a longer CoT reaches the
+      target when a shorter one does) — bisection only, and only while nothing contradicts it;
+    - "contradictions": [(i, j)] for each trained format j that did not reach it above a
+      shorter trained i that did (i the longest such), whatever the search.
+
+    The walk trains the formats in order up to the first that reached it. Bisection keeps the
+    untrained interval between the longest trained failure and the shortest trained success and
+    trains its middle, ⌈log2(n + 1)⌉ formats at most; it only trains inside that interval, so it
+    contradicts itself only with formats trained otherwise (an earlier sweep into the same
+    directory, or seeds added). On a contradiction it drops its inferences and walks the
+    untrained formats below the shortest success, as the walk would."""
+    if search not in SEARCHES:
+        raise ValueError(f"unknown search {search!r}")
+    n = len(known)
+    passed = [i for i, k in enumerate(known) if k is True]
+    failed = [i for i, k in enumerate(known) if k is False]
+    contradictions = [(max(i for i in passed if i < j), j) for j in failed if passed and passed[0] < j]
+    first = passed[0] if passed else n
+    if search == WALK or contradictions:
+        nxt = next((i for i in range(first) if known[i] is None), None)
+        return {"next": nxt, "shortest": passed[0] if passed and nxt is None else None, "inferred": {},
+                "contradictions": contradictions}
+    lo = failed[-1] + 1 if failed else 0  # every format below lo failed, or is inferred to
+    inferred = {i: i >= first for i in range(n) if known[i] is None and not lo <= i < first}
+    return {"next": (lo + first) // 2 if lo < first else None,
+            "shortest": first if lo == first < n else None, "inferred": inferred, "contradictions": []}
 
 
 def line_label(model: str, cot: str) -> str:

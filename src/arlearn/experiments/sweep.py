@@ -36,7 +36,11 @@ Two entry points share the engine:
   the formats are the task's own dial (`Task.cot_ladder()`, per variant: a family such as
   parity n = 8, 16, 32 has a ladder per member); with `until_target` they run shortest first and
   a line (variant, model) stops at the first format that reaches 1 − ε (`reached`): its length
-  complexity, without training the longer formats.
+  complexity, without training the longer formats. `search = "bisect"` finds that format by
+  bisection instead, training O(log n) of a line's n formats on the assumption that a longer
+  CoT reaches 1 − ε when a shorter one does; `sweep.json` records per line which formats were
+  trained, which inferred, and any trained format that contradicts the assumption (the line
+  then falls back to the walk below its shortest success) (`line_searches`).
 - `sample_sweep(...)` (`arlearn sweep samples`): exact match vs training-set size for the given
   CoT formats (learning curves), e.g. for circuits or Turing machines. With `until_target` the
   sizes run smallest first and a line (variant, model, CoT) stops at the first size whose mean
@@ -60,10 +64,14 @@ from arlearn.config import RunConfig, from_dict, switch_model
 from arlearn.errors import ArlearnError
 from arlearn.evaluation.scores import examples_needed, too_small_line
 from arlearn.experiments.complexity import (
+    BISECT,
+    SEARCHES,
+    WALK,
     aggregate,
     length_complexity,
     line_key,
     reached,
+    rung_search,
     sample_complexity,
     sample_focus,
     size_complexity,
@@ -169,6 +177,10 @@ class SweepSpec:
     #: samples sweeps: sizes smallest first; a line stops at the first size reaching 1 − ε;
     #: length sweeps: CoT formats shortest first; a line stops at the first reaching 1 − ε
     until_target: bool = False
+    #: length sweeps with `until_target`: how each line searches its CoT formats (`SEARCHES`):
+    #: "walk" trains them shortest first up to the first success; "bisect" bisects, assuming a
+    #: longer CoT succeeds when a shorter one does (`rung_search`)
+    search: str = WALK
 
     def __post_init__(self):
         if not self.models or not self.cots or not self.seeds:
@@ -196,6 +208,11 @@ class SweepSpec:
             self.variants = dict(circuit_variant(c) for c in self.circuits)
             if len(self.variants) != len(self.circuits):
                 raise ArlearnError(f"sweep circuits: two entries share a name: {list(self.circuits)}")
+        if self.search not in SEARCHES:
+            raise ArlearnError(f"sweep search {self.search!r}: choose one of {', '.join(SEARCHES)}")
+        if self.search == BISECT and not self.until_target:
+            raise ArlearnError("search bisect needs until_target (--until-target): without it every CoT format "
+                               "is trained")
         tc = self.base.train
         if tc.steps <= tc.warmup:
             raise ArlearnError(
@@ -235,6 +252,10 @@ class SweepSpec:
 
     @cached_property
     def _ladders(self) -> dict:
+        return {}
+
+    @cached_property
+    def _orders(self) -> dict:  #: `cot_order` per variant
         return {}
 
     @cached_property
@@ -284,7 +305,8 @@ class SweepSpec:
     def to_dict(self) -> dict:
         return {"base": self.base.to_dict(), "models": list(self.models), "cots": list(self.cots),
                 "seeds": list(self.seeds), "train_examples": self.sizes, "variants": self.variants,
-                "epsilon": self.epsilon, "circuits": list(self.circuits), "until_target": self.until_target}
+                "epsilon": self.epsilon, "circuits": list(self.circuits), "until_target": self.until_target,
+                "search": self.search}
 
 
 def check_cells(spec: SweepSpec) -> None:
@@ -394,6 +416,7 @@ def sweep_report(spec: SweepSpec, kind: str, rows: list[dict], total: int) -> di
         "ladders": ({v: [r.as_dict() for r in spec.ladder(v)] for v in (list(spec.variants) or [""])}
                     if list(spec.cots) == [LADDER] else {}),
         "size_complexity": size_complexity(groups, spec.circuit_sizes, spec.epsilon),
+        "search": line_searches(spec, rows) if length and spec.until_target else {},
         "plots": [],
     }
 
@@ -456,8 +479,9 @@ def _grid(spec: SweepSpec, sizes) -> list[Cell]:
 def length_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
                  log: Callable[[str], None] = lambda s: None, on_update: OnUpdate | None = None,
                  executor: str = "serial", ray_address: str | None = None) -> dict:
-    """Every (model, CoT, seed) at the largest size — with `spec.until_target`, the CoTs
-    shortest first, each (variant, model) line stopping at the first that reaches 1 − ε; then
+    """Every (model, CoT, seed) at the largest size — with `spec.until_target`, each (variant,
+    model) line searching its CoTs (shortest first, or by bisection: `spec.search`) for the
+    first that reaches 1 − ε; then
     each model's shortest successful CoT at the other sizes. Returns the report data (also
     written to `out`/sweep.json)."""
     out = Path(out)
@@ -474,7 +498,7 @@ def length_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
     smaller = [n for n in spec.sizes if n != spec.main_size]
     total = len(main)
     if spec.until_target:
-        total = _walk(spec, main, out, rows, total, progress, log, on_update, executor, ray_address)
+        total = _search(spec, main, out, rows, progress, log, on_update, executor, ray_address)
     else:
         _run_cells(spec, main, out, "length", rows, total, progress, log, on_update, executor, ray_address)
     if smaller:
@@ -494,32 +518,74 @@ def cot_order(spec: SweepSpec, variant: str = "") -> list[str]:
     formats named, by the sequence length of the task with each (ties by name)."""
     from arlearn.tasks import make_task
 
+    if variant in spec._orders:
+        return list(spec._orders[variant])
     if list(spec.cots) == [LADDER]:
-        return [r.cot for r in spec.ladder(variant)]
-    length: dict[str, int] = {}
-    for model, cot in spec.lines_for(variant):
-        if cot not in length:
-            cfg = spec.config_for(Cell(model, cot, spec.main_size, spec.seeds[0], variant))
-            length[cot] = make_task(cfg.task_name, cfg.task_options).seq_len
-    return sorted(length, key=lambda c: (length[c], c))
+        order = [r.cot for r in spec.ladder(variant)]
+    else:
+        length: dict[str, int] = {}
+        for model, cot in spec.lines_for(variant):
+            if cot not in length:
+                cfg = spec.config_for(Cell(model, cot, spec.main_size, spec.seeds[0], variant))
+                length[cot] = make_task(cfg.task_name, cfg.task_options).seq_len
+        order = sorted(length, key=lambda c: (length[c], c))
+    spec._orders[variant] = order
+    return list(order)
 
 
-def _walk(spec: SweepSpec, cells: list[Cell], out: Path, rows: dict, total: int, progress, log, on_update,
-          executor, ray_address) -> int:
-    """A length sweep's main grid, CoTs shortest first (`cot_order`): step i trains every
-    (variant, model) line still open with its i-th CoT; a line closes at the first CoT that
-    `reached` 1 − ε. Returns the grid's total less the cells it did not need."""
-    rank = {v: {c: i for i, c in enumerate(cot_order(spec, v))} for v in (list(spec.variants) or [""])}
-    done: set[tuple[str, str]] = set()
-    for i in range(max(len(r) for r in rank.values())):
-        todo = [c for c in cells if rank[c.variant][c.cot] == i and (c.variant, c.model) not in done]
+def line_searches(spec: SweepSpec, rows: Sequence[dict]) -> dict[str, dict]:
+    """Per (variant/)model line of a length sweep with `until_target`: its search along its CoT
+    formats shortest first (`cot_order`) at the largest size, by `spec.search` (`rung_search`)
+    over the formats whose every seed is trained — the formats, those trained and those of them
+    that reached 1 − ε, the untrained ones the search inferred (format → reached), the
+    contradictions to monotonicity ([shorter format that reached, longer that did not]), the
+    format to train next (None: decided) and the shortest that reached (None: none, or undecided)."""
+    groups = {(g["variant"], g["model"], g["cot"]): g
+              for g in aggregate([r for r in rows if r["train_examples"] == spec.main_size])}
+    out: dict[str, dict] = {}
+    for v in list(spec.variants) or [""]:
+        order = cot_order(spec, v)
+        for model in spec.models:
+            gs = [groups.get((v, model, c)) for c in order]
+            known = [None if g is None or g["seeds"] < len(spec.seeds) else reached(g, spec.epsilon) for g in gs]
+            st = rung_search(known, spec.search)
+            out[f"{v}/{model}" if v else model] = {
+                "variant": v, "model": model, "search": spec.search, "formats": order,
+                "trained": [c for c, k in zip(order, known) if k is not None],
+                "reached": [c for c, k in zip(order, known) if k],
+                "inferred": {order[i]: ok for i, ok in sorted(st["inferred"].items())},
+                "contradictions": [[order[i], order[j]] for i, j in st["contradictions"]],
+                "next": None if st["next"] is None else order[st["next"]],
+                "cot": None if st["shortest"] is None else order[st["shortest"]]}
+    return out
+
+
+def _search(spec: SweepSpec, cells: list[Cell], out: Path, rows: dict, progress, log, on_update,
+            executor, ray_address) -> int:
+    """A length sweep's main grid with `until_target`: each (variant, model) line searches its CoT
+    formats (`line_searches`: walk or bisect). Every finished cell of the grid is read first (a
+    rerun, or an earlier sweep into this directory, trains nothing it holds); then each round
+    trains, side by side on the executor, the next format of every line still open. Returns the
+    grid's cells trained or still possibly needed (the open lines' untrained cells)."""
+    key = lambda c: f"{c.variant}/{c.model}" if c.variant else c.model  # noqa: E731
+    _run_cells(spec, [c for c in cells if finished_cell(out, c) is not None], out, "length", rows, len(cells),
+               False, log, None, "serial")
+    seen: set[tuple] = set()
+    while True:
+        state = line_searches(spec, list(rows.values()))
+        for line, st in state.items():
+            for shorter, longer in st["contradictions"]:
+                if (line, shorter, longer) not in seen:
+                    seen.add((line, shorter, longer))
+                    log(f"warning: {line}: `{longer}` did not reach 1 − ε although the shorter `{shorter}` did "
+                        f"(not monotone); {spec.search}: the formats below the shortest that reached are walked")
+        total = sum(1 for c in cells if c.id in rows or state[key(c)]["next"] is not None)
+        todo = [c for c in cells if state[key(c)]["next"] == c.cot]
+        if not todo:
+            return total
+        if all(c.id in rows for c in todo):  # cannot happen: the next format always has an untrained seed
+            raise RuntimeError(f"sweep search made no progress at {[c.id for c in todo]}")
         _run_cells(spec, todo, out, "length", rows, total, progress, log, on_update, executor, ray_address)
-        for g in aggregate([r for r in rows.values() if r["train_examples"] == spec.main_size]):
-            key = (g["variant"], g["model"])
-            if key not in done and rank[g["variant"]].get(g["cot"]) == i and reached(g, spec.epsilon):
-                done.add(key)
-                total -= sum(1 for c in cells if (c.variant, c.model) == key and rank[c.variant][c.cot] > i)
-    return total
 
 
 def sample_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
@@ -531,6 +597,9 @@ def sample_sweep(spec: SweepSpec, out: str | Path, progress: bool = True,
     `out`/sweep.json)."""
     out = Path(out)
     check_executor(executor)
+    if spec.search != WALK:
+        raise ArlearnError(f"search {spec.search} is for length sweeps (along the CoT formats); a samples "
+                           "sweep with --until-target walks its sizes smallest first")
     _check_dir(spec, out, "samples")
     check_cells(spec)
     make_dir(out)

@@ -1,8 +1,9 @@
 """Sweep outputs for people: the Markdown table and the exact-match plots of a sweep directory.
 
 This module owns how a sweep's report data (`sweep.json`, built by `arlearn.experiments.sweep`)
-is shown: `markdown_table` (mean ± std exact match per cell group and the measured length and
-sample complexities), `plot_length` (exact match vs CoT length) and `plot_samples` (exact match
+is shown: `markdown_table` (mean ± std exact match per cell group, the measured length and
+sample complexities, and with --until-target each line's search along its CoT formats,
+`search_lines`), `plot_length` (exact match vs CoT length) and `plot_samples` (exact match
 vs training examples); for a sweep over circuits also `sizes_table` (per circuit and line: its
 threshold gates, T, the samples needed, training seconds, exact match) and `plot_sizes` (samples
 needed and training seconds vs threshold gates, log–log). `write_outputs(out, report)` writes
@@ -102,6 +103,8 @@ def markdown_table(report: dict) -> str:
                        else "held-out set too small to tell" if lc.get("verdict") == TOO_SMALL
                        else f"not reached (best: `{best}`)")
             lines.append(f"- {key}: {verdict}")
+    if report.get("search"):
+        lines += ["", search_lines(report["search"]).rstrip()]
     if report.get("sample_complexity"):
         lines += ["", f"Sample complexity (fewest training examples in the grid whose 95% interval clears "
                   f"{1 - eps:g}):", ""]
@@ -111,6 +114,33 @@ def markdown_table(report: dict) -> str:
             lines.append(f"- {key}: {n if n is not None else 'not reached'} (sizes tried: {tried})")
     if report.get("size_complexity"):
         lines += ["", sizes_table(report).rstrip()]
+    return "\n".join(lines) + "\n"
+
+
+def search_lines(search: dict) -> str:
+    """Per line of a length sweep with --until-target: its CoT formats shortest first, each
+    marked trained (✓ reached, ✗ not), inferred by bisection ((✓), (✗)) or neither (–), and
+    every trained format that contradicts monotonicity."""
+    modes = sorted({st["search"] for st in search.values()})
+    inferred = ("; (✓) and (✗) inferred by bisection, which assumes a longer CoT reaches the target when a "
+                "shorter one does" if "bisect" in modes else "")
+    lines = [f"Search along the CoT formats, shortest first ({', '.join(f'`{m}`' for m in modes)}): ✓ reached "
+             f"and ✗ not, when trained{inferred}; – not trained.", ""]
+    for key, st in search.items():
+        marks = []
+        for cot in st["formats"]:
+            if cot in st["trained"]:
+                marks.append(f"{cot} {'✓' if cot in st['reached'] else '✗'}")
+            elif cot in st["inferred"]:
+                marks.append(f"{cot} ({'✓' if st['inferred'][cot] else '✗'})")
+            else:
+                marks.append(f"{cot} –")
+        todo = "" if st["next"] is None else f", next `{st['next']}`"
+        lines.append(f"- {key} ({st['search']}: {len(st['trained'])} of {len(st['formats'])} formats "
+                     f"trained{todo}): " + " · ".join(marks))
+        for shorter, longer in st["contradictions"]:
+            lines.append(f"  - not monotone: `{longer}` ✗ although the shorter `{shorter}` ✓ — no format is "
+                         "inferred; the untrained formats below the shortest ✓ are walked")
     return "\n".join(lines) + "\n"
 
 

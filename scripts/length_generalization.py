@@ -1,12 +1,15 @@
 """Exact match of a trained run on a variant of its task with other options — longer runs of a
-Turing machine in the fixed layout (task.n, task.steps), for a time-invariant (windowed shared)
-model that generates past the context it was trained at.
+Turing machine in the fixed layout (task.n, task.steps), longer operands of addition (task.n,
+task.min_n), for a time-invariant (windowed shared) model that generates past the context it was
+trained at.
 
     python scripts/length_generalization.py RUN_DIR --set n=9 [--set steps=10] [--examples 200]
+    python scripts/length_generalization.py RUN_DIR --set n=64 --set min_n=64
 
 Prints one JSON line: the task options, the sequence length against the model's training
 context, and `arlearn.evaluation.exact_match.evaluate`'s summary (answer and sequence exact
-match with their 95% intervals, n) on held-out (test split) examples of the variant task. The
+match with their 95% intervals, n; the accuracy of each answer position, which for addition is
+each column of the sum) on held-out (test split) examples of the variant task. The
 variant must have the run's vocabulary (for the fixed layout: the same machine and tape width).
 """
 
@@ -57,7 +60,7 @@ def main(argv=None) -> int:
                       **{k: summary[k] for k in ("exact_match", "correct", "n", "exact_match_interval",
                                                  "sequence_exact_match", "sequence_correct",
                                                  "sequence_exact_match_interval", "token_accuracy",
-                                                 "first_divergence_median")}}))
+                                                 "first_divergence_median", "answer_position_accuracy")}}))
     return 0
 
 

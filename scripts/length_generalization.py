@@ -19,12 +19,27 @@ import argparse
 import json
 import sys
 
+import torch
+
 from arlearn.config import parse_value
 from arlearn.device import RunContext
 from arlearn.errors import ArlearnError
 from arlearn.evaluation.exact_match import evaluate
 from arlearn.tasks import make_task
 from arlearn.rundir import load_run
+
+
+def top_distances(model, n: int) -> list[list]:
+    """The n distances D (from the predicted position: D = 1 is the last token) whose block of the
+    first weight-shared map, times the embedding, has the largest Frobenius norm: [[D, norm], ...]."""
+    layer = model.mix[0]
+    if not hasattr(layer, "window"):
+        raise ArlearnError("--distances needs a weight-shared model (model.weights = \"shared\")")
+    with torch.no_grad():
+        w = torch.einsum("vi,kio->kvo", model.embed.weight.float(), layer.weight.float())
+        norms = w.flatten(1).norm(dim=1)
+    order = norms.argsort(descending=True)[:n]
+    return [[int(k) + 1, round(float(norms[k]), 4)] for k in order]
 
 
 def main(argv=None) -> int:
@@ -35,6 +50,9 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--distances", type=int, default=0, metavar="N",
+                   help="also report the N distances whose weights (embedding times the first map's block) "
+                        "are largest, for a weight-shared model: which distances the model reads")
     args = p.parse_args(argv)
     ctx = RunContext(threads=args.threads, batch_size=args.batch_size)
     ctx.use_threads()
@@ -55,12 +73,13 @@ def main(argv=None) -> int:
     except ArlearnError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    extra = {"top_distances": top_distances(model, args.distances)} if args.distances else {}
     print(json.dumps({"run_dir": args.run_dir, "task": options, "seq_len": variant.seq_len,
                       "trained_context": model.T, "steps_bound": getattr(variant, "bounds", (None,))[0],
                       **{k: summary[k] for k in ("exact_match", "correct", "n", "exact_match_interval",
                                                  "sequence_exact_match", "sequence_correct",
                                                  "sequence_exact_match_interval", "token_accuracy",
-                                                 "first_divergence_median", "answer_position_accuracy")}}))
+                                                 "first_divergence_median", "answer_position_accuracy")}, **extra}))
     return 0
 
 

@@ -141,3 +141,6 @@ def test_length_generalization_script_scores_a_compiled_run_on_longer_operands(t
     out = json.loads(capsys.readouterr().out)
     assert out["task"]["n"] == 10 and out["correct"] == out["n"] == 30
     assert out["answer_position_accuracy"] == [1.0] * 11
+    # the distances the compiled model reads: the previous token, b_i (W+1), τ_i (W+2) and a_i (2W+2)
+    assert length_generalization.main([str(tmp_path / "run"), "--examples", "2", "--distances", "4"]) == 0
+    assert {d for d, _ in json.loads(capsys.readouterr().out)["top_distances"]} == {1, 11, 12, 22}

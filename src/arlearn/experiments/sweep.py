@@ -259,23 +259,31 @@ class SweepSpec:
         return {}
 
     @cached_property
-    def circuit_sizes(self) -> dict[str, dict]:
-        """Per variant whose task is a circuit (a sweep over `circuits`): the circuit's name,
-        inputs, outputs, threshold gates (its normal form's: the CoT length − 1) and context T per
-        CoT format of the grid. Empty for other sweeps."""
+    def task_sizes(self) -> dict[str, dict]:
+        """Per variant ("" without variants) whose task has sizes: the task's size measures
+        (`Task.size()`, e.g. a circuit's name, inputs, outputs, gates, threshold gates and depth)
+        and its context T per CoT format of the grid ("T": {cot: T}). A task without sizes (the
+        default, e.g. a plug-in's) adds nothing."""
         from arlearn.tasks import make_task
 
-        if not self.circuits:
-            return {}
         out: dict[str, dict] = {}
-        for v, (model, cot) in ((v, line) for v in self.variants for line in self.lines_for(v)):
-            cfg = self.config_for(Cell(model, cot, self.main_size, self.seeds[0], v))
-            task = make_task(cfg.task_name, cfg.task_options)
-            info = out.setdefault(v, {"circuit": task.circuit.name, "inputs": len(task.circuit.inputs),
-                                      "outputs": len(task.circuit.outputs),
-                                      "threshold_gates": len(task.normal.gates), "T": {}})
-            info["T"][cot] = task.seq_len - 1
+        for v in list(self.variants) or [""]:
+            for model, cot in self.lines_for(v):
+                cfg = self.config_for(Cell(model, cot, self.main_size, self.seeds[0], v))
+                task = make_task(cfg.task_name, cfg.task_options)
+                if v not in out:
+                    size = task.size()
+                    if not size:
+                        break
+                    out[v] = {**size, "T": {}}
+                out[v]["T"][cot] = task.seq_len - 1
         return out
+
+    @property
+    def circuit_sizes(self) -> dict[str, dict]:
+        """`task_sizes` of a sweep over `circuits` (what `size_complexity` sets against threshold
+        gates); empty for other sweeps."""
+        return self.task_sizes if self.circuits else {}
 
     @property
     def sizes(self) -> list[int]:
@@ -293,11 +301,13 @@ class SweepSpec:
                 "target_exact_match": tc.target_exact_match, "eval_every": tc.eval_every}
 
     def config_for(self, cell: Cell) -> RunConfig:
+        from arlearn.tasks import task_class
+
         d = copy.deepcopy(self.base.to_dict())
         for sec, over in self.variants.get(cell.variant, {}).items():
             d.setdefault(sec, {}).update(over)
         d["model"] = switch_model(d["model"], cell.model)  # a plug-in class keeps only its own options
-        d["task"]["cot"] = cell.cot
+        d["task"].update(task_class(d["task"]["name"]).cot_options(cell.cot))  # the task says how
         d["train"]["seed"] = cell.seed
         d["train"]["train_examples"] = cell.train_examples
         return from_dict(d)
@@ -413,6 +423,7 @@ def sweep_report(spec: SweepSpec, kind: str, rows: list[dict], total: int) -> di
         "sample_complexity": sample_complexity(groups, spec.epsilon),
         "sample_focus": sample_focus(groups, spec.main_size, spec.epsilon) if length else {},
         "circuits": spec.circuit_sizes,
+        "task_sizes": spec.task_sizes,
         "ladders": ({v: [r.as_dict() for r in spec.ladder(v)] for v in (list(spec.variants) or [""])}
                     if list(spec.cots) == [LADDER] else {}),
         "size_complexity": size_complexity(groups, spec.circuit_sizes, spec.epsilon),

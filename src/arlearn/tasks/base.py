@@ -121,6 +121,25 @@ class TaskBase:
         self.vocab.encode(toks)  # raises on out-of-vocabulary symbols
         return toks
 
+    def size(self) -> dict:
+        """The task's size measures, for sweeps that set learning against problem size:
+        {measure: value}, e.g. a circuit's inputs, outputs, gates, threshold gates and depth (and
+        its name, "circuit"), a Turing machine's input length, steps and tape, parity's n and k.
+        Default {}: no sizes (a sweep over the task records none and runs all the same)."""
+        return {}
+
+    @classmethod
+    def cot_options(cls, cot: str) -> dict:
+        """The task options that select the CoT format `cot` (what a sweep's CoT axis sets):
+        {"cot": cot} for a task with a `cot` option; {} for a task without one, whose one format
+        (`cot_formats[0]`, its `cot_ladder`) is the only `cot` it takes."""
+        if "cot" in {f.name for f in dataclasses.fields(cls)}:
+            return {"cot": cot}
+        if cot == cls.cot_formats[0]:
+            return {}
+        raise ArlearnError(f"task {cls.name!r} has one CoT format, {cls.cot_formats[0]!r} (no cot option); "
+                           f"got cot {cot!r}")
+
     def describe(self) -> str:
         opts = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
         return f"{self.name} v{self.version} ({opts}); vocab {len(self.vocab)}, seq_len {self.seq_len}"

@@ -23,7 +23,7 @@ from arlearn.circuits import (
 )
 from arlearn.circuits import layout as circuit_layout
 from arlearn.circuits.dial import COT_FORMATS as DIAL_FORMATS
-from arlearn.circuits.dial import Dial
+from arlearn.circuits.dial import Dial, depths
 from arlearn.circuits.dial import dial as circuit_dial
 from arlearn.circuits.dial import ladder as dial_ladder
 from arlearn.circuits.dial import parse_cot as parse_dial
@@ -136,6 +136,13 @@ class CircuitTask(Task):
         if len(toks) != n or any(t not in ("0", "1") for t in toks):
             raise ArlearnError(f"circuit {self.circuit.name!r} takes {n} input bits (0/1), got {text!r}")
         return (BOS, *toks, "=")
+
+    def size(self) -> dict:
+        """The circuit's name, inputs, outputs, gates (as given), threshold gates (its normal
+        form's: the `threshold` CoT's length − 1) and depth (the normal form's longest path)."""
+        c, nf = self.circuit, self.normal
+        return {"circuit": c.name, "inputs": len(c.inputs), "outputs": len(c.outputs), "gates": len(c.gates),
+                "threshold_gates": len(nf.gates), "depth": max(depths(nf).values(), default=0)}
 
     def describe(self) -> str:
         c, nf, d = self.circuit, self.normal, self.dial

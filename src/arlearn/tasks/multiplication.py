@@ -80,6 +80,10 @@ class Multiplication(Task):
     def eos(self) -> bool:  # the paper's format has a fixed length and no EOS token
         return self.cot != "paper"
 
+    def size(self) -> dict:
+        """The operands' digits: n × m."""
+        return {"n": self.n, "m": self.m}
+
     # -- input space and split ----------------------------------------------------------
     def _range(self, k: int) -> tuple[int, int]:
         lo = int("1" * k) if self.operands == "paper" else 10 ** (k - 1)

@@ -116,6 +116,10 @@ class Parity(Task):
     def seq_len(self) -> int:
         return len(self.sequence(self.make_example(0)))
 
+    def size(self) -> dict:
+        """n input bits, k of them in the secret subset."""
+        return {"n": self.n, "k": self.k}
+
     @property
     def cot_length(self) -> int:
         kind, c = parse_cot(self.cot)

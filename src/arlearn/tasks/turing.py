@@ -364,6 +364,12 @@ class TuringTask(Task):
         cot = self._rows_tokens() if self.rows_every else 0
         return 1 + self.length + 1 + cot + n_ans + 1
 
+    def size(self) -> dict:
+        """The machine's name, the input length n and the bounds: steps (rows of the trace) and
+        tape (cells per row)."""
+        steps, tape = self.bounds
+        return {"machine": self.tm.name, "n": self.length, "steps": steps, "tape": tape}
+
     def describe(self) -> str:
         steps, tape = self.bounds
         out = f"{super().describe()}; machine {self.tm.name!r}: n={self.length}, {count_text(input_count(self.tm, self.length))} inputs, bounds steps={steps} tape={tape}"

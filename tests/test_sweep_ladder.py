@@ -279,3 +279,27 @@ def test_cli_bisects_a_family(tmp_path, monkeypatch, capsys):
     assert out["search"]["n=16/linear"]["search"] == "bisect" and out["search"]["n=16/linear"]["inferred"] == {
         "none": False, "chunked-8": False, "chunked-2": True, "running": True, "threshold": True}
     assert "n=16/linear (bisect: 3 of 8 formats trained)" in (tmp_path / "s" / "table.md").read_text()
+
+
+@pytest.mark.slow
+def test_a_real_bisection_resumes_and_a_walk_into_its_directory_checks_its_inferences(tmp_path):
+    # really trained: parity n=12 k=8 (1,024 held-out inputs; 400 scored), the linear model, whose
+    # every format but threshold (one linear threshold per token) stays at chance
+    s = lambda search: spec(models=["linear"], until_target=True, search=search, overrides=[  # noqa: E731
+        "task.n=12", "task.k=8", "train.steps=150", "train.warmup=10", "train.batch_size=64",
+        "train.train_examples=2000", "eval.examples=400"])
+    assert cot_order(s(BISECT)) == ["none", "chunked-4", "chunked-3", "chunked-2", "running", "threshold"]
+    rep = length_sweep(s(BISECT), tmp_path, progress=False)
+    st = rep["search"]["linear"]
+    assert st["trained"] == ["chunked-2", "running", "threshold"] and st["cot"] == "threshold"
+    assert st["inferred"] == {"none": False, "chunked-4": False, "chunked-3": False}
+    done = {p: p.stat().st_mtime_ns for p in tmp_path.glob("cells/*/cell.json")}
+    assert len(done) == 3
+    again = length_sweep(s(BISECT), tmp_path, progress=False)  # resumes: nothing new is trained
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.glob("cells/*/cell.json")} == done
+    assert again["search"] == rep["search"]
+    # the walk, into the same directory, trains the three inferred formats and confirms them
+    walk = length_sweep(s(WALK), tmp_path, progress=False)
+    assert len(list(tmp_path.glob("cells/*/cell.json"))) == 6
+    assert walk["length_complexity"]["linear"]["cot"] == "threshold"
+    assert walk["search"]["linear"]["contradictions"] == [] and walk["search"]["linear"]["trained"] == cot_order(s(WALK))

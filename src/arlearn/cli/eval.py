@@ -49,7 +49,7 @@ def _drawn_from(args, cfg, task) -> tuple[str, int | str | None, int]:
         if args.split == "train":
             raise ArlearnError("text runs score the test or the validation stream (--split test|valid)")
         return args.split, args.seed, args.examples
-    if args.split == "valid" and not getattr(task, "valid_fraction", 0.0):
+    if args.split == "valid" and not getattr(task, "has_valid", False):
         raise ArlearnError(f"--split valid scores a text run's validation stream or a task's validation split; "
                            f"{args.run_dir} is a {task.name!r} run, which has none (its held-out examples: --split test)")
     if args.split != "pool":

@@ -13,41 +13,47 @@ from __future__ import annotations
 from arlearn.device import RunContext
 from arlearn.evaluation.exact_match import evaluate
 from arlearn.evaluation.perplexity import as_test, evaluate_text
+from arlearn.tasks.base import MIN_VALID
 
 #: held-out examples used by a periodic check that cannot stop the run (a quarter: it only monitors)
 MONITOR_FRACTION = 4
-#: a validation split of fewer inputs than this is warned about (a target reached on it says little)
-FEW_VALID = 50
 
 
 class ExactMatchEvaluator:
     """Greedy exact match on distinct held-out examples (drawn once, from the test split;
     all of them, each once, when the split is smaller than eval.examples). Periodic checks score
     the task's validation split (`check_split`: "valid" when the task has one, so stopping at a
-    target or keeping the best never looks at the test inputs the final results report; else the
-    test examples themselves)."""
+    target or keeping the best never looks at the test inputs the final results report; "train",
+    training inputs, not held out, when its input space is too small for one (`Task.has_valid`);
+    else, for tasks without one, the test examples themselves)."""
 
     def __init__(self, task, eval_cfg, ctx: RunContext = RunContext()):
         self.task, self.cfg, self.ctx = task, eval_cfg, _with_batch(ctx, eval_cfg)
         self.quiet = self.ctx.replace(progress=False)  # periodic checks and final results: no bar
         self.examples = task.held_out(eval_cfg.examples, eval_cfg.seed)
-        self.check_split = "valid" if getattr(task, "valid_fraction", 0.0) else "test"
+        self.check_split = task.check_split
         self._check_examples = None
 
     @property
     def check_examples(self) -> list:
         """The periodic checks' examples: eval.examples distinct inputs of `check_split`."""
         if self._check_examples is None:
-            self._check_examples = (self.task.held_out(self.cfg.examples, self.cfg.seed, "valid")
-                                    if self.check_split == "valid" else self.examples)
-            n = len(self._check_examples)
-            if self.check_split == "valid" and n < min(FEW_VALID, self.cfg.examples):
-                import warnings
-
-                warnings.warn(f"the task's validation split holds only {n} inputs: periodic checks (and a "
-                              f"target reached on them) see few inputs; the final results score "
-                              f"{len(self.examples)} test inputs", stacklevel=2)
+            self._check_examples = (self.examples if self.check_split == "test" else
+                                    self.task.held_out(self.cfg.examples, self.cfg.seed, self.check_split))
         return self._check_examples
+
+    def untrusted_target(self) -> str | None:
+        """Why a target reached by the periodic checks would not be evidence about held-out inputs
+        (the trainer then does not stop at train.target_exact_match), or None: the checks score at
+        least MIN_VALID validation inputs, or the test examples of a task without a validation split."""
+        if self.check_split == "train":
+            t = self.task
+            return (f"the periodic checks score training inputs, not held out: the task's {t.input_count():,} inputs "
+                    f"leave {t.valid_region} in the validation region, fewer than {MIN_VALID}, so they stay in train")
+        if self.check_split == "valid" and len(self.check_examples) < MIN_VALID:
+            return (f"the periodic checks score {len(self.check_examples)} validation inputs (eval.examples), "
+                    f"fewer than {MIN_VALID}")
+        return None
 
     def check(self, model, full: bool) -> dict:
         """A periodic check during training: a metrics row (a quarter of the check examples
@@ -63,7 +69,7 @@ class ExactMatchEvaluator:
                 "eval_answer_position_accuracy": summary["answer_position_accuracy"]}
 
     def message(self, row: dict) -> str:
-        what = "validation" if self.check_split == "valid" else "held-out"
+        what = {"valid": "validation", "train": "training-input (not held out)"}.get(self.check_split, "held-out")
         return f"{what} exact match {row['eval_exact_match']:.4f}"
 
     @staticmethod
@@ -107,6 +113,10 @@ class PerplexityEvaluator:
     @staticmethod
     def reached(row: dict, target: float) -> bool:
         return False  # train.target_exact_match does not apply to perplexity
+
+    @staticmethod
+    def untrusted_target() -> None:
+        return None
 
     def final(self, model) -> tuple[dict, list[dict] | None]:
         """The whole validation stream (`val_*`) and, where the task has one, the test stream (`test_*`)."""

@@ -7,8 +7,8 @@ A task is a frozen dataclass whose fields are its options (so `make_task("multip
 
 - `Task` — a *sequence task*: examples (prompt, chain of thought, answer) drawn from disjoint
   train/test splits (`split_of`: an exact hash; a task with `valid_fraction` > 0 also has a
-  validation split, disjoint from both, that periodic checks use), scored by exact match of
-  greedy generation;
+  validation split, disjoint from both, that periodic checks use — where it holds at least
+  MIN_VALID inputs: see `has_valid`), scored by exact match of greedy generation;
   it reads the answer back out of a generation with `parse_answer` (None = malformed = wrong).
 - `StreamTask` — a token stream (a text corpus) cut into windows, scored by held-out
   perplexity (`arlearn.tasks.text`).
@@ -23,6 +23,7 @@ import dataclasses
 import itertools
 import random
 from dataclasses import dataclass
+from functools import cached_property
 from typing import ClassVar, Iterator, Sequence
 
 from arlearn.errors import ArlearnError, did_you_mean
@@ -30,6 +31,15 @@ from arlearn.tasks.encoding import TokenWindows, _encode_rows, example_pool
 from arlearn.vocab import EOS, Vocab
 
 SPLITS = ("train", "valid", "test")
+#: the fewest inputs a validation split holds. A task whose validation region (`valid_fraction` of
+#: its inputs, by the hash) would hold fewer has none: those inputs stay in train, where inputs are
+#: scarce, rather than make a check too small to trust (all of 50 right still allows an error rate
+#: of 5.8%, the one-sided 95% bound; all of 19, 14.6%); its periodic checks then score training inputs
+MIN_VALID = 50
+#: input spaces of up to this many inputs have their validation region counted exactly; a larger
+#: one has a validation split (at valid_fraction = 0.1 it expects over 1,638 inputs, 40 standard
+#: deviations above MIN_VALID)
+COUNT_VALID_UP_TO = 1 << 14
 #: consecutive repeated draws, per distinct input found, after which a split counts as exhausted
 STALE_DRAWS = 50
 
@@ -199,19 +209,52 @@ class Task(TaskBase):
     # -- provided -----------------------------------------------------------------------
     split_salt: ClassVar[int] = 0
     test_fraction: ClassVar[float] = 0.25
-    #: the share of the input space in the validation split (0: none; periodic checks then use test)
+    #: the share of the input space in the validation split (0: none; periodic checks then use test),
+    #: carved out of train; a region of fewer than MIN_VALID inputs is left in train (`has_valid`)
     valid_fraction: ClassVar[float] = 0.0
 
+    def input_count(self) -> int | None:
+        """How many inputs there are, `input_index` numbering them 0 … count − 1 (None: unknown;
+        counted as plenty)."""
+        return None
+
+    @cached_property
+    def valid_region(self) -> int | None:
+        """The inputs the hash puts in the validation region (`valid_fraction` of the input space),
+        counted when there are at most COUNT_VALID_UP_TO inputs; None when there are more."""
+        n = self.input_count()
+        if n is None or n > COUNT_VALID_UP_TO:
+            return None
+        args = (self.split_salt, self.test_fraction, self.valid_fraction)
+        return sum(hash_split(i, *args) == "valid" for i in range(n))
+
+    @cached_property
+    def has_valid(self) -> bool:
+        """Whether the task has a validation split: it asks for one (`valid_fraction` > 0) and the
+        hash's validation region holds at least MIN_VALID inputs. Otherwise those inputs stay in
+        train (the test split is the same either way) and periodic checks score training inputs."""
+        return self.valid_fraction > 0 and (self.valid_region is None or self.valid_region >= MIN_VALID)
+
+    @property
+    def check_split(self) -> str:
+        """The split periodic checks (and train.target_exact_match) score: "valid" where the task
+        has a validation split; "train" where it asks for one but its input space is too small
+        (not held out); "test" for tasks without one (`valid_fraction` = 0)."""
+        return "valid" if self.has_valid else "train" if self.valid_fraction else "test"
+
     def split_of(self, x) -> str:
-        return hash_split(self.input_index(x), self.split_salt, self.test_fraction, self.valid_fraction)
+        return hash_split(self.input_index(x), self.split_salt, self.test_fraction,
+                          self.valid_fraction if self.has_valid else 0.0)
 
     def _split_inputs(self, split: str, seed: int | str) -> Iterator:
         """Inputs drawn i.i.d. (with replacement) from the whole input space, kept when they
         fall in `split`; an endless stream, deterministic in `seed`."""
         if split not in SPLITS:
             raise ArlearnError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
-        if split == "valid" and not self.valid_fraction:
-            raise ArlearnError(f"task {self.name!r} has no validation split (only train and test)")
+        if split == "valid" and not self.has_valid:
+            why = (f": its {self.input_count():,} inputs leave {self.valid_region} in the validation region, "
+                   f"fewer than {MIN_VALID}, so they stay in train" if self.valid_fraction else "")
+            raise ArlearnError(f"task {self.name!r} has no validation split (only train and test){why}")
         rng = random.Random(f"{self.name}:{split}:{seed}")
         made = tries = 0
         while True:
@@ -235,9 +278,13 @@ class Task(TaskBase):
         bring nothing new (an unseen input then survives with probability < e^-STALE_DRAWS)."""
         if n < 1:
             raise ArlearnError(f"eval.examples must be ≥ 1, got {n}")
+        return self._distinct(self._split_inputs(split, seed), n)
+
+    def _distinct(self, inputs: Iterator, n: int) -> list[Example]:
+        """`held_out`'s examples of the first `n` distinct `inputs` (see there)."""
         seen: dict[int, object] = {}
         stale = 0
-        for x in self._split_inputs(split, seed):
+        for x in inputs:
             k = self.input_index(x)
             if k in seen:
                 stale += 1
@@ -324,4 +371,5 @@ __all__ = [
     "check_choice",
     "hash_split",
     "splitmix64",
+    "MIN_VALID",
 ]

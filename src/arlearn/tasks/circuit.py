@@ -47,6 +47,8 @@ class CircuitTask(Task):
     most L gates) or `none`; `sha256` (set by `arlearn compile`) pins the file's content.
     Inputs are split train/valid/test by an exact hash of their index (bit i = input i); the
     validation split (a tenth of the inputs, carved out of train) is what periodic checks score.
+    A circuit of ≤ 9 inputs has none (`Task.has_valid`: its validation region holds fewer than
+    MIN_VALID inputs, which stay in train); its periodic checks score training inputs.
     """
 
     file: str = ""
@@ -108,6 +110,9 @@ class CircuitTask(Task):
 
     def input_index(self, x) -> int:
         return index_of_bits(x)
+
+    def input_count(self) -> int:
+        return 2 ** len(self.circuit.inputs)
 
     def make_example(self, x) -> Example:
         return Example(*self.layout.example(x))

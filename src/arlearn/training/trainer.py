@@ -16,7 +16,11 @@ the next A steps (`lr_at`'s anneal), then a check at the end decides — still a
 ("target"); fallen below: the ordinary schedule resumes, and the next check at the target anneals
 again. results.json records steps_to_target / seconds_to_target (where the run stopped at the
 target) and target_first_step / target_first_seconds (the first check at it); seconds are
-training time, the checks' own time is check_seconds.
+training time, the checks' own time is check_seconds. A target is honoured only where the checks
+score at least MIN_VALID validation inputs (`untrusted_target` of the evaluator: a task whose
+input space is too small for a validation split checks training inputs): elsewhere the run warns
+once and trains to its budget, still recording the first check at the target
+(results.json: target_honoured = false).
 """
 
 from __future__ import annotations
@@ -139,6 +143,7 @@ class Trainer:
         self.check_seconds = 0.0  # time spent in periodic checks
         self.anneal_from: int | None = None  # the step an anneal to the target began (None: none running)
         self.target_first: tuple[int, float] | None = None  # (step, train seconds) of the first check at target
+        self.target_honoured = True  # whether a check at the target may stop the run (see _fit)
         self.data = self.task.train_data(tc, self.progress)
         self.evaluator = evaluator_for(self.task, cfg.eval, self.ctx)
         self.last_checkpoint = (0, 0.0)  # (step, train_seconds) of the newest checkpoint
@@ -324,6 +329,11 @@ class Trainer:
         t0 = time.perf_counter() - self.train_seconds
         first = (self.step, self.train_seconds)
         stopped = "steps"
+        untrusted = self.evaluator.untrusted_target() if tc.target_exact_match and tc.eval_every else None
+        self.target_honoured = untrusted is None
+        if untrusted and self.world.is_main:
+            warnings.warn(f"train.target_exact_match = {tc.target_exact_match:g} is not honoured: {untrusted}; "
+                          "the run trains to its budget", stacklevel=2)
         while self.step < tc.steps:
             loss, acc, lr = self.train_step()
             run_loss = loss if run_loss is None else (1 - SMOOTHING) * run_loss + SMOOTHING * loss
@@ -352,6 +362,7 @@ class Trainer:
                 reached = self.evaluator.reached(row, tc.target_exact_match)
                 if reached and self.target_first is None:
                     self.target_first = (self.step, round(self.train_seconds, 1))
+                reached = reached and self.target_honoured  # an untrusted check records the target, never stops
                 if reached and (anneal_done or not tc.anneal_steps):
                     stopped = "target"
                     break
@@ -380,6 +391,7 @@ class Trainer:
                 "steps_to_target": self.step if at else None,
                 "seconds_to_target": round(self.train_seconds, 1) if at else None,
                 "target_first_step": first[0], "target_first_seconds": first[1],
+                "target_honoured": self.target_honoured,
                 "check_seconds": round(self.check_seconds, 1)}
 
     def finish(self, stopped: str) -> dict:

@@ -101,6 +101,10 @@ class Addition(Task):
             raise ArlearnError(f"{owner}: width must be 0 or in n={self.n}..{MAX_DIGITS}, got {self.width}")
         check_choice(owner, "cot format", self.cot, COT_FORMATS)
 
+    def size(self) -> dict:
+        """The operands' longest length and the layout's width (0: each input's own)."""
+        return {"n": self.n, "width": self.width}
+
     # -- input space and split ----------------------------------------------------------
     def sample_input(self, rng: random.Random):
         """(w, a, b): the layout's width and the operands."""

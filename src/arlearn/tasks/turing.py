@@ -15,9 +15,17 @@ Prompt `<bos> input… =`, answer = the final tape (M symbols) or the accept bit
   the prompt is the input's bit encoding and the answer is the output bits (`decode_answer` turns
   them back into a tape or accept bit).
 
-Splits (`split`): `hash` (the default) is every task's exact hash split (`Task.split_of`).
+Splits (`split`): `hash` (the default) is every task's exact hash split (`Task.split_of`):
+a quarter of the inputs are test; a tenth more, carved out of train, are the validation split
+that periodic checks and `train.target_exact_match` score — where that region holds at least
+MIN_VALID inputs (`Task.has_valid`). A machine with fewer inputs (palindrome n = 8: 256 inputs,
+19 in the region; unary addition) keeps them in train, where inputs are scarce; its checks then
+score training inputs (not held out) and a target does not stop its runs. The test split is the
+same inputs either way.
 `cover` starts from it and moves the few held-out inputs into train that exercise the tableau
-gates no training input exercises (`arlearn.circuits.coverage`): a block-causal model has
+gates no training input exercises (computed as if the validation region were train, so the test
+split is the one it was before validation splits; then validation inputs that exercise gates
+only they exercise move into train as well) (`arlearn.circuits.coverage`): a block-causal model has
 separate weights for every (t, s), so a gate held constant by every training input (binary
 increment's longest carry chains) cannot be learned, whatever the CoT. The tableau is the
 `threshold` CoT's circuit for every CoT, so runs with different CoTs share one split. Coverage is
@@ -110,6 +118,7 @@ class TuringTask(Task):
     layout: str = "topological"
 
     cot_formats = COT_FORMATS
+    valid_fraction = 0.1
 
     def __post_init__(self):
         owner = "task 'tm'"
@@ -245,6 +254,16 @@ class TuringTask(Task):
     def input_index(self, x) -> int:
         return index_of_input(self.tm, self.length, x)
 
+    def input_count(self) -> int:
+        return input_count(self.tm, self.length)
+
+    def held_out(self, n: int, seed: int | str, split: str = "test"):
+        """`Task.held_out`; under `split="tapes"` split "train" gives training *inputs* (the hash
+        split's), not the random tapes the training stream draws (most are not inputs)."""
+        if self.split == "tapes" and split == "train" and n >= 1:
+            return self._distinct(Task._split_inputs(self, "train", seed), n)
+        return super().held_out(n, seed, split)
+
     def all_inputs(self) -> list[tuple[str, ...]]:
         return [input_from_index(self.tm, self.length, i) for i in range(input_count(self.tm, self.length))]
 
@@ -301,7 +320,7 @@ class TuringTask(Task):
     def _coverage_rows(self) -> tuple[list, list[bool]]:
         """The rows `coverage` evaluates and which of them are training rows."""
         xs = [input_from_index(self.tm, self.length, i) for i in self._coverage_indices]
-        hashed = [super(TuringTask, self).split_of(x) == "train" for x in xs]
+        hashed = [super(TuringTask, self).split_of(x) != "test" for x in xs]  # the validation region too
         if self.split == "tapes":
             tapes = list(itertools.islice(self._split_inputs("train", "coverage"), TAPES_COVERAGE))
             xs = tapes + [x for x, tr in zip(xs, hashed) if not tr]
@@ -337,7 +356,22 @@ class TuringTask(Task):
             raise ArlearnError(f"task 'tm': split='cover' would move all {cov.rows - cov.train} held-out "
                                f"inputs of machine {self.tm.name!r} (n={self.length}) into train, leaving "
                                "none to evaluate on; use split='hash' or a larger n")
-        return frozenset(self._coverage_indices[r] for r in cov.moved)
+        moved = {self._coverage_indices[r] for r in cov.moved}
+        return frozenset(moved | self._valid_cover(moved))
+
+    def _valid_cover(self, moved: set[int]) -> set[int]:
+        """The validation inputs the cover moves into train too: `coverage` counts the validation
+        region as train (so the test split does not depend on it), and a gate that only validation
+        inputs exercise would otherwise be exercised by no training input."""
+        if not self.has_valid:
+            return set()
+        idx = self._coverage_indices
+        xs = [input_from_index(self.tm, self.length, i) for i in idx]
+        split = [super(TuringTask, self).split_of(x) for x in xs]
+        rows = [r for r in range(len(idx)) if split[r] != "test" or idx[r] in moved]
+        bits = np.array([self.unrolled.input_bits(xs[r]) for r in rows], dtype=np.int64)
+        train = np.array([split[r] == "train" or idx[r] in moved for r in rows])
+        return {idx[rows[r]] for r in gate_coverage(self.threshold_circuit, bits, train).moved}
 
     # -- sequences
     @cached_property
@@ -396,10 +430,13 @@ class TuringTask(Task):
                     f"steps: {share:.1%} of the tapes, {held_long} of the {held} held-out inputs")
         over = "all" if c.rows == input_count(self.tm, self.length) else "a random sample of"
         text = (f"tableau coverage over {over} {c.rows} inputs: {c.gates} gates, {c.varying} vary, "
-                f"{c.exercised} exercised by the {c.train} hash-split train inputs, which show "
+                f"{c.exercised} exercised by the {c.train} hash-split train{' and validation' * self.has_valid} "
+                f"inputs, which show "
                 f"{c.patterns - c.patterns_missed} of the {c.patterns} gate fan-in patterns")
         if self.split == "cover":
-            return text + (f"; split 'cover' moved {len(c.moved)} held-out inputs into train: all {c.varying} "
+            valid = len(self._cover) - len(c.moved)
+            also = f" and {valid} validation inputs" if valid else ""
+            return text + (f"; split 'cover' moved {len(c.moved)} held-out inputs{also} into train: all {c.varying} "
                            f"exercised, {c.held_out_after_cover} held out")
         return text + f" (split='cover' would move {len(c.moved)})"
 

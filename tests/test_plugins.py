@@ -51,8 +51,38 @@ def out_json(capsys) -> dict:
 def test_without_the_plugin_the_task_is_unknown(example):
     from arlearn.tasks import make_task
 
-    with pytest.raises(ArlearnError, match="unknown task 'majority'"):
+    with pytest.raises(ArlearnError, match=r"unknown task 'majority'.*; known: .*; a plug-in's task is known once its "
+                                           r"module is loaded \(`arlearn --plugin MODULE`, ARLEARN_PLUGINS=MODULE"):
         make_task("majority")
+    with pytest.raises(ArlearnError, match=r"unknown model 'bag'.*; known: .*; a plug-in's model class is known once"):
+        plugins.model_class("bag")
+
+
+def test_a_plugin_named_by_its_file_says_to_name_the_module(example, capsys):
+    for given in ("arlearn_majority.py", "./arlearn_majority.py", str(EXAMPLE / "arlearn_majority.py")):
+        os.environ[plugins.ENV] = ""  # as a fresh process: the name a failed --plugin added is gone
+        assert main(["--plugin", given, "list"]) == 2
+        assert capsys.readouterr().err.strip() == (
+            f"arlearn: error: plug-in {given!r} is a file: name its module instead, 'arlearn_majority' (found in the "
+            "current directory or on PYTHONPATH)")
+    os.environ[plugins.ENV] = ""
+    assert main(["--plugin", "arlearn_majority", "list"]) == 0  # the module name works
+
+
+def test_generate_warns_of_a_prompt_without_the_tasks_framing(example):
+    from arlearn.cli.generate import unlike_prompts
+    from arlearn.tasks import make_task
+
+    plugins.add(["arlearn_majority"])
+    task = make_task("majority", {"n": 6})
+    assert unlike_prompts(task, ("<bos>", "1", "0", "1", "1", "0", "1", "=")) is None
+    said = unlike_prompts(task, ("1", "0", "1", "1", "0", "1"))  # the bits alone: no <bos>, no =
+    assert said.startswith("the task's prompts start with '<bos>', end with '=' and have 8 tokens (e.g. '<bos> ")
+    assert said.endswith("this one, '1 0 1 1 0 1', does not, and is continued as given")
+    assert unlike_prompts(task, ("<bos>", "1", "0", "=")) .startswith("the task's prompts have 8 tokens")
+    # a built-in's parse_prompt writes the framing itself
+    mult = make_task("multiplication", {"n": 2, "m": 2})
+    assert unlike_prompts(mult, mult.parse_prompt("12 x 34")) is None
 
 
 def test_list_and_show_task_see_a_plugin(example, capsys):

@@ -43,6 +43,9 @@ ENV = "ARLEARN_PLUGINS"
 GROUPS = ("arlearn.tasks", "arlearn.models")
 #: the built-ins, loaded first through the same door
 BUILTIN = ("arlearn.tasks", "arlearn.models")
+#: what an unknown task or model name adds: a plug-in's names are known once its module is loaded
+NOT_LOADED = ("; a plug-in's {kind} is known once its module is loaded (`arlearn --plugin MODULE`, "
+              "ARLEARN_PLUGINS=MODULE or an installed entry point; docs/plugins.md)")
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,8 @@ def model_class(name: str) -> ModelClass:
     if name not in MODEL_CLASSES:
         load()
     if name not in MODEL_CLASSES:
-        raise ArlearnError(f"unknown model '{name}'{did_you_mean(str(name), MODEL_CLASSES)}")
+        raise ArlearnError(f"unknown model '{name}'{did_you_mean(str(name), MODEL_CLASSES)}"
+                           + NOT_LOADED.format(kind="model class"))
     return MODEL_CLASSES[name]
 
 
@@ -114,6 +118,10 @@ def add(modules) -> None:
 
 def import_plugin(module: str):
     """Import a plug-in module (once); a missing or broken one is one line naming it."""
+    if module.endswith(".py") or "/" in module or os.sep in module:  # a file, not a module name
+        name = os.path.splitext(os.path.basename(module))[0]
+        raise ArlearnError(f"plug-in {module!r} is a file: name its module instead, {name!r} (found in the current "
+                           "directory or on PYTHONPATH)")
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as e:
@@ -187,5 +195,5 @@ def origin(module: str) -> dict:
             "version": None if version is None else str(version)}
 
 
-__all__ = ["ENV", "GROUPS", "MODEL_CLASSES", "ModelClass", "add", "import_plugin", "load", "model_class",
+__all__ = ["ENV", "GROUPS", "MODEL_CLASSES", "NOT_LOADED", "ModelClass", "add", "import_plugin", "load", "model_class",
            "origin", "register_model"]

@@ -5,7 +5,7 @@ prompt → CoT → answer) and `text` (a stream task). A plug-in registers its o
 
 from arlearn.config import build_dataclass
 from arlearn.errors import ArlearnError, did_you_mean
-from arlearn.plugins import load as load_plugins
+from arlearn.plugins import NOT_LOADED, load as load_plugins
 from arlearn.tasks.base import TASKS, CotRung, Example, StreamTask, Task, TaskBase, register_task
 from arlearn.tasks import multiplication  # noqa: F401
 from arlearn.tasks import addition  # noqa: F401
@@ -20,7 +20,7 @@ def task_class(name: str) -> type[TaskBase]:
     if name not in TASKS:
         load_plugins()
     if name not in TASKS:
-        raise ArlearnError(f"unknown task '{name}'{did_you_mean(name, TASKS)}")
+        raise ArlearnError(f"unknown task '{name}'{did_you_mean(name, TASKS)}" + NOT_LOADED.format(kind="task"))
     return TASKS[name]
 
 

@@ -108,17 +108,17 @@ def add_set_arg(p, help: str = "override any config value, e.g. --set model.d=64
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE", help=help)
 
 
-def add_source_args(p) -> None:
+def add_source_args(p, preset_default: str = "none, every key's own default") -> None:
     """--preset and --config: where a run's config comes from."""
-    p.add_argument("--preset", help="a preset name (see `arlearn list`)")
+    p.add_argument("--preset", help=f"a preset name (see `arlearn list`); default: {preset_default}")
     p.add_argument("--config", metavar="FILE",
                    help="a config file, TOML or YAML (.yaml/.yml), with the presets' sections (merged over the preset)")
     p.add_argument("--task", help="task name (shortcut for --set task.name=…)")
 
 
 def add_config_args(p, steps_help: str = "training steps") -> None:
-    add_source_args(p)
-    p.add_argument("--model", help="model name: linear, mlp, transformer")
+    add_source_args(p, preset_default="quick, unless --config is given")
+    p.add_argument("--model", help="model class: linear, mlp, transformer or a plug-in's (see `arlearn list`)")
     p.add_argument("--cot", help="CoT format (shortcut for --set task.cot=…)")
     p.add_argument("--steps", type=int, help=steps_help)
     add_set_arg(p)

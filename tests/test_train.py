@@ -127,19 +127,13 @@ def test_results_record_the_machine_and_kernels(tmp_path, monkeypatch):
     assert "ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16" in machine_line(m) and "fp32" in machine_line(m)
 
 
-def test_the_time_limits_progress_total_follows_the_measured_rate_both_ways():
-    from tqdm import tqdm
+def test_the_time_bound_projects_the_last_step_from_the_measured_rate_both_ways():
+    from arlearn.training.trainer import RATE_STEPS, time_bound
 
-    from arlearn.training.trainer import RATE_STEPS, _bound_by_time
-
-    bar = tqdm(total=1500, disable=True)
-    _bound_by_time(bar, 1, 6.0, (0, 0.0), 600.0, 1500)  # one slow warm-up step is not a rate
-    assert bar.total == 1500
-    _bound_by_time(bar, RATE_STEPS, 10.0, (0, 0.0), 600.0, 1500)  # 0.5 step/s: 5 + 295 steps left
-    assert bar.total == 300
-    _bound_by_time(bar, 100, 50.0, (0, 0.0), 600.0, 1500)  # faster now (2 steps/s): the total grows
-    assert bar.total == 1200
-    _bound_by_time(bar, 200, 60.0, (0, 0.0), 600.0, 1500)  # never past train.steps
-    assert bar.total == 1500
-    _bound_by_time(bar, 400, 700.0, (0, 0.0), 600.0, 1500)  # past the limit: the total is this step
-    assert bar.total == 400
+    assert time_bound(3, 6.0, None, 600.0, 1500) is None  # the first steps (warm-up) are not timed
+    origin = (RATE_STEPS, 6.0)  # timed from there on
+    assert time_bound(RATE_STEPS + 1, 7.0, origin, 600.0, 1500) is None  # too few steps timed yet
+    assert time_bound(2 * RATE_STEPS, 16.0, origin, 600.0, 1500) == 10 + 292  # 0.5 step/s, 584 s left
+    assert time_bound(105, 56.0, origin, 600.0, 1500) == 105 + 1088  # faster now (2 steps/s): it grows
+    assert time_bound(205, 66.0, origin, 600.0, 1500) == 1500  # never past train.steps
+    assert time_bound(405, 700.0, origin, 600.0, 1500) == 405  # past the limit: this step

@@ -148,13 +148,17 @@ class TrainConfig:
     dtype: str = "auto"  #: "auto" (bf16 autocast where fast), "bf16" or "fp32"
     device: str = "auto"  #: "auto" (cuda → mps → cpu), or a torch device string
     threads: int = 0  #: CPU threads (0: torch default)
-    max_minutes: float = 0.0  #: stop after this much training time (0: no limit)
+    #: stop after this much training time (0: no limit). Not at a high learning rate: when the rate of
+    #: steps projects the time to run out before `steps`, the last anneal_steps steps to it (0: the
+    #: last tenth) are the final anneal (the rate falls linearly to 0), and the run stops where it ends
+    max_minutes: float = 0.0
     eval_every: int = 0  #: steps between held-out exact-match checks (0: only at the end)
     log_every: int = 10
     target_exact_match: float = 0.0  #: stop early once a periodic eval reaches this (0: never)
     #: with target_exact_match: when a periodic check first reaches the target, the learning rate falls
     #: linearly from its value then to 0 over this many steps, then a check decides: still at the
-    #: target → stop; else the ordinary schedule goes on (0: stop at once, at the rate of that step)
+    #: target → stop; else the ordinary schedule goes on (0: stop at once, at the rate of that step).
+    #: The length of max_minutes' final anneal too
     anneal_steps: int = 0
     micro_batches: int = 1  #: gradient-accumulation micro-steps per step (batch_size is the global batch)
     checkpoint_every: int = 0  #: steps between resumable checkpoints (0: only by checkpoint_minutes)

@@ -25,14 +25,16 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def lr_at(step: int, cfg, anneal_from: int | None = None) -> float:
+def lr_at(step: int, cfg, anneal_from: int | None = None, anneal_steps: int | None = None) -> float:
     """Linear warmup to lr, then cosine decay to min_lr_ratio·lr at the last step. From step
     `anneal_from` on (the step a periodic check reached train.target_exact_match, under
-    train.anneal_steps = A), the rate r of that step falls linearly instead: r·(1 − i/A) at step
+    train.anneal_steps = A; or the step from which train.max_minutes leaves A steps, A then given
+    as `anneal_steps`), the rate r of that step falls linearly instead: r·(1 − i/A) at step
     anneal_from + i, 0 from i = A on."""
     if anneal_from is not None and step >= anneal_from:
         i = step - anneal_from
-        return lr_at(anneal_from, cfg) * max(1.0 - i / max(cfg.anneal_steps, 1), 0.0)
+        a = cfg.anneal_steps if anneal_steps is None else anneal_steps
+        return lr_at(anneal_from, cfg) * max(1.0 - i / max(a, 1), 0.0)
     if cfg.warmup and step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
     span = max(cfg.steps - cfg.warmup, 1)
@@ -66,14 +68,15 @@ def block_layers(model: torch.nn.Module, why: str) -> list[BlockCausalLinear]:
 PROX_EVERY = 4
 
 
-def shrink_blocks(layers: list[BlockCausalLinear], step: int, cfg, anneal_from: int | None = None) -> None:
+def shrink_blocks(layers: list[BlockCausalLinear], step: int, cfg, anneal_from: int | None = None,
+                  anneal_steps: int | None = None) -> None:
     """After optimizer step `step` (1-based): every PROX_EVERY steps, and at the last, shrink the
     blocks by block_l1 times the learning rates summed since the last shrink (a function of the
     step and the anneal's start alone, so a resumed run shrinks exactly as an uninterrupted one)."""
     if not layers or (step % PROX_EVERY and step != cfg.steps):
         return
     first = (step - 1) // PROX_EVERY * PROX_EVERY
-    tau = cfg.block_l1 * sum(lr_at(i, cfg, anneal_from) for i in range(first, step))
+    tau = cfg.block_l1 * sum(lr_at(i, cfg, anneal_from, anneal_steps) for i in range(first, step))
     for layer in layers:
         layer.shrink_blocks_(tau)
 

@@ -21,6 +21,14 @@ score at least MIN_VALID validation inputs (`untrusted_target` of the evaluator:
 input space is too small for a validation split checks training inputs): elsewhere the run warns
 once and trains to its budget, still recording the first check at the target
 (results.json: target_honoured = false).
+
+The time bound: under train.max_minutes the run projects, from the measured rate of its steps,
+the step at which its training time runs out. When that comes before train.steps, the run does not
+stop wherever the schedule is: the steps to it are the final anneal, the same linear fall of the
+rate to 0 (`lr_at`) over train.anneal_steps (or, where that is 0, the last TIME_ANNEAL_FRACTION of
+the projected steps), begun when the projection leaves that many; the run stops where the anneal
+ends (or the time does). It logs one line, and results.json records stopped_by = "time",
+annealed_from_step and annealed_steps.
 """
 
 from __future__ import annotations
@@ -65,8 +73,12 @@ from arlearn.rundir import (
 
 #: weight of the newest step in the progress bar's running loss / accuracy
 SMOOTHING = 0.05
-#: steps timed before train.max_minutes' estimate of the last step is shown on the progress bar
+#: steps timed before train.max_minutes' estimate of the last step is made (after as many that
+#: are not timed: the first ones, allocation and warm-up, are slow)
 RATE_STEPS = 5
+#: under train.max_minutes with train.anneal_steps = 0: the share of the projected steps the final
+#: anneal spans
+TIME_ANNEAL_FRACTION = 0.1
 #: offset between ranks' seeds (each rank draws its own dropout stream)
 RANK_SEED_STRIDE = 1_000_003
 
@@ -141,7 +153,10 @@ class Trainer:
         self.step = 0
         self.train_seconds = 0.0
         self.check_seconds = 0.0  # time spent in periodic checks
-        self.anneal_from: int | None = None  # the step an anneal to the target began (None: none running)
+        self.anneal_from: int | None = None  # the step an anneal began (None: none running)
+        self.anneal_steps = tc.anneal_steps  # its length
+        self.anneal_cause: str | None = None  # "target" (a check reached it) or "time" (train.max_minutes)
+        self.clock = time.perf_counter  # the clock of training time (tests give a fake one)
         self.target_first: tuple[int, float] | None = None  # (step, train seconds) of the first check at target
         self.target_honoured = True  # whether a check at the target may stop the run (see _fit)
         self.data = self.task.train_data(tc, self.progress)
@@ -237,6 +252,8 @@ class Trainer:
             self.best.load_json(ckpt.state.get("best"))
         self.step, self.train_seconds = ckpt.step, float(ckpt.state.get("train_seconds", 0.0))
         self.anneal_from = ckpt.state.get("anneal_from")
+        self.anneal_steps = ckpt.state.get("anneal_steps", self.cfg.train.anneal_steps)
+        self.anneal_cause = ckpt.state.get("anneal_cause", "target" if self.anneal_from is not None else None)
         first = ckpt.state.get("target_first")
         self.target_first = tuple(first) if first else None
         self.last_checkpoint = (self.step, self.train_seconds)
@@ -248,7 +265,8 @@ class Trainer:
         if self.world.is_main:
             tc = self.cfg.train
             extra = {"train_seconds": self.train_seconds, "config": portable_config(self.cfg, self.run_dir),
-                     "anneal_from": self.anneal_from, "target_first": self.target_first}
+                     "anneal_from": self.anneal_from, "anneal_steps": self.anneal_steps,
+                     "anneal_cause": self.anneal_cause, "target_first": self.target_first}
             if self.best is not None:
                 extra["best"] = self.best.to_json()
             path = checkpoint.save_checkpoint(self.run_dir, self.step, self.model, self.opt, extra,
@@ -261,7 +279,7 @@ class Trainer:
     def maybe_checkpoint(self, stop: StopFlag | None = None) -> float:
         """Checkpoint when due (or when a signal on any rank asked to stop); returns the seconds it took."""
         tc = self.cfg.train
-        t = time.perf_counter()
+        t = self.clock()
         if stop is not None and any_rank(stop.signal is not None, self.world, self.device) and stop.signal is None:
             stop.signal = signal.SIGTERM  # another rank was asked to stop: stop after the same step
         due = (tc.checkpoint_every and self.step % tc.checkpoint_every == 0) or (
@@ -270,14 +288,14 @@ class Trainer:
             self.save_checkpoint()
         if stop and stop.signal:
             raise TrainingStopped(stop.name, self.step, self.run_dir)
-        return time.perf_counter() - t
+        return self.clock() - t
 
     # -- one step ---------------------------------------------------------------------------
     def train_step(self) -> tuple[float, float, float]:
         tc = self.cfg.train
         x, m = self.data.batch(self.step)  # the global batch: the same on every rank
         x, m = x.to(self.device), m.to(self.device)
-        lr = lr_at(self.step, tc, self.anneal_from)
+        lr = lr_at(self.step, tc, self.anneal_from, self.anneal_steps)
         for g in self.opt.param_groups:
             g["lr"] = lr
         self.model.train()
@@ -296,7 +314,7 @@ class Trainer:
                                f"training stopped, weights not updated; last good checkpoint: {last or 'none'}")
         self.opt.step()
         self.step += 1
-        shrink_blocks(self.sparse_layers, self.step, tc, self.anneal_from)  # the group lasso of train.block_l1
+        shrink_blocks(self.sparse_layers, self.step, tc, self.anneal_from, self.anneal_steps)  # train.block_l1's group lasso
         return loss.item(), acc.item(), lr
 
     # -- evaluation: rank 0 evaluates, every rank gets its result ------------------------------
@@ -326,8 +344,9 @@ class Trainer:
         bar = tqdm(total=tc.steps, initial=self.step, disable=not self.progress, desc="train",
                    unit="step", dynamic_ncols=True)
         run_loss = run_acc = None
-        t0 = time.perf_counter() - self.train_seconds
+        t0 = self.clock() - self.train_seconds
         first = (self.step, self.train_seconds)
+        origin = None  # (step, train seconds) from which train.max_minutes measures the rate of steps
         stopped = "steps"
         untrusted = self.evaluator.untrusted_target() if tc.target_exact_match and tc.eval_every else None
         self.target_honoured = untrusted is None
@@ -338,16 +357,26 @@ class Trainer:
             loss, acc, lr = self.train_step()
             run_loss = loss if run_loss is None else (1 - SMOOTHING) * run_loss + SMOOTHING * loss
             run_acc = acc if run_acc is None else (1 - SMOOTHING) * run_acc + SMOOTHING * acc
-            self.train_seconds = time.perf_counter() - t0
+            self.train_seconds = self.clock() - t0
             bar.update(1)
             if tc.max_minutes:
-                _bound_by_time(bar, self.step, self.train_seconds, first, 60 * tc.max_minutes, tc.steps)
+                if origin is None and self.step - first[0] >= RATE_STEPS:
+                    origin = (self.step, self.train_seconds)
+                end = time_bound(self.step, self.train_seconds, origin, 60 * tc.max_minutes, tc.steps)
+                if end is not None and end != bar.total:
+                    bar.total = end
+                    bar.refresh()
+                if end is not None and end < tc.steps and self.anneal_from is None:
+                    self._anneal_for_time(end, bar)
             if self.step % tc.log_every == 0 or self.step == tc.steps:
                 bar.set_postfix(loss=f"{run_loss:.4f}", acc=f"{run_acc:.3f}")
                 self.log.write(step=self.step, loss=loss, token_acc=acc, lr=lr,
                                seconds=round(self.train_seconds, 3))
             annealing = self.anneal_from is not None
-            anneal_done = annealing and self.step >= self.anneal_from + tc.anneal_steps
+            anneal_done = annealing and self.step >= self.anneal_from + self.anneal_steps
+            if anneal_done and self.anneal_cause == "time":
+                stopped = "time"  # the time bound's anneal is over: the rate is 0
+                break
             due = tc.eval_every and self.step % tc.eval_every == 0 and not annealing
             if (due or anneal_done) and self.step < tc.steps:
                 row = self.check()
@@ -367,17 +396,37 @@ class Trainer:
                     stopped = "target"
                     break
                 if reached:  # first time at the target: anneal the rate to 0, then check again
-                    self.anneal_from = self.step
+                    self.anneal_from, self.anneal_steps, self.anneal_cause = self.step, tc.anneal_steps, "target"
                     bar.write(f"target reached: annealing the learning rate to 0 over {tc.anneal_steps} steps",
                               file=sys.stderr)
                 elif anneal_done:  # fell below the target while annealing: the ordinary schedule resumes
-                    self.anneal_from = None
+                    self.anneal_from = self.anneal_cause = None
             if tc.max_minutes and self.train_seconds >= 60 * tc.max_minutes:
                 stopped = "time"
                 break
             t0 += self.maybe_checkpoint(self.stop)  # checkpoint time is not training time
         bar.close()
         return self.finish(stopped)
+
+    def _anneal_for_time(self, end: int, bar) -> None:
+        """Begin the final anneal when the time bound's projected last step `end` (before
+        train.steps) leaves no more steps than the anneal spans: it ends at `end`."""
+        tc = self.cfg.train
+        span = tc.anneal_steps or max(round(TIME_ANNEAL_FRACTION * end), 1)
+        if self.step < end - span:
+            return
+        self.anneal_from, self.anneal_steps, self.anneal_cause = self.step, max(end - self.step, 1), "time"
+        bar.write(f"step {self.step}: train.max_minutes = {tc.max_minutes:g} allows about {end} of "
+                  f"train.steps = {tc.steps}: annealing the learning rate to 0 over the last {self.anneal_steps} "
+                  "steps", file=sys.stderr)
+
+    def _time_summary(self) -> dict:
+        """results.json's record of the time bound's anneal (runs with train.max_minutes)."""
+        if not self.cfg.train.max_minutes:
+            return {}
+        timed = self.anneal_cause == "time"
+        return {"annealed_from_step": self.anneal_from if timed else None,
+                "annealed_steps": self.anneal_steps if timed else None}
 
     def _target_summary(self, stopped: str) -> dict:
         """results.json's record of the adaptive budget (runs with train.target_exact_match)."""
@@ -420,6 +469,7 @@ class Trainer:
             "steps": self.step,
             "stopped_by": stopped,
             **self._target_summary(stopped),
+            **self._time_summary(),
             **(self.best.summary() if self.best is not None else {}),
             **self.data.consumed(self.step, self.train_seconds),
             "train_seconds": round(self.train_seconds, 1),
@@ -433,18 +483,17 @@ class Trainer:
         return results
 
 
-def _bound_by_time(bar, step: int, seconds: float, first: tuple[int, float], limit_s: float, steps: int) -> None:
-    """Under train.max_minutes the run ends at the step the time limit allows, if that comes
-    before train.steps: make the bar's total (and so its ETA) that step. The estimate follows the
-    measured rate both ways, and waits for a few steps: the first ones (allocation, warm-up) are
-    slow, and a total fixed from them would stay too small for the whole run."""
-    if step - first[0] < RATE_STEPS:
-        return
-    rate = (step - first[0]) / max(seconds - first[1], 1e-9)
-    total = max(min(steps, step + int(rate * max(limit_s - seconds, 0.0))), step)
-    if total != bar.total:
-        bar.total = total
-        bar.refresh()
+def time_bound(step: int, seconds: float, origin: tuple[int, float] | None, limit_s: float, steps: int) -> int | None:
+    """Under train.max_minutes: the step at which the run's training time reaches `limit_s`
+    (at most `steps`), at the rate measured since `origin` (step, seconds); None until RATE_STEPS
+    steps have been timed since it. The progress bar's total (and so its ETA), and the step the
+    final anneal ends at. The estimate follows the measured rate both ways; `origin` leaves out
+    the run's first steps (allocation, warm-up), which are slow: a total fixed from them would stay
+    too small for the whole run."""
+    if origin is None or step - origin[0] < RATE_STEPS:
+        return None
+    rate = (step - origin[0]) / max(seconds - origin[1], 1e-9)
+    return max(min(steps, step + int(rate * max(limit_s - seconds, 0.0))), step)
 
 
 def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, resume: bool = False,

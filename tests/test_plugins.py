@@ -60,13 +60,19 @@ def test_without_the_plugin_the_task_is_unknown(example):
 
 def test_a_plugin_named_by_its_file_says_to_name_the_module(example, capsys):
     for given in ("arlearn_majority.py", "./arlearn_majority.py", str(EXAMPLE / "arlearn_majority.py")):
-        os.environ[plugins.ENV] = ""  # as a fresh process: the name a failed --plugin added is gone
         assert main(["--plugin", given, "list"]) == 2
         assert capsys.readouterr().err.strip() == (
             f"arlearn: error: plug-in {given!r} is a file: name its module instead, 'arlearn_majority' (found in the "
             "current directory or on PYTHONPATH)")
-    os.environ[plugins.ENV] = ""
+    assert os.environ[plugins.ENV] == ""  # a name that failed to load is not kept for later loads
     assert main(["--plugin", "arlearn_majority", "list"]) == 0  # the module name works
+
+
+def test_a_plugin_that_failed_to_load_does_not_block_the_next(example):
+    with pytest.raises(ArlearnError, match="plug-in module 'arlearn_majorty' not found"):
+        plugins.add(["arlearn_majorty"])
+    plugins.add(["arlearn_majority"])  # the misspelt name is not tried again
+    assert "majority" in TASKS and plugins.env_modules() == ["arlearn_majority"]
 
 
 def test_generate_warns_of_a_prompt_without_the_tasks_framing(example):

@@ -108,12 +108,21 @@ def env_modules() -> list[str]:
 
 def add(modules) -> None:
     """Name more plug-in modules (appended to ARLEARN_PLUGINS, which worker processes inherit)
-    and load them now."""
+    and load them now; when one fails to load, ARLEARN_PLUGINS is left as it was (a misspelt
+    name would otherwise fail every later load in this process)."""
+    before = os.environ.get(ENV)
     names = env_modules()
     names += [m for m in (x.strip() for x in modules) if m and m not in names]
     if names:
         os.environ[ENV] = ",".join(names)
-    load()
+    try:
+        load()
+    except ArlearnError:
+        if before is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = before
+        raise
 
 
 def import_plugin(module: str):

@@ -228,7 +228,7 @@ class Task(TaskBase):
         args = (self.split_salt, self.test_fraction, self.valid_fraction)
         return sum(hash_split(i, *args) == "valid" for i in range(n))
 
-    @cached_property
+    @property
     def has_valid(self) -> bool:
         """Whether the task has a validation split: it asks for one (`valid_fraction` > 0) and the
         hash's validation region holds at least MIN_VALID inputs. Otherwise those inputs stay in

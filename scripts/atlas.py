@@ -22,6 +22,8 @@ import math
 import sys
 from pathlib import Path
 
+from arlearn.fileio import atomic_path
+
 MODELS = ("linear", "mlp", "transformer")
 COLORS = {"linear": "tab:blue", "mlp": "tab:orange", "transformer": "tab:green"}
 
@@ -155,10 +157,8 @@ def plot(families: dict[str, list[dict]], out: Path) -> None:
         ax.set_title(name)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    tmp.replace(out)
+    with atomic_path(out) as tmp:  # the project's atomic write (makes the directory)
+        fig.savefig(tmp, format="png", dpi=110)
 
 
 def main(argv=None) -> int:

@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from arlearn.experiments.complexity import reached
+from arlearn.fileio import atomic_path
 
 
 def _merged(spec: dict, variant: str) -> dict:
@@ -137,10 +138,8 @@ def plot(rows: list[dict], out: Path) -> None:
     ax.set_title("Samples against chain length (fixed layout, linear models)")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    tmp.replace(out)
+    with atomic_path(out) as tmp:  # the project's atomic write (makes the directory)
+        fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
 
 

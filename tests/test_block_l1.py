@@ -8,6 +8,7 @@ from arlearn.compile.wiring import recover_wiring
 from arlearn.config import resolve
 from arlearn.errors import ArlearnError
 from arlearn.models.block_causal import BlockCausalLinear
+from arlearn.models.shared_causal import SharedCausalLinear
 from arlearn.training import load_run, train
 
 
@@ -44,6 +45,40 @@ def test_shrink_moves_every_block_tau_towards_zero_and_zeroes_the_small_ones(chu
             assert not dense[s, :, t, :].any()
 
 
+@pytest.mark.parametrize("window", [0, 4])
+def test_a_shared_map_shrinks_each_distance_as_one_group(window):
+    """Weight-shared: one group per distance t − s, so the dense expansion's blocks along a
+    diagonal shrink together and the small distances vanish at every position."""
+    torch.manual_seed(1)
+    layer = SharedCausalLinear(T=6, d_in=2, d_out=3, window=window)
+    with torch.no_grad():
+        layer.bias.normal_()
+    before, bias = layer.weight.detach().clone(), layer.bias.detach().clone()
+    norms = before.flatten(1).norm(dim=1).sort().values
+    tau = float(norms[len(norms) // 2 - 1] + norms[len(norms) // 2]) / 2
+    layer.shrink_blocks_(tau / 6**0.5)
+    for k in range(layer.K):
+        n = float(before[k].norm())
+        if n <= tau:
+            assert not layer.weight[k].any()
+        else:
+            torch.testing.assert_close(layer.weight[k].detach(), before[k] * (1 - tau / n))
+    assert torch.equal(layer.bias, bias)
+    dense = layer.to_dense().view(6, 2, 6, 3)
+    for t in range(6):
+        for s in range(t + 1):
+            assert torch.equal(dense[s, :, t, :], layer.block(t, s).detach())
+
+
+def test_block_l1_trains_a_weight_shared_model_and_zeroes_distances(tmp_path):
+    cfg = resolve("quick", overrides=["model.weights=shared", "train.block_l1=20", "train.steps=8", "train.warmup=0",
+                                      "train.eval_every=0", "eval.examples=4", "train.threads=1"])
+    train(cfg, tmp_path / "run", progress=False)
+    _, _, model = load_run(tmp_path / "run")
+    w = model.mix[0].weight.detach()
+    assert (w.flatten(1).norm(dim=1) == 0).any()  # some distances are exactly zero
+
+
 @pytest.mark.slow
 def test_block_l1_sparsifies_a_trained_circuit_model_without_losing_it(tmp_path):
     """The same adder4 run with and without the group lasso: both exact, the sparse one has many
@@ -67,7 +102,7 @@ def test_block_l1_on_a_model_without_blocks_is_one_clear_error(tmp_path, capsys)
     rc = main(["train", "--preset", "quick", "--model", "transformer", "--set", "train.block_l1=0.1",
                "--set", "train.steps=2", "-o", str(tmp_path / "run"), "--no-progress"])
     err = capsys.readouterr().err
-    assert rc == 2 and "train.block_l1 needs a model with per-pair blocks" in err and "Traceback" not in err
+    assert rc == 2 and "train.block_l1 needs a model with block-causal maps" in err and "Traceback" not in err
     assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
     with pytest.raises(ArlearnError, match="block_l1"):
         resolve("quick", overrides=["train.block_l1=-1"])

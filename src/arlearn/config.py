@@ -138,7 +138,8 @@ class TrainConfig:
     warmup: int = 100  #: linear warmup steps, then cosine decay to min_lr_ratio·lr
     min_lr_ratio: float = 0.1
     grad_clip: float = 1.0
-    #: group lasso on the blocks W[t,s] of per-pair block-causal layers: every block shrinks by
+    #: group lasso on the blocks of block-causal layers (per-pair: each W[t,s]; shared: each
+    #: distance t − s): every block shrinks by
     #: lr_t·block_l1·sqrt(d_in·d_out) per step in Frobenius norm (applied every 4 steps), to
     #: exactly zero below that (block_l1 = 1: an Adam step's size in every entry; 0: off)
     block_l1: float = 0.0

@@ -212,6 +212,16 @@ class SharedCausalLinear(nn.Module):
         return self.weight[t - s]
 
     @torch.no_grad()
+    def shrink_blocks_(self, tau: float) -> None:
+        """The group lasso's proximal step over distances (`train.block_l1`, as the per-pair
+        layer's over its blocks W[t,s]): the block at each distance k is scaled by
+        max(0, 1 − c/‖W[k]‖_F) with c = tau·sqrt(d_in·d_out), so a distance the model barely
+        reads becomes exactly zero and the model stops reading it. The bias is not touched."""
+        c = tau * math.sqrt(self.d_in * self.d_out)
+        norm = self.weight.square().sum((1, 2)).sqrt_()
+        self.weight.mul_((1 - c / norm.clamp_min_(1e-30)).clamp_min_(0)[:, None, None])
+
+    @torch.no_grad()
     def block_norms(self) -> torch.Tensor:
         """[T, T] Frobenius norm of every block (zero above the diagonal and beyond the window)."""
         norms = self.weight.detach().float().cpu().pow(2).sum((1, 2)).sqrt()  # [K] by distance

@@ -16,6 +16,7 @@ from torch.nn import functional as F
 
 from arlearn.errors import ArlearnError
 from arlearn.models.block_causal import BlockCausalLinear
+from arlearn.models.shared_causal import SharedCausalLinear
 from arlearn.training.distributed import World, all_reduce_sum, shard_rows
 
 
@@ -54,12 +55,13 @@ def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> to
     return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95), fused=fused)
 
 
-def block_layers(model: torch.nn.Module, why: str) -> list[BlockCausalLinear]:
-    """The per-pair block-causal layers of `model`; an error naming `why` if it has none."""
-    layers = [m for m in model.modules() if isinstance(m, BlockCausalLinear)]
+def block_layers(model: torch.nn.Module, why: str) -> list[BlockCausalLinear | SharedCausalLinear]:
+    """The block-causal layers of `model` — per-pair (a block per W[t,s]) or weight-shared (a
+    block per distance t − s); an error naming `why` if it has none."""
+    layers = [m for m in model.modules() if isinstance(m, (BlockCausalLinear, SharedCausalLinear))]
     if not layers:
-        raise ArlearnError(f"{why} needs a model with per-pair blocks W[t,s] (linear or mlp, "
-                           f"model.weights = \"per-pair\"); {type(model).__name__} has none")
+        raise ArlearnError(f"{why} needs a model with block-causal maps (linear or mlp); "
+                           f"{type(model).__name__} has none")
     return layers
 
 
@@ -68,7 +70,7 @@ def block_layers(model: torch.nn.Module, why: str) -> list[BlockCausalLinear]:
 PROX_EVERY = 4
 
 
-def shrink_blocks(layers: list[BlockCausalLinear], step: int, cfg, anneal_from: int | None = None,
+def shrink_blocks(layers: list[BlockCausalLinear | SharedCausalLinear], step: int, cfg, anneal_from: int | None = None,
                   anneal_steps: int | None = None) -> None:
     """After optimizer step `step` (1-based): every PROX_EVERY steps, and at the last, shrink the
     blocks by block_l1 times the learning rates summed since the last shrink (a function of the

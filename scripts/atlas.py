@@ -1,17 +1,33 @@
-"""The length-complexity atlas: L(n) per model class as a circuit family grows, from length
-sweeps (`arlearn sweep length --circuits GEN --cot ladder --until-target`), one sweep directory
-per family member.
+"""The length-complexity atlas: L(n) per model class as a family grows, from length sweeps
+(`arlearn sweep length … --cot ladder --until-target`), one sweep directory per family member.
+A family is a circuit family (`--circuits GEN`, one circuit a sweep) or a Turing machine by
+input size (`--set task.name=tm --set task.machine=M --set task.n=N`).
 
     python scripts/atlas.py runs/atlas/parity runs/atlas/adders -o docs/img/length-atlas.png
 
 Each FAMILY_DIR holds sweep directories named nN (N = the family's size: bits for parity, bits
-per operand for adders), each with its `sweep.json`. Prints, per family, a markdown table: n,
-then per model class L(n) (CoT tokens of the shortest format that reached 1 − ε by the sweep's
-interval rule, or "not reached up to <longest tried>") with that cell's answer exact match
-(mean ± sd over seeds, the 95% interval, n), and the constructive bounds from the member's
-CoT dial (linear: `layers:1`, every gate; mlp: `layers:2`); then a fitted growth law per class
-with ≥ 3 reached points of positive length (least squares of log L on log n: L ∝ n^a, a ± its
-standard error). Writes one log–log plot of L(n) per model class with the bounds drawn.
+per operand for adders, the input length for a machine), each with its `sweep.json`. Prints, per
+family, a markdown table: n, the member (a circuit: its inputs and threshold gates; a machine:
+its input count and the threshold gates of its tableau, the machine unrolled into a circuit
+for its step and tape bounds), then per model class L(n) (CoT tokens of the shortest format
+that reached 1 − ε by the sweep's interval rule, or "not reached up to <longest tried>", or
+"too few held-out examples to tell" when the sweep says so) with that cell's answer exact
+match (mean ± sd over seeds, the 95% interval, n), and the constructive bounds; then a fitted
+growth law per class with ≥ 3 reached points of positive length (least squares of log L on
+log n: L ∝ n^a, a ± its standard error). Writes one log–log plot of L(n) per model class with
+the bounds drawn.
+
+A format's length is its length on the CoT ladder the sweep records (`ladders`, the longest CoT
+of that format over the inputs; the task's own ladder when the sweep has none): a circuit's
+CoT has one length for every input, but a machine's `rows:k` and `trace` CoTs are shorter on
+inputs that halt early, and a sweep group's `cot_length` is that of its first held-out example.
+
+The bounds are CoT lengths of models `arlearn compile` builds exactly (`arlearn.compile`):
+for a circuit, linear = `layers:1` (every gate, each token one threshold of earlier tokens) and
+mlp = `layers:2` (every second layer, each token a depth-2 threshold circuit); for a machine,
+linear = `threshold` (`arlearn compile tm` compiles the tableau into the linear model, whose
+CoT writes every threshold gate of it: the `threshold` rung, gates + 1 for the `=`), and no
+mlp bound (no mlp is compiled for machines: "–" in the table, no line in the plot).
 """
 
 from __future__ import annotations
@@ -22,10 +38,14 @@ import math
 import sys
 from pathlib import Path
 
+from arlearn.errors import ArlearnError
+from arlearn.evaluation.scores import TOO_SMALL
 from arlearn.fileio import atomic_path
 
 MODELS = ("linear", "mlp", "transformer")
 COLORS = {"linear": "tab:blue", "mlp": "tab:orange", "transformer": "tab:green"}
+#: the dial setting each bound is, per member kind (None: no compiled bound)
+BOUND_COTS = {"circuit": {"linear": "layers:1", "mlp": "layers:2"}, "tm": {"linear": "threshold", "mlp": None}}
 
 
 def member_rows(family_dir: Path) -> list[dict]:
@@ -36,39 +56,79 @@ def member_rows(family_dir: Path) -> list[dict]:
         if not (d.name[1:].isdigit() and f.is_file()):
             continue
         s = json.loads(f.read_text())
-        (variant, info), = s["circuits"].items()
-        row = {"n": int(d.name[1:]), "dir": str(d), "circuit": info["circuit"], "inputs": info["inputs"],
-               "gates": info["threshold_gates"], "bounds": bounds(s, variant, info["circuit"]),
-               "budget": s["budget"], "cells": s["cells_done"], "models": {},
-               "partial": s["cells_done"] < s["cells_total"]}
+        if s.get("circuits"):
+            (variant, info), = s["circuits"].items()
+            ladder = s.get("ladders", {}).get(variant) or task_ladder("circuit", {"generator": info["circuit"]})
+            row = {"kind": "circuit", "circuit": info["circuit"], "inputs": info["inputs"],
+                   "gates": info["threshold_gates"]}
+        else:
+            variant = ""
+            row = tm_member(s, f)
+            options = row.pop("options")
+            ladder = s.get("ladders", {}).get(variant) or task_ladder("tm", options)
+        lengths = {r["cot"]: r["length"] for r in ladder}
+        if row["kind"] == "tm":
+            row["gates"] = lengths["threshold"] - 1 if "threshold" in lengths else None
+        row.update({"n": int(d.name[1:]), "dir": str(d),
+                    "bounds": {m: lengths.get(c) if c else None for m, c in BOUND_COTS[row["kind"]].items()},
+                    "budget": s["budget"], "cells": s["cells_done"], "models": {},
+                    "partial": s["cells_done"] < s["cells_total"]})
         groups = [g for g in s["groups"] if g["train_examples"] == s["main_size"]]
         for m in MODELS:
-            lc = s["length_complexity"].get(f"{variant}/{m}")
+            lc = s["length_complexity"].get(f"{variant}/{m}" if variant else m)
             mine = [g for g in groups if g["model"] == m]
             if lc is None or not mine:
                 continue
             if lc["verdict"] == "reached":
                 g = next(g for g in mine if g["cot"] == lc["cot"])
-                row["models"][m] = {"L": lc["cot_length"], "cot": lc["cot"], "group": g}
+                row["models"][m] = {"L": lengths.get(lc["cot"], lc["cot_length"]), "cot": lc["cot"], "group": g}
             else:
                 best = max(mine, key=lambda g: g["exact_match_mean"])
-                row["models"][m] = {"L": None, "longest": max(g["cot_length"] for g in mine),
+                row["models"][m] = {"L": None, "longest": max(lengths.get(g["cot"], g["cot_length"]) for g in mine),
                                     "verdict": lc["verdict"], "group": best, "tried": len(mine)}
         rows.append(row)
     return sorted(rows, key=lambda r: r["n"])
 
 
-def bounds(sweep: dict, variant: str, circuit: str) -> dict:
-    """The constructive bounds of one member: CoT lengths of `layers:1` (linear) and `layers:2`
-    (mlp) on its dial — from the sweep's recorded ladder, else the task's own."""
-    ladder = sweep.get("ladders", {}).get(variant)
-    if not ladder:
-        from arlearn.tasks import make_task
+def tm_member(sweep: dict, path: Path) -> dict:
+    """A Turing-machine member's row head: the machine, n, its input count and what n counts
+    (from the sweep's task options and `task_sizes`); refuses any other non-circuit task."""
+    from arlearn.turing import input_count, load_machine
 
-        ladder = [{"cot": r.cot, "length": r.length}
-                  for r in make_task("circuit", {"generator": circuit}).cot_ladder()]
-    lengths = {r["cot"]: r["length"] for r in ladder}
-    return {"linear": lengths.get("layers:1"), "mlp": lengths.get("layers:2")}
+    opts = {k: v for k, v in sweep["spec"]["base"]["task"].items() if k not in ("name", "cot")}
+    if sweep["spec"]["base"]["task"]["name"] != "tm":
+        raise ArlearnError(f"{path}: a sweep of task {sweep['task']!r}; the atlas reads circuit sweeps "
+                           "(--circuits) and Turing-machine sweeps (task.name=tm)")
+    size = sweep.get("task_sizes", {}).get("", {})
+    name, n = size.get("machine", opts.get("machine", "binary-increment")), size.get("n", opts.get("n"))
+    try:
+        tm = load_machine(opts.get("machine", "binary-increment"))
+    except ArlearnError:  # a spec file no longer where the sweep found it
+        tm = None
+    if tm is not None and not n:
+        n = tm.input.length
+    inputs = input_count(tm, n) if tm is not None and n else None
+    if tm is None:
+        unit = "= the input length"
+    elif tm.input.kind == "strings":
+        unit = "input bits" if set(tm.input.symbols) == {"0", "1"} else "input symbols"
+    else:
+        unit = f"tape cells of the {tm.input.kind} input"
+    return {"kind": "tm", "circuit": f"{name} n={n}", "inputs": inputs, "machine": name, "unit": unit,
+            "options": opts}
+
+
+def task_ladder(task: str, options: dict) -> list[dict]:
+    """The task's own CoT ladder, for a sweep that recorded none."""
+    from arlearn.tasks import make_task
+
+    return [{"cot": r.cot, "length": r.length} for r in make_task(task, options).cot_ladder()]
+
+
+def family_label(name: str, rows: list[dict]) -> str:
+    """A family's heading: its directory name, or for a machine what it is and what n counts."""
+    r = rows[0]
+    return name if r["kind"] == "circuit" else f"{r['machine']} (Turing machine), n {r['unit']}"
 
 
 def fit(points: list[tuple[int, int]]) -> dict | None:
@@ -95,17 +155,37 @@ def cell(entry: dict | None) -> str:
     score = f"{g['exact_match_mean']:.3f} ± {g['exact_match_std']:.3f} [{lo:.3f}, {hi:.3f}]"
     if entry["L"] is not None:
         return f"**{entry['L']}** (`{entry['cot']}`) {score}"
+    if entry["verdict"] == TOO_SMALL:
+        return (f"held-out set too small to tell (n = {g['n']}; up to {entry['longest']}, {entry['tried']} "
+                f"formats; best `{g['cot']}` {score})")
     return (f"not reached up to {entry['longest']} ({entry['tried']} formats; best `{g['cot']}` "
             f"{score})")
 
 
+def member(r: dict) -> str:
+    """The member column: a circuit's (inputs, gates), a machine's input count and tableau gates."""
+    if r["kind"] == "circuit":
+        return f"{r['circuit']} ({r['inputs']}, {r['gates']})"
+    inputs = "?" if r["inputs"] is None else f"{r['inputs']:,}"
+    gates = "–" if r["gates"] is None else f"{r['gates']:,}"
+    return f"{r['circuit']} ({inputs} inputs, {gates} threshold gates)"
+
+
+def bound_head(kind: str, m: str) -> str:
+    cot = BOUND_COTS[kind][m]
+    return f"bound {m}" + (f" (`{cot}`)" if cot else "")
+
+
 def table(name: str, rows: list[dict]) -> str:
-    head = ("| n | circuit (inputs, gates) | linear L(n) | mlp L(n) | transformer L(n) | "
-            "bound linear (`layers:1`) | bound mlp (`layers:2`) |\n|---|---|---|---|---|---|---|\n")
+    kind = rows[0]["kind"]
+    what = "circuit (inputs, gates)" if kind == "circuit" else "machine (inputs, tableau threshold gates)"
+    head = (f"| n | {what} | linear L(n) | mlp L(n) | transformer L(n) | "
+            f"{bound_head(kind, 'linear')} | {bound_head(kind, 'mlp')} |\n|---|---|---|---|---|---|---|\n")
     body = "".join(
-        f"| {r['n']} | {r['circuit']} ({r['inputs']}, {r['gates']}){' (unfinished sweep)' if r['partial'] else ''} | "
+        f"| {r['n']} | {member(r)}{' (unfinished sweep)' if r['partial'] else ''} | "
         + " | ".join(cell(r["models"].get(m)) for m in MODELS)
-        + f" | {r['bounds']['linear']} | {r['bounds']['mlp']} |\n" for r in rows)
+        + "".join(f" | {'–' if r['bounds'][m] is None else r['bounds'][m]}" for m in ("linear", "mlp"))
+        + " |\n" for r in rows)
     laws = []
     for m in MODELS:
         pts = [(r["n"], r["models"][m]["L"]) for r in rows if m in r["models"]
@@ -136,17 +216,23 @@ def plot(families: dict[str, list[dict]], out: Path) -> None:
             if pts:
                 ax.plot(*zip(*pts), "o-", color=COLORS[m], label=f"{m} (measured)")
             miss = [(r["n"], r["models"][m]["longest"]) for r in rows
-                    if m in r["models"] and r["models"][m]["L"] is None]
+                    if m in r["models"] and r["models"][m]["L"] is None and r["models"][m]["verdict"] != TOO_SMALL]
             if miss:
                 ax.plot(*zip(*miss), "^", color=COLORS[m], mfc="none", ms=9,
                         label=f"{m}: not reached (open ▲ at the longest CoT tried)")
+            small = [(r["n"], r["models"][m]["longest"]) for r in rows
+                     if m in r["models"] and r["models"][m]["L"] is None and r["models"][m]["verdict"] == TOO_SMALL]
+            if small:
+                ax.plot(*zip(*small), "x", color=COLORS[m], ms=9,
+                        label=f"{m}: held-out set too small to tell (× at the longest CoT tried)")
             zero = [r["n"] for r in rows if m in r["models"] and r["models"][m]["L"] == 0]
             if zero:
                 ax.plot(zero, [0.8] * len(zero), "v", color=COLORS[m], label=f"{m}: L = 0 (drawn at 0.8)")
         for m, style in (("linear", ":"), ("mlp", "--")):
-            b = [(r["n"], r["bounds"][m]) for r in rows if r["bounds"][m]]
+            b = [(r["n"], r["bounds"][m]) for r in rows if r["bounds"][m]]  # no line without a bound
             if b:
-                ax.plot(*zip(*b), style, color=COLORS[m], alpha=0.5, lw=4, zorder=0, label=f"bound {m} ({'layers:1' if m == 'linear' else 'layers:2'})")
+                ax.plot(*zip(*b), style, color=COLORS[m], alpha=0.5, lw=4, zorder=0,
+                        label=bound_head(rows[0]["kind"], m).replace("`", ""))
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xticks(ns)
@@ -166,11 +252,20 @@ def main(argv=None) -> int:
     p.add_argument("families", nargs="+", help="family directories (runs/atlas/parity …)")
     p.add_argument("-o", "--out", default="", help="the PNG to write")
     args = p.parse_args(argv)
-    families = {Path(f).name: member_rows(Path(f)) for f in args.families}
-    for name, rows in families.items():
+    families: dict[str, list[dict]] = {}  # heading → rows
+    for f in args.families:
+        name = Path(f).name
+        try:
+            rows = member_rows(Path(f))
+        except ArlearnError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
         if not rows:
             print(f"{name}: no finished sweep (nN/sweep.json)", file=sys.stderr)
             return 1
+        label = family_label(name, rows)
+        families[label if label not in families else f"{label} ({name})"] = rows
+    for name, rows in families.items():
         print(table(name, rows))
     if args.out:
         plot(families, Path(args.out))

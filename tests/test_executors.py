@@ -139,6 +139,34 @@ def test_a_killed_local_worker_is_one_error_line_and_a_rerun_completes_the_sweep
     assert json.loads((out / "sweep.json").read_text())["cells_done"] == 3
 
 
+def test_a_rerun_trains_again_a_cell_whose_worker_was_killed_mid_write(tmp_path):
+    # a worker killed while it writes (inside an atomic write's fsync) leaves the run's files, no
+    # cell.json, the write's temp file and whatever else it made (a tensorboard/): the rerun clears
+    # the cell and trains it again instead of refusing a non-empty run directory
+    spec = SweepSpec(resolve(None, None, SWEEP_TINY), models=["linear"], cots=["none"], seeds=[0])
+    first = sample_sweep(spec, tmp_path, progress=False, executor="serial")
+    cell = tmp_path / "cells" / "linear-none-n64-s0"
+    (cell / "cell.json").unlink()
+    (cell / ".cell.json.0123456789ab.tmp").write_text("{")
+    (cell / "tensorboard").mkdir()
+    (cell / "tensorboard" / "events").write_text("")
+    again = sample_sweep(spec, tmp_path, progress=False, executor="serial")
+    assert again["cells_done"] == 1 and (cell / "cell.json").is_file()
+    assert not (cell / ".cell.json.0123456789ab.tmp").exists() and not (cell / "tensorboard").exists()
+    assert again["cells"][0]["exact_match"] == first["cells"][0]["exact_match"]  # the same seed, trained again
+
+
+def test_a_pool_that_cannot_take_a_cell_raises_its_own_error(monkeypatch):
+    from concurrent.futures import ProcessPoolExecutor
+
+    def refuses(self, *args, **kw):
+        raise RuntimeError("cannot start a worker")
+
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", refuses)
+    with pytest.raises(RuntimeError, match="cannot start a worker"):
+        run_cells(square_late_first, [(1,), (2,)], executor="local", threads=1)
+
+
 @pytest.mark.slow
 def test_an_error_inside_a_cell_is_one_error_line_in_the_driver(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sweep_mod, "run_cell", failing_run_cell)

@@ -197,7 +197,7 @@ def _run_local(fn, jobs, workers: int, threads: int, labels, arrived: Callable) 
     from concurrent.futures.process import BrokenProcessPool
 
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-    clean = False
+    clean, futures = False, {}
     try:
         futures = {pool.submit(call_cell, fn, threads, args): i for i, args in enumerate(jobs)}
         pending, finished = set(futures), set()

@@ -55,6 +55,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import shutil
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -77,7 +78,6 @@ from arlearn.experiments.complexity import (
     size_complexity,
 )
 from arlearn.experiments.executors import check_executor, run_cells
-from arlearn.rundir import claim_run_dir
 from arlearn.fileio import make_dir, write_json
 
 #: the files of a sweep directory: each cell's summary (in its run directory), the report data
@@ -350,6 +350,18 @@ def finished_cell(out: Path, cell: Cell) -> dict | None:
     return None
 
 
+def _clear(cell_dir: Path) -> None:
+    """Delete an unfinished cell's directory whole, so it is trained again in an empty one.
+    (`claim_run_dir(overwrite=True)` deletes only the run's own files; a worker killed mid-write
+    leaves others too — an atomic write's `.results.json.<hex>.tmp`, `.cell.json.<hex>.tmp`, a
+    tensorboard/ — and the fresh run would refuse the directory as not empty.)"""
+    try:
+        shutil.rmtree(cell_dir)
+    except OSError as e:
+        raise ArlearnError(f"cannot delete the unfinished cell {cell_dir} to train it again: "
+                           f"{e.strerror or e}") from None
+
+
 def run_cell(spec: SweepSpec, cell: Cell, out: Path, progress: bool = False) -> dict:
     """Train one cell (or read its finished result) and return its summary. What a worker
     process of an executor calls; it writes only the cell's own directory."""
@@ -360,8 +372,8 @@ def run_cell(spec: SweepSpec, cell: Cell, out: Path, progress: bool = False) -> 
     row = finished_cell(out, cell)
     if row is not None:
         return row
-    if cell_dir.is_dir():  # an unfinished cell (killed mid-training) is the sweep's own: start it over
-        claim_run_dir(cell_dir, overwrite=True)
+    if cell_dir.is_dir():  # an unfinished cell (its worker killed mid-training) is the sweep's own:
+        _clear(cell_dir)  # start it over in an empty directory
     res = trainer.train(spec.config_for(cell), cell_dir, progress=progress)
     row = {"id": cell.id, "variant": cell.variant, "model": cell.model, "cot": cell.cot,
            "train_examples": cell.train_examples, "seed": cell.seed,

@@ -9,8 +9,10 @@ trained at.
 Prints one JSON line: the task options, the sequence length against the model's training
 context, and `arlearn.evaluation.exact_match.evaluate`'s summary (answer and sequence exact
 match with their 95% intervals, n; the accuracy of each answer position, which for addition is
-each column of the sum) on held-out (test split) examples of the variant task. The
+each column of the sum) on distinct held-out (test split) examples of the variant task. The
 variant must have the run's vocabulary (for the fixed layout: the same machine and tape width).
+Building, checking and scoring the variant are `arlearn.evaluation.variants`' — what a run's
+eval.variants does at the end of training (results.json: variants), with the same numbers.
 """
 
 from __future__ import annotations
@@ -24,8 +26,7 @@ import torch
 from arlearn.config import parse_value
 from arlearn.device import RunContext
 from arlearn.errors import ArlearnError
-from arlearn.evaluation.exact_match import evaluate
-from arlearn.tasks import make_task
+from arlearn.evaluation.variants import score_variant, variant_task
 from arlearn.rundir import load_run
 
 
@@ -58,18 +59,13 @@ def main(argv=None) -> int:
     ctx.use_threads()
     try:
         cfg, task, model = load_run(args.run_dir)
-        options = dict(cfg.task_options)
+        overrides = {}
         for item in args.set:
             key, _, value = item.partition("=")
-            options[key.strip()] = parse_value(value.strip())
-        variant = make_task(cfg.task_name, options)
-        if list(variant.vocab.symbols) != list(task.vocab.symbols):
-            raise ArlearnError("the variant task's vocabulary differs from the run's")
-        limit = model.max_length
-        if limit is not None and variant.seq_len - 1 > limit:
-            raise ArlearnError(f"the variant's sequences need context {variant.seq_len - 1}; the model takes {limit}")
-        examples = variant.sample("test", args.examples, args.seed)
-        summary, _ = evaluate(model, variant, examples, ctx)
+            overrides[key.strip()] = parse_value(value.strip())
+        options = {**cfg.task_options, **overrides}
+        variant = variant_task(cfg.task_name, cfg.task_options, overrides, task, model.max_length)
+        summary = score_variant(model, variant, args.examples, args.seed, ctx)
     except ArlearnError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

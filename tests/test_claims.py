@@ -218,3 +218,21 @@ def test_a_proof_checked_by_hand_reads_as_one_in_the_tables():
     assert fmt_claimed(c) == "proven exact"
     assert "**proven exact**" in results_table(load_claims(), c.section.partition("#")[0])
     assert "**True**" not in results_table(load_claims(), c.section.partition("#")[0])
+
+
+def test_a_dotted_metric_reads_nested_results_and_a_missing_one_names_the_claim(tmp_path):
+    results = {"exact_match": 0.5, "train_seconds": 3.0,
+               "variants": {"n16": {"exact_match": 1.0}, "n32": {"exact_match": 0.995}}}
+    for s in (0, 1):
+        (tmp_path / f"seed-{s}").mkdir()
+        (tmp_path / f"seed-{s}" / "results.json").write_text(json.dumps(results))
+    c = claim(id="long-sums", metric="variants.n32.exact_match", value=0.995, bound=0.99)
+    row = measure(c, tmp_path, train=False)
+    assert row["status"] == "pass" and row["values"] == [0.995, 0.995]
+    assert row["measured"] == fmt_claimed(c) == "99.50% ± 0.00%"  # a rate, as exact_match is
+    assert "**99.50% ± 0.00%** (answer)" in claims_table([c], short=False)
+    for metric, words in (("variants.n64.exact_match", "(no 'n64' in variants, which has 'n16', 'n32')"),
+                          ("nope.exact_match", "no metric 'nope.exact_match'")):
+        with pytest.raises(ArlearnError) as err:
+            measure(claim(id="long-sums", metric=metric), tmp_path, train=False)
+        assert "claim 'long-sums'" in str(err.value) and words in str(err.value)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -204,10 +205,27 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
+    """The final evaluation scores eval.examples distinct held-out inputs of the test split, drawn
+    with eval.seed (results.json). `variants` names other settings of the run's task to score the
+    trained model on as well, each a table of task options over the run's own — longer operands of
+    addition, longer runs of a Turing machine — on as many test inputs drawn with the same seed;
+    results.json's `variants.<name>` holds its options and scores (exact_match with its interval,
+    sequence_exact_match, n, token_accuracy, ...), which a claim reads as the metric
+    `variants.<name>.exact_match`. In TOML `[eval.variants]` then `n16 = { n = 16, min_n = 16 }`;
+    on the command line `--set 'eval.variants={n16={n=16,min_n=16}}'` (the whole table) or
+    `--set 'eval.variants.n16={n=16,min_n=16}'` (one entry, the others kept). A variant must keep
+    the run's vocabulary, and only a windowed shared model (model.weights = "shared",
+    model.window > 0) runs sequences longer than its context T; both are checked, with the task's
+    options, before training starts. `arlearn eval RUN` scores the variants again (test split)."""
+
     examples: int = 1000  #: distinct held-out examples for exact match (text: validation windows of periodic checks)
     batch_size: int = 500
     seed: int = 1234
     show_mistakes: int = 3
+    #: named variants of the run's task, each a table of task options over the run's own (TOML:
+    #: `[eval.variants]` then `n16 = { n = 16, min_n = 16 }`): the final evaluation also scores the
+    #: model on eval.examples held-out examples of each (results.json: variants.<name>)
+    variants: dict = field(default_factory=dict)
 
     def __post_init__(self):
         for k in ("examples", "batch_size"):
@@ -215,6 +233,29 @@ class EvalConfig:
                 raise ArlearnError(f"eval: '{k}' must be ≥ 1, got {getattr(self, k)}")
         if self.show_mistakes < 0:
             raise ArlearnError(f"eval: 'show_mistakes' must be ≥ 0, got {self.show_mistakes}")
+        _check_variants(self.variants)
+
+
+#: a variant's name: a key of results.json's `variants` and of a claim's dotted metric path
+VARIANT_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _check_variants(variants) -> None:
+    """eval.variants is {name: {task option: value}}; which options the task has is checked where
+    the task is built (`arlearn.evaluation.variants`)."""
+    if not isinstance(variants, dict):
+        raise ArlearnError("eval: 'variants' must be a table of named task-option tables (e.g. "
+                           f"variants = {{ n16 = {{ n = 16 }} }}), got {type(variants).__name__} {variants!r}")
+    for name, options in variants.items():
+        if not isinstance(name, str) or not VARIANT_NAME.fullmatch(name):
+            raise ArlearnError(f"eval.variants: a variant's name must be letters, digits, '_' or '-' (it is a key "
+                               f"of results.json and of a claim's metric path), got {name!r}")
+        if not isinstance(options, dict) or not options:
+            raise ArlearnError(f"eval.variants.{name}: must be a non-empty table of task options (e.g. "
+                               f"{name} = {{ n = 16 }}), got {options!r}")
+        if "name" in options:
+            raise ArlearnError(f"eval.variants.{name}: 'name' cannot be set: a variant is the run's task with "
+                               "other options")
 
 
 @dataclass
@@ -349,7 +390,14 @@ def apply_overrides(d: dict, overrides: list[str]) -> dict:
         d.setdefault(section, {})
         if not isinstance(d[section], dict):
             raise ArlearnError(f"override {item!r}: '{section}' is not a section")
-        d[section] = _merge_section(section, d[section], {name: parse_value(value.strip())})
+        name, dot, entry = name.partition(".")
+        value = parse_value(value.strip())
+        if dot:  # one entry of a table-valued option (eval.variants.n16={n=16}), the others kept
+            table = d[section].get(name, {})
+            if not isinstance(table, dict) or not entry:
+                raise ArlearnError(f"override {item!r}: '{section}.{name}' is not a table of named entries")
+            value = {**table, entry: value}
+        d[section] = _merge_section(section, d[section], {name: value})
     return d
 
 
@@ -413,7 +461,7 @@ def resolve(preset: str | None = None, config_file: str | None = None, overrides
     for item in overrides:
         d = apply_overrides(d, [item])
         section, _, name = item.partition("=")[0].strip().partition(".")
-        _note(sources, d, {section: {name: None}}, "override")
+        _note(sources, d, {section: {name.partition(".")[0]: None}}, "override")
     return from_dict(d)
 
 
@@ -439,11 +487,14 @@ def _toml_value(v) -> str:
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):  # an inline table (eval.variants)
+        keys = (k if VARIANT_NAME.fullmatch(k) else _toml_value(k) for k in map(str, v))
+        return "{" + ", ".join(f"{k} = {_toml_value(x)}" for k, x in zip(keys, v.values()) if x is not None) + "}"
     raise TypeError(f"cannot write {type(v).__name__} to TOML")
 
 
 def dumps_toml(d: dict) -> str:
-    """Write a {section: {key: scalar|list}} dict as TOML (None values are omitted)."""
+    """Write a {section: {key: scalar|list|table}} dict as TOML (tables inline; None values are omitted)."""
     lines = []
     for sec, table in d.items():
         lines.append(f"[{sec}]")

@@ -1,4 +1,5 @@
-"""`arlearn eval RUN_DIR`: score a run — held-out exact match, or validation perplexity."""
+"""`arlearn eval RUN_DIR`: score a run — held-out exact match (and the task variants its
+eval.variants names, on the test split), or validation perplexity."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from arlearn.errors import ArlearnError
 from arlearn.evaluation.exact_match import score_line
 from arlearn.evaluation.external import evaluate_file
 from arlearn.evaluation.perplexity import evaluate_text_file
+from arlearn.evaluation.variants import run_variants
 from arlearn.tasks.encoding import pool_head
 from arlearn.training import load_run
 
@@ -36,6 +38,9 @@ def add_arguments(p) -> None:
     p.add_argument("--text", metavar="FILE",
                    help="text runs: loss and perplexity of a UTF-8 file instead of the validation stream "
                         "(stories separated by <|endoftext|> lines or blank lines; the run's tokenizer and windows)")
+    p.add_argument("--no-variants", action="store_true",
+                   help="do not score the task variants the run's eval.variants names (scored by default on the "
+                        "test split, as many examples drawn with the same seed: the `variants` of results.json)")
     add_progress_arg(p)
 
 
@@ -77,11 +82,17 @@ def run(args) -> None:
         summary, records = evaluate_file(model, task, args.examples_file, args.format, ctx)
     else:
         split, seed, n = _drawn_from(args, cfg, task)
-        ev = evaluator_for(task, cfg.eval, ctx)
+        variants = {} if args.no_variants or args.split not in (None, "test") else run_variants(cfg, task, model)
+        ev = evaluator_for(task, cfg.eval, ctx, variants)
         summary, records = ev.run(model, n, split, seed)
         summary["split"] = args.split or split
+    if cfg.eval.variants and "variants" not in summary and not args.no_variants:
+        say(f"eval.variants ({', '.join(cfg.eval.variants)}) not scored: they are scored on held-out examples "
+            "of the test split only")
     for r in [r for r in records or () if not r["correct"]][: cfg.eval.show_mistakes]:
         say(f"wrong: {r['prompt']} -> {r['generated']} (first divergence at {r['first_divergence']})")
     if "sequence_exact_match" in summary:
         say(score_line(summary))
+    for name, v in summary.get("variants", {}).items():
+        say(f"variant {name}: {score_line(v)}")
     emit({"run_dir": str(args.run_dir), **summary})

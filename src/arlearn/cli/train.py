@@ -18,6 +18,7 @@ from arlearn.cli.common import (add_config_args, add_executor_args, add_progress
                                 resolve_args, result_text, say)
 from arlearn.cli.parsing import parse_list
 from arlearn.errors import ArlearnError
+from arlearn.evaluation.exact_match import score_line
 from arlearn.experiments.seeds import train_seeds
 from arlearn.reporting.tables import machine_line, results_table
 from arlearn.training import load_run_config, train
@@ -146,6 +147,8 @@ def run(args) -> None:
             f"after {res['tokens_seen']:,} tokens, {res['tokens_per_second']:,.0f} tokens/s")
     else:
         say(results_table([res]))
+        for name, v in res.get("variants", {}).items():  # eval.variants
+            say(f"variant {name}: {score_line(v)}")
         say(machine_line(res.get("machine")))
     emit(res)
 

@@ -2,7 +2,10 @@
 results) and by `arlearn eval`, so neither asks what kind of task it has.
 
 `evaluator_for(task, eval_cfg, ctx)` picks the evaluator named by the task's `metric`:
-exact match of greedy generation for sequence tasks, held-out perplexity for stream tasks.
+exact match of greedy generation for sequence tasks, held-out perplexity for stream tasks. The
+exact-match evaluator also scores the variants of the task that eval.variants names (built and
+checked by `arlearn.evaluation.variants.run_variants`): in the final results and in `run` on the
+test split, each on eval.examples distinct test inputs drawn with eval.seed, as the task itself.
 `ctx` (`arlearn.device.RunContext`) is where and how the model computes; the batch size is its
 own, else eval.batch_size. Periodic checks and final results show no progress bar; `run`
 (`arlearn eval`) shows one where `ctx.progress` asks for it.
@@ -13,6 +16,7 @@ from __future__ import annotations
 from arlearn.device import RunContext
 from arlearn.evaluation.exact_match import evaluate
 from arlearn.evaluation.perplexity import as_test, evaluate_text
+from arlearn.evaluation.variants import score_variant
 from arlearn.tasks.base import MIN_VALID
 
 #: held-out examples used by a periodic check that cannot stop the run (a quarter: it only monitors)
@@ -25,12 +29,14 @@ class ExactMatchEvaluator:
     the task's validation split (`check_split`: "valid" when the task has one, so stopping at a
     target or keeping the best never looks at the test inputs the final results report; "train",
     training inputs, not held out, when its input space is too small for one (`Task.has_valid`);
-    else, for tasks without one, the test examples themselves)."""
+    else, for tasks without one, the test examples themselves). `variants`: {name: variant task}
+    (`run_variants`), scored beside the task in the final results and in `run` on the test split."""
 
-    def __init__(self, task, eval_cfg, ctx: RunContext = RunContext()):
+    def __init__(self, task, eval_cfg, ctx: RunContext = RunContext(), variants: dict | None = None):
         self.task, self.cfg, self.ctx = task, eval_cfg, _with_batch(ctx, eval_cfg)
         self.quiet = self.ctx.replace(progress=False)  # periodic checks and final results: no bar
         self.examples = task.held_out(eval_cfg.examples, eval_cfg.seed)
+        self.variants = dict(variants or {})
         self.check_split = task.check_split
         self._check_examples = None
 
@@ -77,13 +83,26 @@ class ExactMatchEvaluator:
         return bool(target) and row["eval_exact_match"] >= target
 
     def final(self, model) -> tuple[dict, list[dict] | None]:
-        return evaluate(model, self.task, self.examples, self.quiet)
+        """The final results: the held-out examples' summary, with `variants` {name: summary} when
+        there are any; the per-example records of the task's own examples."""
+        summary, records = evaluate(model, self.task, self.examples, self.quiet)
+        if self.variants:
+            summary["variants"] = self.score_variants(model, self.cfg.examples, self.cfg.seed, self.quiet)
+        return summary, records
+
+    def score_variants(self, model, n: int, seed: int | str, ctx: RunContext) -> dict:
+        """{name: `score_variant` summary} of every variant, on `n` test inputs drawn with `seed`."""
+        return {name: score_variant(model, task, n, seed, ctx) for name, task in self.variants.items()}
 
     def run(self, model, n: int = 0, split: str = "test", seed: int | None = None) -> tuple[dict, list[dict]]:
         """`arlearn eval`: `n` examples (default: the config's) of `split`, drawn with `seed`;
-        with `ctx.progress` a progress bar (stderr) over the generation."""
-        examples = self.task.held_out(n or self.cfg.examples, self.cfg.seed if seed is None else seed, split)
+        with `ctx.progress` a progress bar (stderr) over the generation. On the test split the
+        variants are scored too, on as many inputs drawn with the same seed (`variants`)."""
+        n, seed = n or self.cfg.examples, self.cfg.seed if seed is None else seed
+        examples = self.task.held_out(n, seed, split)
         summary, records = evaluate(model, self.task, examples, self.ctx)
+        if self.variants and split == "test":
+            summary["variants"] = self.score_variants(model, n, seed, self.ctx)
         return {"split": split, **summary}, records
 
 
@@ -136,6 +155,7 @@ def _with_batch(ctx: RunContext, eval_cfg) -> RunContext:
     return ctx if ctx.batch_size else ctx.replace(batch_size=eval_cfg.batch_size)
 
 
-def evaluator_for(task, eval_cfg, ctx: RunContext = RunContext()):
-    """The evaluator of the task's `metric`, computing in `ctx`."""
-    return EVALUATORS[task.metric](task, eval_cfg, ctx)
+def evaluator_for(task, eval_cfg, ctx: RunContext = RunContext(), variants: dict | None = None):
+    """The evaluator of the task's `metric`, computing in `ctx`; `variants` ({name: variant
+    task}, from `run_variants`, which admits only exact-match tasks) go to the exact-match one."""
+    return EVALUATORS[task.metric](task, eval_cfg, ctx, **({"variants": variants} if variants else {}))

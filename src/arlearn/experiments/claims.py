@@ -4,7 +4,8 @@ a reproduction holds it.
 A claim (one `[[claims]]` table of a TOML file in the package's `claims/` folder, one file per
 topic) names one measured number: its statement, what to run (`kind`: a `train` of a preset with
 overrides over seeds, a `sweep-length`, a `prove` of a compiled circuit, or a `manual` procedure
-the engine cannot run), the metric read from the results (a sweep's length complexity: the CoT length in tokens, or "not
+the engine cannot run), the metric read from the results (a key of a run's results.json, or a dotted
+path into it: `variants.n32.exact_match`; a sweep's length complexity: the CoT length in tokens, or "not
 reached"), the value claimed (mean and sd over
 the seeds), the check a reproduction must pass (`each_at_least`, `mean_at_least`, `mean_at_most`
 against `bound`, or `equals`), the machine it was measured on and its cost in CPU-minutes on 2
@@ -37,7 +38,7 @@ from arlearn.evaluation.scores import NOT_REACHED
 KINDS = ("train", "sweep-length", "prove", "manual")
 CHECKS = ("each_at_least", "mean_at_least", "mean_at_most", "equals")
 TIERS = ("smoke", "quick", "standard", "all")
-#: metrics shown as percentages
+#: metrics shown as percentages (also as the last key of a dotted path: variants.n32.exact_match)
 RATES = ("exact_match", "sequence_exact_match", "token_accuracy")
 REPRODUCE_FILE = "reproduce.json"
 #: the order of the topics (claims files) in tables; files not named here come after, by name
@@ -179,11 +180,30 @@ def _measure_train(claim: Claim, out: Path, train: bool, progress: bool, run_kw:
             if f.is_file():
                 runs.append(json.loads(f.read_text(encoding="utf-8")))
     for r in runs:
-        if claim.metric not in r:
-            raise ArlearnError(f"claim {claim.id!r}: the results have no metric {claim.metric!r}")
-        values.append(r[claim.metric])
+        values.append(metric_value(claim, r))
         seconds.append(r.get("train_seconds", 0.0))
     return {"values": values, "seeds_done": len(values), "train_seconds": seconds}
+
+
+def metric_value(claim: Claim, results: dict):
+    """The claim's metric in a run's results: a key (`exact_match`) or a dotted path into nested
+    results (`variants.n32.exact_match`: eval.variants' scores); a missing one is an error naming
+    the claim and what the results hold where the path stopped."""
+    value, path = results, []
+    for key in claim.metric.split("."):
+        if not isinstance(value, dict) or key not in value:
+            where = ""
+            if path:
+                has = f", which has {', '.join(map(repr, value))}" if isinstance(value, dict) and value else ""
+                where = f" (no {key!r} in {'.'.join(path)}{has})"
+            raise ArlearnError(f"claim {claim.id!r}: the results have no metric {claim.metric!r}{where}")
+        value, path = value[key], path + [key]
+    return value
+
+
+def is_rate(metric: str) -> bool:
+    """Whether a metric (a key or dotted path) is a rate, shown as a percentage (`RATES`)."""
+    return metric.rpartition(".")[2] in RATES
 
 
 def _measure_sweep(claim: Claim, out: Path, train: bool, progress: bool, run_kw: dict) -> dict:
@@ -294,7 +314,7 @@ def reproduce(claims: list[Claim], out: str | Path, train: bool = True, progress
 
 # -- showing ------------------------------------------------------------------------------------
 def _fmt(claim: Claim, v: float, digits: int = 2) -> str:
-    if claim.metric in RATES:
+    if is_rate(claim.metric):
         return f"{100 * v:.{digits}f}%"
     if isinstance(v, int) and not isinstance(v, bool):
         return f"{v:,}"  # a count (mismatches, circuits)
@@ -310,7 +330,7 @@ def fmt_claimed(claim: Claim) -> str:
     if isinstance(claim.value, bool) or not isinstance(claim.value, (int, float)):
         return str(claim.value)
     if len(claim.seeds) > 1 and not isinstance(claim.value, int):
-        return f"{_fmt(claim, claim.value)} ± {_fmt(claim, claim.sd).rstrip('%')}" + ("%" if claim.metric in RATES else "")
+        return f"{_fmt(claim, claim.value)} ± {_fmt(claim, claim.sd).rstrip('%')}" + ("%" if is_rate(claim.metric) else "")
     return _fmt(claim, claim.value)
 
 
@@ -323,7 +343,7 @@ def fmt_values(claim: Claim, values: list) -> str:
     if len(nums) == 1:
         return _fmt(claim, nums[0])
     sd = statistics.stdev(nums)
-    pct = "%" if claim.metric in RATES else ""
+    pct = "%" if is_rate(claim.metric) else ""
     return f"{_fmt(claim, statistics.fmean(nums))} ± {_fmt(claim, sd).rstrip('%')}{pct}"
 
 
@@ -369,7 +389,7 @@ def claims_table(claims: list[Claim], docs: str = "docs/", short: bool = True) -
     else:
         lines = ["| claim | measured | seeds | cost (2 cores) | machine | id · details |", "|---|---|---|---|---|---|"]
     for c in claims:
-        score = " (answer)" if c.metric == "exact_match" and not short else ""
+        score = " (answer)" if c.metric.rpartition(".")[2] == "exact_match" and not short else ""
         how = " (by hand)" if c.kind == "manual" else ""
         what = (c.title or c.statement) if short else c.statement
         machine = _short_machine(c.machine) if short else f"{c.machine}, {c.measured}"

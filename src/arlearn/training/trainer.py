@@ -48,6 +48,7 @@ from arlearn.device import RunContext, flush_denormals, machine_info, usable_dev
 from arlearn.errors import ArlearnError, TrainingStopped
 from arlearn.signals import StopFlag, check_stop
 from arlearn.evaluation import evaluator_for
+from arlearn.evaluation.variants import run_variants
 from arlearn.training import checkpoint
 from arlearn.training.best import BestKeeper
 from arlearn.training.tensorboard import FanOut, TensorBoardLog, require_tensorboard
@@ -143,6 +144,7 @@ class Trainer:
         # bad task options, or a model too big for this machine, fail here, before anything is written
         self.task, self.model = build(cfg, before_model=lambda task, T: check_fits(
             cfg.model, cfg.train, len(task.vocab), T, world=w.size))
+        variants = run_variants(cfg, self.task, self.model)  # eval.variants the model cannot run fail here too
         if tc.logger == "tensorboard":
             require_tensorboard()  # a missing package fails here too
         if not resume and not overwrite:  # a non-empty directory fails now, before data generation
@@ -160,7 +162,7 @@ class Trainer:
         self.target_first: tuple[int, float] | None = None  # (step, train seconds) of the first check at target
         self.target_honoured = True  # whether a check at the target may stop the run (see _fit)
         self.data = self.task.train_data(tc, self.progress)
-        self.evaluator = evaluator_for(self.task, cfg.eval, self.ctx)
+        self.evaluator = evaluator_for(self.task, cfg.eval, self.ctx, variants)
         self.last_checkpoint = (0, 0.0)  # (step, train_seconds) of the newest checkpoint
         self.run_dir, self.extending = Path(run_dir), False
         self.best = BestKeeper(self.run_dir, tc, len(self.data), write=w.is_main) if tc.keeps_best else None
@@ -444,8 +446,9 @@ class Trainer:
                 "check_seconds": round(self.check_seconds, 1)}
 
     def finish(self, stopped: str) -> dict:
-        """Save the weights (the best ones under train.keep_best) and evaluate them; rank 0 writes
-        results.json (and per-example records) and returns them."""
+        """Save the weights (the best ones under train.keep_best) and evaluate them (and on the task
+        variants of eval.variants: results.json's `variants`); rank 0 writes results.json (and
+        per-example records) and returns them."""
         tc = self.cfg.train
         if self.best is not None and self.best.state.checked != self.step:  # the final weights are a candidate
             row = self.check()

@@ -28,13 +28,13 @@ def variant_task(task_name: str, options: dict, overrides: dict, run_task, max_l
     (None: any length). Every failure is one line starting with `label`."""
     if "name" in overrides:
         raise ArlearnError(f"{label}: 'name' cannot be set: a variant is the run's task with other options")
+    if run_task.metric != "exact_match":
+        raise ArlearnError(f"{label}: variants are scored by exact match; task {task_name!r} is scored by "
+                           f"{run_task.metric}")
     try:
         variant = make_task(task_name, {**options, **overrides})
     except ArlearnError as e:
         raise ArlearnError(f"{label}: {e}") from None
-    if variant.metric != "exact_match":
-        raise ArlearnError(f"{label}: variants are scored by exact match; task {task_name!r} is scored by "
-                           f"{variant.metric}")
     mine, theirs = list(variant.vocab.symbols), list(run_task.vocab.symbols)
     if mine != theirs:
         diff = next((i for i, (a, b) in enumerate(zip(mine, theirs)) if a != b), min(len(mine), len(theirs)))

@@ -1,12 +1,22 @@
 """The length-complexity atlas: L(n) per model class as a family grows, from length sweeps
-(`arlearn sweep length … --cot ladder --until-target`), one sweep directory per family member.
-A family is a circuit family (`--circuits GEN`, one circuit a sweep) or a Turing machine by
-input size (`--set task.name=tm --set task.machine=M --set task.n=N`).
+(`arlearn sweep length … --cot ladder --until-target`), one sweep directory per family member or
+one sweep over the whole family. A family is a circuit family (`--circuits GEN`, one circuit a
+sweep, or `--circuits GEN1,GEN2,…` in one sweep) or a Turing machine by input size
+(`--set task.name=tm --set task.machine=M --set task.n=N`, one sweep per size).
 
     python scripts/atlas.py runs/atlas/parity runs/atlas/adders -o docs/img/length-atlas.png
+    python scripts/atlas.py runs/atlas-family/parity     # one sweep: --circuits parity12,parity16,…
 
-Each FAMILY_DIR holds sweep directories named nN (N = the family's size: bits for parity, bits
-per operand for adders, the input length for a machine), each with its `sweep.json`. Prints, per
+A FAMILY_DIR holds sweep directories named nN (N = the family's size: bits for parity, bits
+per operand for adders, the input length for a machine), each with its `sweep.json` of one
+circuit or one machine; or it is itself the directory of one sweep over several circuits
+(its `sweep.json`: `circuits`, `ladders` and `search` keyed by circuit, `length_complexity`
+by "circuit/model", each group with its `variant`), one member per circuit, whose n is the
+trailing digits of its generator's name (parity24 → 24, adder8 → 8, mult6 → 6, maj15 → 15; a
+`-nand` suffix left out; for mult3x5 or thr16_4 that is the second number, 5 or 4) or, for a
+.bench file or a name without digits, its number of inputs; such a member is unfinished while
+a line of its own search is open (or a cell of it at a smaller training-set size is not yet
+trained), not while the sweep's other circuits still train. Prints, per
 family, a markdown table: n, the member (a circuit: its inputs and threshold gates; a machine:
 its input count and the threshold gates of its tableau, the machine unrolled into a circuit
 for its step and tape bounds), then per model class L(n) (CoT tokens of the shortest format
@@ -35,6 +45,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -49,45 +60,95 @@ BOUND_COTS = {"circuit": {"linear": "layers:1", "mlp": "layers:2"}, "tm": {"line
 
 
 def member_rows(family_dir: Path) -> list[dict]:
-    """One row per sweep directory nN under `family_dir`, sorted by N."""
+    """One row per member, sorted by n: per sweep directory nN under `family_dir` (n = N), or,
+    when `family_dir` itself holds a `sweep.json` over several circuits, per circuit of it
+    (n = `circuit_n`)."""
+    f = family_dir / "sweep.json"
+    if f.is_file():
+        s = json.loads(f.read_text())
+        if not s.get("circuits"):
+            raise ArlearnError(f"{f}: a sweep without circuits; a family in one sweep is a sweep over circuits "
+                               "(--circuits), a Turing-machine family one sweep directory nN per input size")
+        rows = [sweep_row(s, f, v, circuit_n(s, v), str(family_dir), unfinished(s, v),
+                          sum(1 for c in s["cells"] if c["variant"] == v)) for v in s["circuits"]]
+        return sorted(rows, key=lambda r: r["n"])
     rows = []
     for d in family_dir.glob("n*"):
         f = d / "sweep.json"
         if not (d.name[1:].isdigit() and f.is_file()):
             continue
         s = json.loads(f.read_text())
-        if s.get("circuits"):
-            (variant, info), = s["circuits"].items()
-            ladder = s.get("ladders", {}).get(variant) or task_ladder("circuit", {"generator": info["circuit"]})
-            row = {"kind": "circuit", "circuit": info["circuit"], "inputs": info["inputs"],
-                   "gates": info["threshold_gates"]}
-        else:
-            variant = ""
-            row = tm_member(s, f)
-            options = row.pop("options")
-            ladder = s.get("ladders", {}).get(variant) or task_ladder("tm", options)
-        lengths = {r["cot"]: r["length"] for r in ladder}
-        if row["kind"] == "tm":
-            row["gates"] = lengths["threshold"] - 1 if "threshold" in lengths else None
-        row.update({"n": int(d.name[1:]), "dir": str(d),
-                    "bounds": {m: lengths.get(c) if c else None for m, c in BOUND_COTS[row["kind"]].items()},
-                    "budget": s["budget"], "cells": s["cells_done"], "models": {},
-                    "partial": s["cells_done"] < s["cells_total"]})
-        groups = [g for g in s["groups"] if g["train_examples"] == s["main_size"]]
-        for m in MODELS:
-            lc = s["length_complexity"].get(f"{variant}/{m}" if variant else m)
-            mine = [g for g in groups if g["model"] == m]
-            if lc is None or not mine:
-                continue
-            if lc["verdict"] == "reached":
-                g = next(g for g in mine if g["cot"] == lc["cot"])
-                row["models"][m] = {"L": lengths.get(lc["cot"], lc["cot_length"]), "cot": lc["cot"], "group": g}
-            else:
-                best = max(mine, key=lambda g: g["exact_match_mean"])
-                row["models"][m] = {"L": None, "longest": max(lengths.get(g["cot"], g["cot_length"]) for g in mine),
-                                    "verdict": lc["verdict"], "group": best, "tried": len(mine)}
-        rows.append(row)
+        variant = next(iter(s["circuits"])) if s.get("circuits") else ""
+        if len(s.get("circuits") or ()) > 1:
+            raise ArlearnError(f"{f}: a member's sweep of {len(s['circuits'])} circuits; a member is one circuit "
+                               f"(or pass {d} itself as the family)")
+        rows.append(sweep_row(s, f, variant, int(d.name[1:]), str(d), s["cells_done"] < s["cells_total"],
+                              s["cells_done"]))
     return sorted(rows, key=lambda r: r["n"])
+
+
+def sweep_row(s: dict, f: Path, variant: str, n: int, where: str, partial: bool, cells: int) -> dict:
+    """The row of one member: `variant` of the sweep `s` (read from `f`), a circuit, or "" for a
+    Turing-machine sweep; L(n) per model class from the sweep's length complexity of that variant."""
+    if variant:
+        info = s["circuits"][variant]
+        ladder = s.get("ladders", {}).get(variant) or task_ladder("circuit", circuit_options(s, variant))
+        row = {"kind": "circuit", "circuit": info["circuit"], "inputs": info["inputs"],
+               "gates": info["threshold_gates"]}
+    else:
+        row = tm_member(s, f)
+        options = row.pop("options")
+        ladder = s.get("ladders", {}).get(variant) or task_ladder("tm", options)
+    lengths = {r["cot"]: r["length"] for r in ladder}
+    if row["kind"] == "tm":
+        row["gates"] = lengths["threshold"] - 1 if "threshold" in lengths else None
+    row.update({"n": n, "dir": where,
+                "bounds": {m: lengths.get(c) if c else None for m, c in BOUND_COTS[row["kind"]].items()},
+                "budget": s["budget"], "cells": cells, "models": {}, "partial": partial})
+    groups = [g for g in s["groups"] if g["train_examples"] == s["main_size"] and g.get("variant", "") == variant]
+    for m in MODELS:
+        lc = s["length_complexity"].get(f"{variant}/{m}" if variant else m)
+        mine = [g for g in groups if g["model"] == m]
+        if lc is None or not mine:
+            continue
+        if lc["verdict"] == "reached":
+            g = next(g for g in mine if g["cot"] == lc["cot"])
+            row["models"][m] = {"L": lengths.get(lc["cot"], lc["cot_length"]), "cot": lc["cot"], "group": g}
+        else:
+            best = max(mine, key=lambda g: g["exact_match_mean"])
+            row["models"][m] = {"L": None, "longest": max(lengths.get(g["cot"], g["cot_length"]) for g in mine),
+                                "verdict": lc["verdict"], "group": best, "tried": len(mine)}
+    return row
+
+
+def circuit_options(s: dict, variant: str) -> dict:
+    """The circuit task's options of one circuit of a sweep (its generator, or its .bench file)."""
+    over = s.get("spec", {}).get("variants", {}).get(variant, {}).get("task", {})
+    return ({k: over[k] for k in ("generator", "file") if over.get(k)}
+            or {"generator": s["circuits"][variant]["circuit"]})
+
+
+def circuit_n(s: dict, variant: str) -> int:
+    """n of one circuit of a sweep over several: the trailing digits of its generator's name
+    (parity24 → 24, adder8 → 8, a `-nand` suffix left out), else (a .bench file, a name without
+    digits) its number of inputs."""
+    name = circuit_options(s, variant).get("generator", "").removesuffix("-nand")
+    m = re.search(r"(\d+)$", name)
+    return int(m.group(1)) if m else s["circuits"][variant]["inputs"]
+
+
+def unfinished(s: dict, variant: str) -> bool:
+    """Whether one circuit's part of a sweep over several is unfinished: a line (circuit/model) of
+    its search still open, or a cell at a smaller training-set size not yet trained; a sweep
+    without a search (no --until-target) is judged whole (cells_done < cells_total)."""
+    lines = [st for st in s.get("search", {}).values() if st.get("variant") == variant]
+    if not lines:
+        return s["cells_done"] < s["cells_total"]
+    spec = s["spec"]
+    smaller = set(spec.get("train_examples") or ()) - {s["main_size"]}
+    extra = sum(1 for c in s["cells"] if c["variant"] == variant and c["train_examples"] != s["main_size"])
+    return (any(st["next"] is not None for st in lines)
+            or extra < len(spec["models"]) * len(smaller) * len(spec["seeds"]))
 
 
 def tm_member(sweep: dict, path: Path) -> dict:
@@ -249,7 +310,8 @@ def plot(families: dict[str, list[dict]], out: Path) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("families", nargs="+", help="family directories (runs/atlas/parity …)")
+    p.add_argument("families", nargs="+", help="family directories: of nN/ sweep directories (runs/atlas/parity …), "
+                   "or of one sweep over circuits")
     p.add_argument("-o", "--out", default="", help="the PNG to write")
     args = p.parse_args(argv)
     families: dict[str, list[dict]] = {}  # heading → rows
@@ -261,7 +323,7 @@ def main(argv=None) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 1
         if not rows:
-            print(f"{name}: no finished sweep (nN/sweep.json)", file=sys.stderr)
+            print(f"{name}: no finished sweep (nN/sweep.json, or a sweep.json over circuits)", file=sys.stderr)
             return 1
         label = family_label(name, rows)
         families[label if label not in families else f"{label} ({name})"] = rows

@@ -136,3 +136,132 @@ def test_main_refuses_a_sweep_of_another_task_in_one_line(tmp_path, capsys):
     assert atlas.main([str(tmp_path / "parity")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "task 'parity n=8'" in err and "task.name=tm" in err
+
+
+def _family_sweep():
+    """One length sweep over several circuits (`--circuits parity16,parity12,parity20,my.bench`),
+    as `arlearn sweep length` writes it: `circuits`, `ladders` and `search` keyed by circuit,
+    `length_complexity` by "circuit/model", each group and cell with its `variant`. parity20's
+    search is still open (its linear line has a format to train next)."""
+    def ladder(n, k):  # none, layers:2, layers:1 of a parity circuit of n inputs (k: layers:2 length)
+        return [{"cot": "none", "length": 0}, {"cot": "layers:2", "length": k},
+                {"cot": "layers:1", "length": 2 * n - 1}]
+
+    def g(v, model, cot, length, mean):
+        return {**_group(model, cot, length, mean), "variant": v}
+
+    def search(v, model, nxt=None):
+        return {"variant": v, "model": model, "search": "walk", "formats": ["none", "layers:2", "layers:1"],
+                "next": nxt}
+
+    circuits = {"parity16": (16, 30, 20), "parity12": (12, 22, 14), "parity20": (20, 38, 24), "my": (7, 12, 9)}
+    groups = [g("parity16", "linear", "layers:1", 31, 1.0), g("parity16", "mlp", "layers:2", 20, 1.0),
+              g("parity12", "linear", "layers:1", 23, 1.0), g("parity12", "mlp", "none", 0, 0.5),
+              g("parity12", "mlp", "layers:2", 14, 0.7), g("parity12", "mlp", "layers:1", 23, 0.8),
+              g("parity20", "linear", "layers:2", 24, 0.6), g("my", "linear", "layers:1", 13, 1.0),
+              g("my", "mlp", "layers:2", 9, 1.0)]
+    return {
+        "task": "circuit circuits=parity16,parity12,parity20,runs/my.bench",
+        "spec": {"base": {"task": {"name": "circuit", "generator": "adder4"}}, "models": ["linear", "mlp"],
+                 "seeds": [0], "train_examples": [64],
+                 "variants": {**{v: {"task": {"generator": v, "file": "", "sha256": ""}} for v in circuits
+                                 if v != "my"},
+                              "my": {"task": {"generator": "", "file": "runs/my.bench", "sha256": ""}}}},
+        "circuits": {v: {"circuit": v, "inputs": n, "outputs": 1, "threshold_gates": gates}
+                     for v, (n, gates, _) in circuits.items()},
+        "ladders": {v: ladder(n, k) for v, (n, _, k) in circuits.items()},
+        "budget": {}, "cells_done": len(groups), "cells_total": len(groups) + 1, "main_size": 64,
+        "cells": [{"variant": x["variant"], "train_examples": 64} for x in groups],
+        "groups": groups,
+        "length_complexity": {
+            "parity16/linear": {"cot": "layers:1", "cot_length": 31, "verdict": "reached"},
+            "parity16/mlp": {"cot": "layers:2", "cot_length": 20, "verdict": "reached"},
+            "parity12/linear": {"cot": "layers:1", "cot_length": 23, "verdict": "reached"},
+            "parity12/mlp": {"cot": None, "cot_length": None, "verdict": "not reached"},
+            "parity20/linear": {"cot": None, "cot_length": None, "verdict": "not reached"},
+            "my/linear": {"cot": "layers:1", "cot_length": 13, "verdict": "reached"},
+            "my/mlp": {"cot": "layers:2", "cot_length": 9, "verdict": "reached"}},
+        "search": {"parity16/linear": search("parity16", "linear"), "parity16/mlp": search("parity16", "mlp"),
+                   "parity12/linear": search("parity12", "linear"), "parity12/mlp": search("parity12", "mlp"),
+                   "parity20/linear": search("parity20", "linear", "layers:1"),
+                   "parity20/mlp": search("parity20", "mlp", "none"),
+                   "my/linear": search("my", "linear"), "my/mlp": search("my", "mlp")},
+    }
+
+
+def test_one_sweep_over_circuits_is_a_family_of_one_row_per_circuit(tmp_path):
+    atlas = _atlas()
+    fam = tmp_path / "parity"
+    fam.mkdir()
+    (fam / "sweep.json").write_text(json.dumps(_family_sweep()))
+    rows = atlas.member_rows(fam)
+    # n: the generator's trailing digits, the .bench file's inputs; sorted by n
+    assert [(r["n"], r["circuit"]) for r in rows] == [(7, "my"), (12, "parity12"), (16, "parity16"), (20, "parity20")]
+    by = {r["circuit"]: r for r in rows}
+    assert {v: r["bounds"] for v, r in by.items()} == {
+        "my": {"linear": 13, "mlp": 9}, "parity12": {"linear": 23, "mlp": 14},
+        "parity16": {"linear": 31, "mlp": 20}, "parity20": {"linear": 39, "mlp": 24}}
+    assert by["parity12"]["models"]["linear"]["L"] == 23 and by["parity16"]["models"]["linear"]["L"] == 31
+    assert by["parity16"]["models"]["mlp"]["L"] == 20
+    # each member reads only its own circuit's groups
+    assert by["parity12"]["models"]["mlp"]["L"] is None and by["parity12"]["models"]["mlp"]["tried"] == 3
+    assert by["parity12"]["models"]["mlp"]["group"]["exact_match_mean"] == 0.8
+    assert by["parity20"]["models"]["linear"]["longest"] == 24 and "mlp" not in by["parity20"]["models"]
+    # unfinished: only the circuit whose search is still open
+    assert [r["circuit"] for r in rows if r["partial"]] == ["parity20"]
+    assert by["parity12"]["cells"] == 4
+    text = atlas.table("parity", rows)
+    lines = text.splitlines()
+    assert lines[4].startswith("| 7 | my (7, 12) | **13** (`layers:1`)") and lines[4].endswith("| 13 | 9 |")
+    assert lines[5].startswith("| 12 | parity12 (12, 22) | **23** (`layers:1`)") and lines[5].endswith("| 23 | 14 |")
+    assert "| 20 | parity20 (20, 38) (unfinished sweep) | not reached up to 24 (1 formats" in text
+    assert "- linear: L(n) ≈" in text and "n = 7, 12, 16)" in text
+
+
+def test_main_reads_a_one_sweep_family_and_plots_it(tmp_path, capsys):
+    atlas = _atlas()
+    fam = tmp_path / "parity"
+    fam.mkdir()
+    (fam / "sweep.json").write_text(json.dumps(_family_sweep()))
+    out = tmp_path / "atlas.png"
+    assert atlas.main([str(fam), "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("#### parity\n") and printed.count("| parity") == 3
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_circuit_n_takes_the_trailing_digits_else_the_inputs():
+    atlas = _atlas()
+    s = {"circuits": {v: {"circuit": v, "inputs": 9} for v in ("adder8", "maj15", "mult6", "parity8-nand", "alu", "f")},
+         "spec": {"variants": {"f": {"task": {"generator": "", "file": "circuits/f12.bench"}}}}}
+    assert {v: atlas.circuit_n(s, v) for v in s["circuits"]} == {
+        "adder8": 8, "maj15": 15, "mult6": 6, "parity8-nand": 8, "alu": 9, "f": 9}
+
+
+def test_a_one_sweep_family_of_a_turing_machine_is_refused_in_one_line(tmp_path, capsys):
+    atlas = _atlas()
+    fam = tmp_path / "tm"
+    fam.mkdir()
+    (fam / "sweep.json").write_text(json.dumps(_tm_sweep()))
+    assert atlas.main([str(fam)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a sweep without circuits" in err
+
+
+def test_a_member_directory_of_several_circuits_is_refused_in_one_line(tmp_path, capsys):
+    atlas = _atlas()
+    _write(tmp_path / "parity", 12, _family_sweep())
+    assert atlas.main([str(tmp_path / "parity")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a member is one circuit" in err
+
+
+def test_a_circuit_of_a_one_sweep_family_is_unfinished_until_its_smaller_sizes_are_trained():
+    atlas = _atlas()
+    s = _family_sweep()
+    s["spec"]["train_examples"] = [16, 64]  # each (circuit, model) then trains its shortest CoT at 16
+    s["cells"] += [{"variant": v, "train_examples": 16} for v in ("parity12", "parity12", "parity16", "my", "my")]
+    assert {v: atlas.unfinished(s, v) for v in s["circuits"]} == {
+        "parity12": False, "parity16": True, "parity20": True, "my": False}  # parity16: 1 of its 2 models
+    del s["search"]  # without a search (no --until-target) the sweep is judged whole
+    assert atlas.unfinished(s, "parity12") and not atlas.unfinished({**s, "cells_total": s["cells_done"]}, "my")

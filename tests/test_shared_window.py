@@ -10,7 +10,8 @@ import torch
 from arlearn.config import ModelConfig
 from arlearn.errors import ArlearnError
 from arlearn.models import generate_greedy, make_model
-from arlearn.models.shared_causal import SharedCausalLinear, direct_causal_conv, fft_causal_conv
+from arlearn.models import shared_causal
+from arlearn.models.shared_causal import SharedCausalLinear, direct_causal_conv, fft_block, fft_causal_conv
 
 
 def _dense_apply(layer: SharedCausalLinear, x: torch.Tensor) -> torch.Tensor:
@@ -54,6 +55,88 @@ def test_fft_path_matches_the_direct_path_in_gradients_too():
     (direct_causal_conv(x, layer.weight) + layer.bias).square().sum().backward()
     torch.testing.assert_close(x.grad, g_fft, atol=1e-3, rtol=1e-3)
     torch.testing.assert_close(layer.weight.grad, gw_fft, atol=1e-3, rtol=1e-3)
+
+
+def _values_and_grads(conv, x, w, start):
+    x, w = x.clone().requires_grad_(), w.clone().requires_grad_()
+    y = conv(x, w, start)
+    gy = torch.linspace(-1, 1, y.numel(), dtype=y.dtype).view_as(y)  # a fixed, non-constant output gradient
+    gx, gw = torch.autograd.grad(y, (x, w), gy.to(y.dtype))
+    return y, gx, gw
+
+
+# (L, K, start, FFT block size): many blocks, L not a multiple of the block's P = block − K + 1,
+# start inside the first block, past it and past K, one block holding every output, the default size
+@pytest.mark.parametrize("L,K,start,block", [
+    (300, 20, 0, 64), (301, 20, 17, 64), (300, 20, 250, 64), (301, 64, 100, 128), (1000, 100, 5, None),
+    (2048, 64, 0, None), (2048, 64, 1500, None), (257, 33, 216, 64), (200, 64, 0, 256), (40, 64, 0, None),
+    (64, 64, 3, None)])
+def test_blocked_fft_convolution_matches_the_direct_one_in_values_and_gradients(L, K, start, block):
+    torch.manual_seed(4)
+    x, w = torch.randn(2, L, 3), torch.randn(K, 3, 5) / K ** 0.5
+    y, gx, gw = _values_and_grads(lambda x, w, s: fft_causal_conv(x, w, s, block), x, w, start)
+    # the reference in float64: the float32 FFT must be within float32 rounding of it
+    y0, gx0, gw0 = _values_and_grads(direct_causal_conv, x.double(), w.double(), start)
+    assert y.shape == (2, L - start, 5) and gx.shape == x.shape and gw.shape == w.shape
+    torch.testing.assert_close(y, y0.float(), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(gx, gx0.float(), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(gw, gw0.float(), atol=2e-4 * (L / 300) ** 0.5, rtol=1e-5)
+
+
+def test_the_fft_size_follows_the_kernel_and_a_too_short_block_is_refused():
+    assert [fft_block(k) for k in (64, 100, 256, 336, 848)] == [256, 256, 1024, 1024, 2048]
+    assert all(fft_block(k) >= 2 * k - 1 for k in range(1, 2000))  # blocks of ≥ K − 1 outputs
+    with pytest.raises(ValueError, match="too short"):
+        fft_causal_conv(torch.randn(1, 500, 2), torch.randn(100, 2, 2), 0, 128)
+
+
+def _fft_calls(monkeypatch):
+    """Record (FFT size, outputs per block) of every FFT convolution."""
+    calls, apply = [], shared_causal._FFTCausalConv.apply
+    def spy(x, w, lo, n, P):
+        calls.append((n, P))
+        return apply(x, w, lo, n, P)
+    monkeypatch.setattr(shared_causal._FFTCausalConv, "apply", spy)
+    return calls
+
+
+@pytest.mark.parametrize("L,start", [(700, 0), (700, 333), (130, 0), (2048, 0)])
+def test_a_windowed_layer_convolves_long_sequences_in_blocks_with_the_same_values_and_gradients(
+        monkeypatch, L, start):
+    torch.manual_seed(5)
+    layer = SharedCausalLinear(256, 3, 5, window=64)
+    with torch.no_grad():
+        layer.bias.normal_()
+    calls = _fft_calls(monkeypatch)
+    x = torch.randn(2, L, 3, requires_grad=True)
+    y = layer(x, start)
+    gy = torch.randn_like(y)
+    y.backward(gy)
+    # blocks of 256 − 63 = 193 outputs when the outputs and the kernel's reach exceed 256; else one transform
+    blocked = L - start + 63 > 256
+    assert calls == [(256, 193)] if blocked else calls[0][1] == L - start
+    gx, gw, gb = x.grad.clone(), layer.weight.grad.clone(), layer.bias.grad.clone()
+    x.grad = layer.weight.grad = layer.bias.grad = None
+    (direct_causal_conv(x.double(), layer.weight.double(), start) + layer.bias.double()).float().backward(gy)
+    y0 = direct_causal_conv(x.double(), layer.weight.double(), start) + layer.bias.double()
+    torch.testing.assert_close(y, y0.float(), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(gx, x.grad, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(gw, layer.weight.grad, atol=1e-3, rtol=1e-5)
+    torch.testing.assert_close(gb, layer.bias.grad)
+    if L <= 256:  # within the training context: also the dense per-pair expansion
+        torch.testing.assert_close(y, (_dense_apply(layer, x.detach()) + layer.bias)[:, start:].detach(),
+                                   atol=1e-5, rtol=1e-5)
+
+
+def test_a_windowed_model_reading_a_long_prompt_in_blocks_generates_like_a_reference_loop(monkeypatch):
+    torch.manual_seed(6)
+    cfg = ModelConfig(name="mlp", d=8, layers=2, weights="shared", window=64)
+    model = make_model(cfg, vocab_size=6, T=128).eval()
+    calls = _fft_calls(monkeypatch)
+    prompt = torch.randint(0, 6, (3, 300))
+    out = generate_greedy(model, prompt, 20)
+    assert (256, 193) in calls  # the prompt's forward went by blocks
+    assert torch.equal(out, _reference_generation(model, prompt, 20, 2 * 63 + 1))
 
 
 def _reference_generation(model, prompt: torch.Tensor, n: int, K: int) -> torch.Tensor:

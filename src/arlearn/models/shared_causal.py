@@ -27,7 +27,12 @@ give the same numbers within float rounding; tests/test_shared_window.py):
   kernel forward and backward (oneDNN on CPU, cuDNN on CUDA; bf16 under autocast);
 - FFT (`torch.fft.rfft` of inputs and kernel, a d_in×d_out product per frequency, `irfft`):
   O(L log L·d + L·d_in·d_out), chosen when the kernel is long (`use_fft`: K ≥ FFT_MIN_KERNEL and
-  at least FFT_MIN_OUTPUTS outputs are asked for); always in float32.
+  at least FFT_MIN_OUTPUTS outputs are asked for); always in float32. A kernel much shorter
+  than the sequence is convolved in blocks (overlap-save, `fft_block`: transforms of about 3K
+  points, each block of outputs reading the K − 1 inputs before it again) folded into the
+  batch, O(L log K·d + L·d_in·d_out): a few large products instead of one tiny one per
+  frequency of the whole sequence's transform; 1.0–8.7× faster than the one transform at the
+  shapes measured (docs/results/time-invariance.md, "The blocked FFT").
 
 `forward(x, start)` returns outputs start … L−1 only, convolving just the inputs they read:
 incremental decoding (start = L−1) is one product of the last K inputs (reversed, flattened)
@@ -79,52 +84,98 @@ def _irfft_pairs(r: torch.Tensor, n: int) -> torch.Tensor:
 
 class _FFTCausalConv(torch.autograd.Function):
     """y[t] = Σ_k x[t−k] @ w[k] for t in [lo, L) of x: [B, L, d_in] (float32), w: [K, d_in, d_out],
-    by FFT of size n ≥ L + K − 1 (no wrap-around), time-first so every tensor stays contiguous.
-    The product per frequency is one real batched matmul of the interleaved (re, im) pairs
-    (several times faster than a complex one at small widths). The backward reuses the forward's
-    transforms: both gradients are correlations, irfft(G·conj(W)ᵀ) for x (the real block
-    transposed) and irfft(Σ_b conj(X)ᵀ·G) for w."""
+    by FFT of size n in blocks of P outputs (overlap-save): block j holds outputs lo + jP … lo + jP
+    + P − 1 and transforms the P + K − 1 inputs they read (the K − 1 before the block overlapping
+    the previous one) at size n ≥ P + K − 1, so there is no wrap-around. The blocks are folded into
+    the batch: one block (P ≥ L − lo) is the whole sequence at one large size; many short blocks
+    turn the products into a few large ones. Time first, so every transform reads contiguous
+    memory. The product per frequency is one real batched matmul of the interleaved (re, im)
+    pairs (several times faster than a complex one at small widths). The backward reuses the
+    forward's transforms: both gradients are correlations, irfft(G·conj(W)ᵀ) for x (the real
+    block transposed; the blocks' overlaps added back) and irfft(Σ_b conj(X)ᵀ·G) for w."""
 
     @staticmethod
-    def forward(ctx, x, w, lo: int, n: int):
-        X = _rfft_pairs(x.transpose(0, 1).contiguous(), n)  # [f, B, 2·d_in]
+    def forward(ctx, x, w, lo: int, n: int, P: int):
+        B, L, d_in = x.shape
+        K = w.shape[0]
+        nb = -(-(L - lo) // P)  # blocks
+        if nb > 1 and P < K - 1:
+            raise ValueError(f"blocks of {P} outputs are shorter than the kernel's reach {K - 1}")
+        if nb == 1:  # x itself (n ≥ L − lo + K − 1: what wraps around lands before row lo); outputs at rows lo …
+            pad, rows = 0, L
+            seg = x.transpose(0, 1).contiguous()
+        else:  # xp[u] = x[u − pad] (zero outside x): block j reads xp[jP … jP+P+K−2]; its outputs at rows K − 1 …
+            pad, rows = K - 1 - lo, P + K - 1
+            xp = x.new_zeros(nb * P + K - 1, B, d_in)
+            xp[pad : pad + L].copy_(x.transpose(0, 1))
+            seg = xp.as_strided((rows, nb, B, d_in), (B * d_in, P * B * d_in, d_in, 1)).reshape(rows, nb * B, d_in)
+        X = _rfft_pairs(seg, n)  # [f, nb·B, 2·d_in]
         Wb = _real_block(torch.fft.rfft(w, n=n, dim=0))  # [f, 2·d_in, 2·d_out]
-        y = _irfft_pairs(torch.bmm(X, Wb), n)  # [n, B, d_out]
+        y = _irfft_pairs(torch.bmm(X, Wb), n)[pad + lo : pad + lo + P]  # [P, nb·B, d_out]: the valid outputs
         ctx.save_for_backward(X, Wb)
-        ctx.lo, ctx.n, ctx.L, ctx.K = lo, n, x.shape[1], w.shape[0]
-        return y[lo : x.shape[1]].transpose(0, 1)
+        ctx.lo, ctx.n, ctx.P, ctx.L, ctx.K, ctx.pad, ctx.rows = lo, n, P, L, K, pad, rows
+        if nb == 1:
+            return y.transpose(0, 1)
+        return y.view(P, nb, B, -1).permute(2, 1, 0, 3).reshape(B, nb * P, -1)[:, : L - lo]
 
     @staticmethod
     def backward(ctx, gy):
         X, Wb = ctx.saved_tensors
-        n, lo, L, K = ctx.n, ctx.lo, ctx.L, ctx.K
-        g = gy.new_zeros(lo + gy.shape[1], gy.shape[0], gy.shape[2], dtype=torch.float32)
-        g[lo:].copy_(gy.transpose(0, 1))  # time first, `lo` zero rows before: one copy
-        G = _rfft_pairs(g, n)  # [f, B, 2·d_out]
+        n, lo, P, L, K, pad, rows = ctx.n, ctx.lo, ctx.P, ctx.L, ctx.K, ctx.pad, ctx.rows
+        B, M, d_out = gy.shape
+        nb = X.shape[1] // B
+        r0 = pad + lo  # each block's first output row; the rows before it zero
+        g = gy.new_zeros(r0 + P, nb, B, d_out, dtype=torch.float32)
+        if nb == 1:
+            g[r0:, 0].copy_(gy.transpose(0, 1))
+        else:
+            full = gy.new_zeros(B, nb * P, d_out, dtype=torch.float32)
+            full[:, :M].copy_(gy)
+            g[r0:].copy_(full.view(B, nb, P, d_out).permute(2, 1, 0, 3))
+        G = _rfft_pairs(g.view(r0 + P, nb * B, d_out), n)  # [f, nb·B, 2·d_out]
         gx = gw = None
         if ctx.needs_input_grad[0]:
-            gx = _irfft_pairs(torch.bmm(G, Wb.transpose(1, 2)), n)[:L].transpose(0, 1)
+            gs = _irfft_pairs(torch.bmm(G, Wb.transpose(1, 2)), n)  # [n, nb·B, d_in]: per block's inputs
+            if nb == 1:
+                gx = gs[:L].transpose(0, 1)
+            else:  # overlap-add: block j's rows 0 … P−1 go to xp rows jP …, its last K − 1 to (j+1)P …
+                gs = gs.view(n, nb, B, -1)
+                gxp = gs.new_zeros(nb + 1, P, B, gs.shape[-1])
+                gxp[:nb] += gs[:P].transpose(0, 1)
+                gxp[1:, : rows - P] += gs[P:rows].transpose(0, 1)
+                gx = gxp.view((nb + 1) * P, B, -1)[pad : pad + L].transpose(0, 1)
         if ctx.needs_input_grad[1]:
             # Σ_b conj(X[b, i])·G[b, o] from one real product of the pairs: P[i, a, o, c] = Σ_b x[i, a]·g[o, c]
             # (a, c ∈ {re, im}); real = P[re, re] + P[im, im], imag = P[re, im] − P[im, re]
             f, _, d2 = X.shape
-            P = torch.bmm(X.transpose(1, 2), G).view(f, d2 // 2, 2, -1, 2)
-            real = P[:, :, 0, :, 0] + P[:, :, 1, :, 1]
-            imag = P[:, :, 0, :, 1] - P[:, :, 1, :, 0]
+            Pr = torch.bmm(X.transpose(1, 2), G).view(f, d2 // 2, 2, -1, 2)
+            real = Pr[:, :, 0, :, 0] + Pr[:, :, 1, :, 1]
+            imag = Pr[:, :, 0, :, 1] - Pr[:, :, 1, :, 0]
             gw = torch.fft.irfft(torch.complex(real, imag), n=n, dim=0)[:K]
-        return gx, gw, None, None
+        return gx, gw, None, None, None
 
 
-def fft_causal_conv(x: torch.Tensor, w: torch.Tensor, start: int = 0) -> torch.Tensor:
+def fft_causal_conv(x: torch.Tensor, w: torch.Tensor, start: int = 0, block: int | None = None) -> torch.Tensor:
     """y[t] = Σ_{0≤k<K} x[t−k] @ w[k] for t = start … L−1 by FFT, in float32.
+
+    `block` is the FFT size of the blocked (overlap-save) transform, blocks of block − K + 1
+    outputs; None picks it (`fft_block`). It is used whenever it is shorter than the one
+    transform of the whole sequence (the outputs asked for plus K − 1, rounded up to a power of
+    two), which is used otherwise: at every shape measured where the two differ the blocks were
+    as fast or faster (docs/results/time-invariance.md, "The blocked FFT").
 
     x: [B, L, d_in], w: [K, d_in, d_out] → [B, L−start, d_out]."""
     K = w.shape[0]
+    if start >= x.shape[1]:
+        return x.new_zeros(x.shape[0], 0, w.shape[2], dtype=torch.float32)
     a = max(0, start - K + 1)  # the first input an asked-for output reads
     xs = x[:, a:].float()
-    n = xs.shape[1] + K - 1
-    n_fft = 1 << (n - 1).bit_length()
-    return _FFTCausalConv.apply(xs, w.float(), start - a, n_fft)
+    M = x.shape[1] - start  # outputs
+    whole = 1 << (M + K - 2).bit_length()  # the one transform holding every output: ≥ M + K − 1
+    n = min(whole, fft_block(K) if block is None else block)
+    if n < whole and n - K + 1 < K - 1:
+        raise ValueError(f"an FFT block of {n} is too short for a {K}-long kernel (needs ≥ {2 * K - 2})")
+    return _FFTCausalConv.apply(xs, w.float(), start - a, n, n - K + 1 if n < whole else M)
 
 
 def direct_causal_conv(x: torch.Tensor, w: torch.Tensor, start: int = 0) -> torch.Tensor:
@@ -139,6 +190,15 @@ def direct_causal_conv(x: torch.Tensor, w: torch.Tensor, start: int = 0) -> torc
     if not torch.is_autocast_enabled(x.device.type):  # (autocast casts both itself)
         kernel = kernel.to(xp.dtype)
     return F.conv1d(xp, kernel).transpose(1, 2)
+
+
+def fft_block(kernel: int) -> int:
+    """The FFT size of the blocked transform for a `kernel`-long kernel K: the power of two
+    nearest 3K (on a log scale: the smallest one ≥ 3K/√2, so between 2.1K and 4.3K), blocks of
+    that − K + 1 outputs. Shorter blocks spend most of each transform on the K − 1 overlapping
+    inputs; longer ones make the transforms and the per-frequency products grow faster than the
+    outputs they give (docs/results/time-invariance.md, "The blocked FFT")."""
+    return 1 << (math.ceil(3 * kernel / math.sqrt(2)) - 1).bit_length()
 
 
 def use_fft(kernel: int, outputs: int) -> bool:

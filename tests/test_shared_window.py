@@ -88,6 +88,7 @@ def test_the_fft_size_follows_the_kernel_and_a_too_short_block_is_refused():
     assert all(fft_block(k) >= 2 * k - 1 for k in range(1, 2000))  # blocks of ≥ K − 1 outputs
     with pytest.raises(ValueError, match="too short"):
         fft_causal_conv(torch.randn(1, 500, 2), torch.randn(100, 2, 2), 0, 128)
+    assert fft_causal_conv(torch.randn(2, 5, 3), torch.randn(4, 3, 2), 5).shape == (2, 0, 2)  # no outputs asked
 
 
 def _fft_calls(monkeypatch):

@@ -66,11 +66,12 @@ def _values_and_grads(conv, x, w, start):
 
 
 # (L, K, start, FFT block size): many blocks, L not a multiple of the block's P = block − K + 1,
-# start inside the first block, past it and past K, one block holding every output, the default size
+# start inside the first block, past it and past K, one block holding every output, the default size,
+# sizes that are not powers of two (one block longer than the outputs; blocks of 81)
 @pytest.mark.parametrize("L,K,start,block", [
     (300, 20, 0, 64), (301, 20, 17, 64), (300, 20, 250, 64), (301, 64, 100, 128), (1000, 100, 5, None),
     (2048, 64, 0, None), (2048, 64, 1500, None), (257, 33, 216, 64), (200, 64, 0, 256), (40, 64, 0, None),
-    (64, 64, 3, None)])
+    (64, 64, 3, None), (300, 20, 0, 400), (300, 20, 0, 100)])
 def test_blocked_fft_convolution_matches_the_direct_one_in_values_and_gradients(L, K, start, block):
     torch.manual_seed(4)
     x, w = torch.randn(2, L, 3), torch.randn(K, 3, 5) / K ** 0.5

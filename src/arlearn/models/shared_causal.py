@@ -173,9 +173,10 @@ def fft_causal_conv(x: torch.Tensor, w: torch.Tensor, start: int = 0, block: int
     M = x.shape[1] - start  # outputs
     whole = 1 << (M + K - 2).bit_length()  # the one transform holding every output: ≥ M + K − 1
     n = min(whole, fft_block(K) if block is None else block)
-    if n < whole and n - K + 1 < K - 1:
+    P = min(M, n - K + 1)  # outputs per block (all of them: one block)
+    if P < M and P < K - 1:
         raise ValueError(f"an FFT block of {n} is too short for a {K}-long kernel (needs ≥ {2 * K - 2})")
-    return _FFTCausalConv.apply(xs, w.float(), start - a, n, n - K + 1 if n < whole else M)
+    return _FFTCausalConv.apply(xs, w.float(), start - a, n, P)
 
 
 def direct_causal_conv(x: torch.Tensor, w: torch.Tensor, start: int = 0) -> torch.Tensor:

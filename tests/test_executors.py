@@ -92,6 +92,22 @@ def test_local_results_come_back_in_job_order_as_they_arrive():
     assert run_cells(square_late_first, [(3,), (4,)], executor="serial") == [9, 16]
 
 
+def test_serial_cells_hand_their_freed_memory_back_before_the_next_cell(monkeypatch):
+    # a serial grid runs in one process: each cell's freed heap is released before its result is
+    # published and the next cell starts (else RSS keeps every cell's high-water mark)
+    import arlearn.device
+
+    events = []
+    monkeypatch.setattr(arlearn.device, "release_memory", lambda: events.append("release"))
+
+    def cell(x):
+        events.append(f"cell {x}")
+        return x
+
+    run_cells(cell, [(1,), (2,)], executor="serial", on_result=lambda i, r: events.append(f"result {r}"))
+    assert events == ["cell 1", "release", "result 1", "cell 2", "release", "result 2"]
+
+
 def test_an_unknown_executor_is_an_error():
     with pytest.raises(ArlearnError, match="unknown executor 'threads'"):
         run_cells(square_late_first, [(1,)], executor="threads")

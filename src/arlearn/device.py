@@ -245,3 +245,22 @@ def tune_cpu_allocator() -> bool:
         return False
     M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
     return bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, -1))  # -1: never trim
+
+
+def release_memory() -> bool:
+    """Hand the heap's free memory back to the OS: a collection, then glibc's `malloc_trim(0)`,
+    which gives back every whole free page of every arena (the tuned allocator, above, never
+    does so by itself). Called between the cells of a grid (`arlearn.experiments.executors`):
+    otherwise a process that trains cell after cell keeps the high-water heap of all of them,
+    grown further by fragmentation as the cells' sizes change. Costs milliseconds; the next
+    cell's first steps fault their pages in again. Returns whether the trim ran (False where
+    there is no glibc)."""
+    import gc
+
+    gc.collect()
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim
+    except (OSError, AttributeError, TypeError):
+        return False
+    trim(0)
+    return True

@@ -126,9 +126,13 @@ def run_cells(fn: Callable, jobs: Sequence[tuple], executor: str = "serial", thr
 
     try:
         if executor == "serial":
+            from arlearn.device import release_memory
+
             for i, args in enumerate(jobs):
                 bar.set_postfix_str(labels[i])
-                arrived(i, fn(*args))
+                res = fn(*args)
+                release_memory()  # the cell's freed heap, before the next cell (see `call_cell`)
+                arrived(i, res)
         elif executor == "local":
             workers, per_cell = plan(len(jobs), threads)
             if wants_gpu(device):  # one GPU here: its cells one at a time, with all the cores
@@ -147,7 +151,7 @@ def call_cell(fn: Callable, threads: int, args: tuple):
     that cannot be pickled as a RuntimeError carrying its traceback)."""
     import torch
 
-    from arlearn.device import flush_denormals, tune_cpu_allocator
+    from arlearn.device import flush_denormals, release_memory, tune_cpu_allocator
 
     global _tuned
     if not _tuned:  # what the CLI does once in its own process, once in each worker
@@ -169,6 +173,8 @@ def call_cell(fn: Callable, threads: int, args: tuple):
         except Exception:  # noqa: BLE001
             raise RuntimeError(f"{type(e).__name__}: {e}\n{traceback.format_exc()}") from None
         raise
+    finally:  # a worker trains cell after cell: give each one's freed heap back to the OS
+        release_memory()
 
 
 def _died(unfinished: list[str]) -> ArlearnError:

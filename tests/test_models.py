@@ -64,6 +64,22 @@ def test_incremental_generation_equals_recomputing_the_prefix(cfg):
         seq = torch.cat([seq, nxt[:, None]], 1)
 
 
+@pytest.mark.parametrize("bf16", [False, True])
+def test_transformer_kv_cache_gives_the_logits_of_the_whole_prefix(bf16):
+    # start/extend read earlier positions' keys and values from the cache instead of recomputing
+    torch.manual_seed(5)
+    model = make_model(ModelConfig(name="transformer", d=16, layers=2, heads=2), V, T).eval()
+    ids = _ids(b=3, seed=6)
+    tol = dict(rtol=2e-2, atol=2e-2) if bf16 else dict(rtol=1e-5, atol=1e-5)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        full = model(ids).float()
+        logits, state = model.start(ids[:, :4])
+        torch.testing.assert_close(logits.float(), full[:, 3], **tol)
+        for t in range(4, T):
+            logits, state = model.extend(state, ids[:, t])
+            torch.testing.assert_close(logits.float(), full[:, t], **tol)
+
+
 def test_generation_stops_at_eos_and_pads():
     torch.manual_seed(0)
     model = make_model(ModelConfig(name="linear", d=4), V, T).eval()

@@ -108,6 +108,21 @@ def test_sample_sweep_grid_over_training_set_sizes(tmp_path, monkeypatch):
         length_sweep(spec, tmp_path, progress=False)
 
 
+def test_a_sweep_resumes_under_other_bookkeeping_but_not_other_training(tmp_path, monkeypatch):
+    calls = count_trainings(monkeypatch)
+    spec = tiny_spec(models=["linear"], cots=["running"], train_examples=[8])
+    sample_sweep(spec, tmp_path, progress=False)
+    assert len(calls) == 1
+    # checkpoints and logging change what is written, not what is learned: the same sweep
+    quiet = tiny_spec(models=["linear"], cots=["running"], train_examples=[8],
+                      overrides=["train.checkpoint_minutes=0", "train.keep_checkpoints=1", "train.log_every=5"])
+    rep = sample_sweep(quiet, tmp_path, progress=False)
+    assert len(calls) == 1 and rep["cells_done"] == 1  # the finished cell is reused, not retrained
+    other = tiny_spec(models=["linear"], cots=["running"], train_examples=[8], overrides=["train.lr=0.5"])
+    with pytest.raises(ArlearnError, match="different sweep"):
+        sample_sweep(other, tmp_path, progress=False)
+
+
 def synthetic_row(model, cot, length, size, seed, em, n=1000, chance=0.5):
     return {"variant": "", "model": model, "cot": cot, "cot_length": length, "train_examples": size,
             "seed": seed, "exact_match": em, "token_accuracy": em, "parameters": 1, "train_seconds": 1.0,

@@ -385,6 +385,19 @@ def run_cell(spec: SweepSpec, cell: Cell, out: Path, progress: bool = False) -> 
 
 
 # -- the engine ------------------------------------------------------------------------------
+#: train keys that change what a run writes to disk or logs, not what it learns: a sweep resumed
+#: with other values (e.g. checkpoints off, to save disk) is the same sweep
+BOOKKEEPING = ("checkpoint_every", "checkpoint_minutes", "keep_checkpoints", "log_every", "logger")
+
+
+def _identity(base: dict) -> dict:
+    """A base config as a dict, less the bookkeeping keys (`BOOKKEEPING`)."""
+    d = copy.deepcopy(base)
+    for k in BOOKKEEPING:
+        d.get("train", {}).pop(k, None)
+    return d
+
+
 def _check_dir(spec: SweepSpec, out: Path, kind: str) -> None:
     prev = out / SWEEP
     if not prev.is_file():
@@ -394,7 +407,8 @@ def _check_dir(spec: SweepSpec, out: Path, kind: str) -> None:
     except json.JSONDecodeError:
         return
     try:  # compare through from_dict so config fields added since then take their defaults
-        same_base = from_dict(old.get("spec", {}).get("base", {})).to_dict() == spec.base.to_dict()
+        same_base = (_identity(from_dict(old.get("spec", {}).get("base", {})).to_dict())
+                     == _identity(spec.base.to_dict()))
     except ArlearnError:
         same_base = False
     if old.get("kind") != kind or not same_base:

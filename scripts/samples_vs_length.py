@@ -1,7 +1,9 @@
 """Samples against chain length: the fewest training examples reaching 1 − ε per Turing machine,
 run length and model, from samples sweeps (`arlearn sweep samples --until-target`) whose variants
 move the machine's input length with its bounds (a linked `--vary`, e.g.
-`task.n+task.steps+task.tape+model.window=11+12+12+256,...`).
+`task.n+task.steps+task.tape+model.window=11+12+12+256,...`), or that run one input length to
+longer step bounds (`--vary task.steps=12,16,32`: the rows after the halt repeat the final
+configuration).
 
     python scripts/samples_vs_length.py runs/tinv/parity-shared runs/tinv/parity-pp -o docs/img/samples-vs-length.png
 
@@ -12,7 +14,8 @@ answer exact match (mean ± sd over seeds, seeds trained), and the fewest exampl
 reached 1 − ε by the sweep's own interval rule (`arlearn.experiments.complexity.reached`): a
 number, "≤ N" when the smallest size tried already reached it, or "not reached ≤ N" (N the
 largest size whose every seed was trained). Prints the rows as a markdown table and draws one
-log–log plot, samples needed against run length, one line per machine and model.
+log–log plot, samples needed against run length, one line per machine, model and way of growing
+(a sweep whose variants move n: "n grows with the run"; else "n = …", a fixed input run longer).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ def sweep_rows(sweep_dir: Path) -> list[dict]:
     lines: dict[tuple, list[dict]] = {}
     for g in s["groups"]:
         lines.setdefault((g["variant"], g["model"], g["cot"]), []).append(g)
+    ns = {_merged(spec, v)["task"].get("n") for v in (spec.get("variants") or {"": {}})}
     rows = []
     for (variant, model, cot), gs in lines.items():
         gs = sorted(gs, key=lambda g: g["train_examples"])
@@ -61,6 +65,8 @@ def sweep_rows(sweep_dir: Path) -> list[dict]:
         fewest = hit[0]["train_examples"] if hit else None
         rows.append({
             "dir": str(sweep_dir), "variant": variant, "model": model, "cot": cot,
+            # one line of the plot per way the run grows: the input with it, or a fixed input run longer
+            "series": "n grows with the run" if len(ns) > 1 else f"n = {cfg['task'].get('n')}",
             "machine": cfg["task"].get("machine", ""), "n": cfg["task"].get("n"), "steps": _steps(cfg["task"]),
             "weights": cfg["model"].get("weights", "per-pair"), "d": cfg["model"].get("d"),
             "window": cfg["model"].get("window", 0), "parameters": gs[0]["parameters"],
@@ -110,12 +116,13 @@ def plot(rows: list[dict], out: Path) -> None:
     import matplotlib.ticker
 
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    keys = sorted({(r["machine"], r["weights"], r["d"]) for r in rows})
+    keys = sorted({(r["machine"], r["weights"], r["d"], r["series"]) for r in rows})
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, key in enumerate(keys):
-        mine = sorted((r for r in rows if (r["machine"], r["weights"], r["d"]) == key), key=lambda r: r["steps"])
+        mine = sorted((r for r in rows if (r["machine"], r["weights"], r["d"], r["series"]) == key),
+                      key=lambda r: r["steps"])
         c, style = colors[i % len(colors)], "-" if key[1] == "shared" else "--"
-        label = f"{key[0]}, {'shared' if key[1] == 'shared' else 'per-pair'} (d = {key[2]})"
+        label = f"{key[0]}, {'shared' if key[1] == 'shared' else 'per-pair'} (d = {key[2]}), {key[3]}"
         pts = [(r["steps"], r["fewest"]) for r in mine if r["fewest"] is not None]
         if pts:
             ax.plot(*zip(*pts), "o" + style, color=c, label=label)

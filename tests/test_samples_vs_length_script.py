@@ -59,6 +59,13 @@ def test_rows_read_the_fewest_examples_by_the_interval_rule(tmp_path):
     assert rows[d]["steps"] == 4 and rows[d]["fewest"] is None  # parity n = 3 runs 4 steps; n = 8 too small
     assert rows[b]["weights"] == "shared" and rows[b]["window"] == 320 and rows[b]["d"] == 4
     assert rows[c]["weights"] == "per-pair"
+    # this sweep's variants move n: its lines are "n grows with the run"; a sweep of one n is "n = 11"
+    assert {r["series"] for r in rows.values()} == {"n grows with the run"}
+    one = json.loads((out / "sweep.json").read_text())
+    one["spec"]["variants"] = {k: v for k, v in one["spec"]["variants"].items() if v["task"].get("n") == 11}
+    one["groups"] = [g for g in one["groups"] if g["variant"] in one["spec"]["variants"]]
+    (out / "sweep.json").write_text(json.dumps(one))
+    assert {r["series"] for r in mod.sweep_rows(out)} == {"n = 11"}
 
 
 def test_table_and_plot(tmp_path):

@@ -115,7 +115,7 @@ def plot(rows: list[dict], out: Path) -> None:
     import matplotlib.pyplot as plt
     import matplotlib.ticker
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = plt.subplots(figsize=(6.4, 5.6))
     keys = sorted({(r["machine"], r["weights"], r["d"], r["series"]) for r in rows})
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, key in enumerate(keys):
@@ -143,7 +143,7 @@ def plot(rows: list[dict], out: Path) -> None:
     ax.set_xlabel("run length (machine steps = tableau rows)")
     ax.set_ylabel("fewest training examples (exact match ≥ 1 − ε)")
     ax.set_title("Samples against chain length (fixed layout, linear models)")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14))  # below the axes: the markers stay clear
     fig.tight_layout()
     with atomic_path(out) as tmp:  # the project's atomic write (makes the directory)
         fig.savefig(tmp, format="png", dpi=110)

@@ -116,11 +116,12 @@ def plot(rows: list[dict], out: Path) -> None:
     import matplotlib.ticker
 
     fig, ax = plt.subplots(figsize=(6.4, 5.6))
-    keys = sorted({(r["machine"], r["weights"], r["d"], r["series"]) for r in rows})
+    def line(r: dict) -> tuple:
+        return r["machine"], r["weights"], r["d"], r["series"]
+
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, key in enumerate(keys):
-        mine = sorted((r for r in rows if (r["machine"], r["weights"], r["d"], r["series"]) == key),
-                      key=lambda r: r["steps"])
+    for i, key in enumerate(sorted({line(r) for r in rows})):
+        mine = sorted((r for r in rows if line(r) == key), key=lambda r: r["steps"])
         c, style = colors[i % len(colors)], "-" if key[1] == "shared" else "--"
         label = f"{key[0]}, {'shared' if key[1] == 'shared' else 'per-pair'} (d = {key[2]}), {key[3]}"
         pts = [(r["steps"], r["fewest"]) for r in mine if r["fewest"] is not None]

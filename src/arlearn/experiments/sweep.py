@@ -392,10 +392,7 @@ BOOKKEEPING = ("checkpoint_every", "checkpoint_minutes", "keep_checkpoints", "lo
 
 def _identity(base: dict) -> dict:
     """A base config as a dict, less the bookkeeping keys (`BOOKKEEPING`)."""
-    d = copy.deepcopy(base)
-    for k in BOOKKEEPING:
-        d.get("train", {}).pop(k, None)
-    return d
+    return {**base, "train": {k: v for k, v in base.get("train", {}).items() if k not in BOOKKEEPING}}
 
 
 def _check_dir(spec: SweepSpec, out: Path, kind: str) -> None:

@@ -270,3 +270,39 @@ def test_an_epsilon_no_held_out_set_can_show_is_one_error_line(eps, tmp_path, ca
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "--epsilon must be in (0, 1)" in err
     assert not (tmp_path / "s").exists()
+
+
+def test_a_sweep_to_a_target_reports_the_steps_to_it_also_for_cells_written_without_them(tmp_path, monkeypatch):
+    count_trainings(monkeypatch)
+    spec = tiny_spec(models=["linear"], cots=["running"], train_examples=[64], seeds=[0, 1],
+                     overrides=["task.n=12", "eval.examples=60", "eval.batch_size=60", "train.steps=12",
+                                "train.target_exact_match=0.2", "train.eval_every=2", "train.anneal_steps=2"])
+    rep = sample_sweep(spec, tmp_path, progress=False, on_update=write_outputs)
+    cells = [json.loads(p.read_text()) for p in sorted((tmp_path / "cells").glob("*/cell.json"))]
+    hit = [c for c in cells if c["steps_to_target"] is not None]
+    assert hit and all(c["stopped_by"] == ("target" if c in hit else "steps") for c in cells)
+    g = rep["groups"][0]
+    assert g["at_target"] == len(hit)
+    assert g["steps_to_target_mean"] == pytest.approx(sum(c["steps_to_target"] for c in hit) / len(hit))
+    table = (tmp_path / "table.md").read_text()
+    assert "| at target | steps to target | s to target |" in table and f"| {len(hit)}/2 |" in table
+    # a cell summary written before it carried the target keys: read from its results.json
+    for p in (tmp_path / "cells").glob("*/cell.json"):
+        row = json.loads(p.read_text())
+        p.write_text(json.dumps({k: v for k, v in row.items() if "target" not in k}))
+    again = sample_sweep(spec, tmp_path, progress=False)
+    assert again["groups"][0]["at_target"] == g["at_target"]
+    # a sweep without a target has no such columns
+    plain = tiny_spec(models=["linear"], cots=["running"], train_examples=[64])
+    sample_sweep(plain, tmp_path / "plain", progress=False, on_update=write_outputs)
+    assert "at target" not in (tmp_path / "plain" / "table.md").read_text()
+
+
+def test_target_summary_counts_the_seeds_that_stopped_on_it():
+    rows = [dict(synthetic_row("linear", "threshold", 8, 100, s, 1.0), steps_to_target=st, seconds_to_target=sec)
+            for s, st, sec in ((0, 600, 3.0), (1, None, None), (2, 1000, 5.0))]
+    g = aggregate(rows)[0]
+    assert (g["at_target"], g["steps_to_target_mean"], g["seconds_to_target_mean"]) == (2, 800, 4.0)
+    none = aggregate([dict(r, steps_to_target=None) for r in rows])[0]
+    assert none["at_target"] == 0 and none["steps_to_target_mean"] is None
+    assert "at_target" not in aggregate([synthetic_row("linear", "none", 0, 100, 0, 0.5)])[0]

@@ -57,9 +57,22 @@ def aggregate(rows: Sequence[dict]) -> list[dict]:
                     "score_mean": seq_mean if score == "sequence" and seq_mean is not None else mean,
                     "token_accuracy_mean": statistics.fmean(r["token_accuracy"] for r in rs),
                     "parameters": rs[0]["parameters"],
-                    "train_seconds_mean": statistics.fmean(r["train_seconds"] for r in rs)})
+                    "train_seconds_mean": statistics.fmean(r["train_seconds"] for r in rs),
+                    **target_summary(rs)})
     out.sort(key=lambda g: (g["variant"], g["model"], g["cot_length"], g["cot"], g["train_examples"]))
     return out
+
+
+def target_summary(rs: Sequence[dict]) -> dict:
+    """For cells trained to a periodic check's target (their summaries carry `steps_to_target`):
+    how many seeds stopped on it (`at_target`) and their mean steps and training seconds to it
+    (None when none did). Empty for cells without a target."""
+    if not all("steps_to_target" in r for r in rs):
+        return {}
+    hit = [r for r in rs if r["steps_to_target"] is not None]
+    mean = (lambda key: statistics.fmean(r[key] for r in hit)) if hit else (lambda key: None)
+    return {"at_target": len(hit), "steps_to_target_mean": mean("steps_to_target"),
+            "seconds_to_target_mean": mean("seconds_to_target")}
 
 
 def group_verdict(g: dict, epsilon: float) -> str:
@@ -200,6 +213,9 @@ def size_complexity(groups: Sequence[dict], circuits: dict[str, dict], epsilon: 
                     "exact_match_interval": shown["exact_match_interval"], "n": shown["n"],
                     "chance": shown["chance"],
                     "train_seconds": shown["train_seconds_mean"], "seeds": shown["seeds"],
+                    "sequence_exact_match": shown["sequence_exact_match_mean"],
+                    **{k: shown[k] for k in ("at_target", "steps_to_target_mean", "seconds_to_target_mean")
+                       if k in shown},
                     "sizes_tried": [g["train_examples"] for g in gs]})
     out.sort(key=lambda r: (r["threshold_gates"], r["circuit"], r["line"]))
     return out

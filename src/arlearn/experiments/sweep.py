@@ -83,6 +83,9 @@ from arlearn.fileio import make_dir, write_json
 #: the files of a sweep directory: each cell's summary (in its run directory), the report data
 #: (this module), the table and the plots (`arlearn.reporting.sweep.write_outputs`)
 CELL = "cell.json"
+#: what results.json says about a periodic check's target (train.target_exact_match), copied into a
+#: cell's summary: the step and training seconds it stopped at on target (None: it did not)
+TARGET_KEYS = ("steps_to_target", "seconds_to_target", "target_first_step")
 SWEEP, TABLE, LENGTH_PNG, SAMPLES_PNG = "sweep.json", "table.md", "length.png", "samples.png"
 #: a sweep over circuits: the samples-needed table alone, and its log–log plot
 SIZES_MD, SIZES_PNG = "sizes.md", "sizes.png"
@@ -344,10 +347,21 @@ def finished_cell(out: Path, cell: Cell) -> dict | None:
     done = out / "cells" / cell.id / CELL
     if done.is_file():
         try:
-            return json.loads(done.read_text(encoding="utf-8"))
+            row = json.loads(done.read_text(encoding="utf-8"))
         except json.JSONDecodeError:
-            pass  # cannot happen with atomic writes, but retrain rather than fail
+            return None  # cannot happen with atomic writes, but retrain rather than fail
+        return row if "steps_to_target" in row else _with_target(row, done.parent / "results.json")
     return None
+
+
+def _with_target(row: dict, results: Path) -> dict:
+    """A cell summary written before it carried TARGET_KEYS, with them read from its results.json
+    (unchanged where that has none: a run without a target)."""
+    try:
+        res = json.loads(results.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return row
+    return {**row, **{k: res[k] for k in TARGET_KEYS if k in res}}
 
 
 def _clear(cell_dir: Path) -> None:
@@ -379,7 +393,8 @@ def run_cell(spec: SweepSpec, cell: Cell, out: Path, progress: bool = False) -> 
            "train_examples": cell.train_examples, "seed": cell.seed,
            **{k: res[k] for k in ("exact_match", "token_accuracy", "cot_length", "parameters", "steps",
                                   "stopped_by", "train_seconds", "n")},
-           **{k: res[k] for k in ("sequence_exact_match", "correct", "chance", "score") if k in res}}
+           **{k: res[k] for k in ("sequence_exact_match", "correct", "chance", "score", *TARGET_KEYS)
+              if k in res}}
     write_json(done, row)
     return row
 

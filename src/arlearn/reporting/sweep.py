@@ -67,6 +67,18 @@ def _seq(g: dict) -> str:
     return "n/a" if v is None else f"{v:.4f}"
 
 
+#: the columns of a sweep trained to a periodic check's target (train.target_exact_match)
+TARGET_HEAD = " at target | steps to target | s to target |"
+
+
+def _to_target(g: dict) -> str:
+    """The TARGET_HEAD cells of a group or row: seeds that stopped on the target, of all, and their
+    mean steps and training seconds to it."""
+    steps, secs = g.get("steps_to_target_mean"), g.get("seconds_to_target_mean")
+    return (f" {g['at_target']}/{g['seeds']} | {'—' if steps is None else f'{steps:,.0f}'} "
+            f"| {'—' if secs is None else f'{secs:.1f}'} |")
+
+
 def markdown_table(report: dict) -> str:
     eps = report["spec"]["epsilon"]
     b = report["budget"]
@@ -83,9 +95,11 @@ def markdown_table(report: dict) -> str:
              f"chance; {report['cells_done']}/{report['cells_total']} cells done.", ""]
     if small:  # one line, instead of a verdict the data cannot support
         lines += [f"Too small: {too_small_line(min(small), eps)}.", ""]
+    targeted = any("at_target" in g for g in groups)
     lines += ["| variant | model | CoT | CoT len | train examples | seeds | n | answer exact match (mean ± std) "
-              "| 95% CI | min–max | sequence exact match | chance | token acc | params | train s |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| 95% CI | min–max | sequence exact match | chance | token acc | params | train s |"
+              + (TARGET_HEAD if targeted else ""),
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" * 3 if targeted else "")]
     for g in groups:
         lo, hi = g.get("exact_match_interval", (0.0, 1.0))
         lines.append(
@@ -93,7 +107,8 @@ def markdown_table(report: dict) -> str:
             f"| {g['seeds']} | {g.get('n', '?')} | {g['exact_match_mean']:.4f} ± {g['exact_match_std']:.4f} "
             f"| [{lo:.4f}, {hi:.4f}] | {g['exact_match_min']:.4f}–{g['exact_match_max']:.4f} | {_seq(g)} "
             f"| {g.get('chance', 0.0):.4g} | {g['token_accuracy_mean']:.4f} "
-            f"| {g['parameters']:,} | {g['train_seconds_mean']:.1f} |")
+            f"| {g['parameters']:,} | {g['train_seconds_mean']:.1f} |"
+            + ((_to_target(g) if "at_target" in g else " n/a | n/a | n/a |") if targeted else ""))
     if report.get("length_complexity"):
         lines += ["", f"Measured length complexity (shortest CoT whose 95% interval clears {1 - eps:g}, above "
                   f"chance, at {report['main_size']} training examples):", ""]
@@ -148,19 +163,30 @@ def sizes_table(report: dict) -> str:
     """Per circuit and (model, CoT) line of a sweep over circuits: its size and the fewest
     training examples reaching the target (or "not reached", with the best exact match)."""
     target = 1 - report["spec"]["epsilon"]
+    targeted = any("at_target" in r for r in report["size_complexity"])
     lines = [f"Samples needed vs circuit size: the fewest training examples (of the sizes tried) whose mean "
              f"held-out answer exact match has a 95% interval clearing {target:g} (and is above chance); train s "
-             "and exact match [95% CI] n at that size (not reached: at the size with the best exact match).", "",
-             "| circuit | threshold gates | T | model | samples needed | train s | exact match | sizes tried |",
-             "|---|---|---|---|---|---|---|---|"]
+             "and exact match [95% CI] n at that size (not reached: at the size with the best exact match)"
+             + ("; its sequence exact match, and the seeds that stopped on the periodic check's target with "
+                "their mean steps and training seconds to it" if targeted else "") + ".", "",
+             "| circuit | threshold gates | T | model | samples needed | train s | exact match | sizes tried |"
+             + (" sequence exact match |" + TARGET_HEAD if targeted else ""),
+             "|---|---|---|---|---|---|---|---|" + ("---|" * 4 if targeted else "")]
     for r in report["size_complexity"]:
         need = f"{r['samples_needed']:,}" if r["samples_needed"] is not None else \
             f"not reached (> {max(r['sizes_tried']):,})"
         em = (fmt_rate(r["exact_match"], r["n"], r.get("exact_match_interval")) if r.get("n") is not None
               else f"{r['exact_match']:.4f}") + ("" if r["samples_needed"] is not None else f" at {r['train_examples']:,}")
         lines.append(f"| {r['circuit']} | {r['threshold_gates']:,} | {r['T']} | {r['line']} | {need} "
-                     f"| {r['train_seconds']:.1f} | {em} | {', '.join(map(str, r['sizes_tried']))} |")
+                     f"| {r['train_seconds']:.1f} | {em} | {', '.join(map(str, r['sizes_tried']))} |"
+                     + ((f" {_seq_rate(r)} |" + (_to_target(r) if "at_target" in r else " n/a | n/a | n/a |"))
+                        if targeted else ""))
     return "\n".join(lines) + "\n"
+
+
+def _seq_rate(r: dict) -> str:
+    v = r.get("sequence_exact_match")
+    return "n/a" if v is None else fmt_rate(v, r["n"]) if r.get("n") is not None else f"{v:.4f}"
 
 
 def plot_sizes(rows: Sequence[dict], path: Path, title: str) -> bool:

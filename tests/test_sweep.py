@@ -306,3 +306,25 @@ def test_target_summary_counts_the_seeds_that_stopped_on_it():
     none = aggregate([dict(r, steps_to_target=None) for r in rows])[0]
     assert none["at_target"] == 0 and none["steps_to_target_mean"] is None
     assert "at_target" not in aggregate([synthetic_row("linear", "none", 0, 100, 0, 0.5)])[0]
+
+
+def test_a_length_plot_over_several_variants_has_one_panel_each_in_natural_order(monkeypatch, tmp_path):
+    import arlearn.reporting.sweep as reporting
+
+    seen = {}
+
+    def capture(fig, path):
+        axes = [a for a in fig.axes if a.get_visible()]
+        seen[path.name] = ([a.get_title() for a in axes], [len(a.get_lines()) for a in axes])
+
+    monkeypatch.setattr(reporting, "_save_fig", capture)
+    rows = [dict(synthetic_row(m, cot, n, 100, 0, em), variant=v)
+            for v in ("adder10", "adder6", "adder8") for m in ("linear", "mlp")
+            for cot, n, em in (("none", 0, 0.1), ("layers:1", 9, 1.0))]
+    assert reporting.plot_length(aggregate(rows), 100, tmp_path / "family.png", "a family", target=0.99)
+    titles, lines = seen["family.png"]
+    # one panel per member, adder6 before adder10; each: two model lines, chance and target
+    assert titles == ["adder6", "adder8", "adder10"] and lines == [4, 4, 4]
+    one = [r for r in rows if r["variant"] == "adder6"]
+    assert reporting.plot_length(aggregate(one), 100, tmp_path / "one.png", "one member")
+    assert len(seen["one.png"][0]) == 1

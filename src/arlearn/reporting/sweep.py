@@ -14,6 +14,7 @@ callback, so the table and plots are rewritten after every finished cell.
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 from pathlib import Path
@@ -239,9 +240,15 @@ def plot_sizes(rows: Sequence[dict], path: Path, title: str) -> bool:
     return True
 
 
+def _natural(name: str) -> list:
+    """A sort key that puts adder8 before adder10: digit runs compare as numbers."""
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name) if t]
+
+
 def plot_length(groups: Sequence[dict], size: int, path: Path, title: str, target: float | None = None) -> bool:
     """Exact match vs CoT length at training-set size `size`: one line per model class, with the
-    chance level and the target 1 − ε as horizontal lines."""
+    chance level and the target 1 − ε as horizontal lines; a sweep over several variants (a
+    family, several circuits) gets one panel per variant, each with its own CoT formats."""
     pts = [g for g in groups if g["train_examples"] == size]
     if not pts:
         return False
@@ -250,21 +257,34 @@ def plot_length(groups: Sequence[dict], size: int, path: Path, title: str, targe
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for key in dict.fromkeys(line_key(g) for g in pts):
-        line = sorted((g for g in pts if line_key(g) == key), key=lambda g: (g["cot_length"], g["cot"]))
-        x = [g["cot_length"] for g in line]
-        y = [g["exact_match_mean"] for g in line]
-        lo = [g["exact_match_min"] for g in line]
-        hi = [g["exact_match_max"] for g in line]
-        (h,) = ax.plot(x, y, marker="o", label=key)
-        ax.fill_between(x, lo, hi, color=h.get_color(), alpha=0.15)
-    for cot, xlen in sorted({(g["cot"], g["cot_length"]) for g in pts}, key=lambda t: t[1]):
-        ax.annotate(cot, (xlen, 1.02), rotation=60, fontsize=7, ha="left", va="bottom",
-                    annotation_clip=False)
-    ax.set_xlabel("CoT length (tokens)")
-    ax.set_title(title, fontsize=9, pad=38)
-    _finish_exact_match_plot(fig, ax, path, pts, target)
+    variants = sorted(dict.fromkeys(g["variant"] for g in pts), key=_natural)
+    cols = min(3, len(variants))
+    rows = -(-len(variants) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.4 if cols == 1 else 4.6 * cols, 4.2 if rows == 1 else 3.6 * rows),
+                             squeeze=False, sharey=True)
+    colors = {m: f"C{i}" for i, m in enumerate(dict.fromkeys(g["model"] for g in pts))}
+    for ax, variant in zip(axes.flat, variants):
+        mine = [g for g in pts if g["variant"] == variant]
+        for model in dict.fromkeys(g["model"] for g in mine):
+            line = sorted((g for g in mine if g["model"] == model), key=lambda g: (g["cot_length"], g["cot"]))
+            x = [g["cot_length"] for g in line]
+            ax.plot(x, [g["exact_match_mean"] for g in line], marker="o", color=colors[model],
+                    label=model if len(variants) > 1 else line_key(line[0]))
+            ax.fill_between(x, [g["exact_match_min"] for g in line], [g["exact_match_max"] for g in line],
+                            color=colors[model], alpha=0.15)
+        for cot, xlen in sorted({(g["cot"], g["cot_length"]) for g in mine}, key=lambda t: t[1]):
+            ax.annotate(cot, (xlen, 1.02), rotation=60, fontsize=7, ha="left", va="bottom",
+                        annotation_clip=False)
+        ax.set_xlabel("CoT length (tokens)")
+        if len(variants) > 1:
+            ax.set_title(variant, fontsize=9, pad=40)
+    for ax in list(axes.flat)[len(variants):]:
+        ax.set_visible(False)
+    if len(variants) > 1:
+        fig.suptitle(textwrap.fill(title, 150), fontsize=9)
+    else:
+        axes[0, 0].set_title(title, fontsize=9, pad=38)
+    _finish_exact_match_plot(fig, list(axes.flat)[:len(variants)], path, pts, target)
     return True
 
 
@@ -300,20 +320,23 @@ def plot_samples(groups: Sequence[dict], path: Path, title: str,
     return True
 
 
-def _finish_exact_match_plot(fig, ax, path: Path, groups: Sequence[dict] = (), target: float | None = None) -> None:
+def _finish_exact_match_plot(fig, axes, path: Path, groups: Sequence[dict] = (), target: float | None = None) -> None:
     """The y axis, the chance level of the plotted groups and the target 1 − ε (dashed lines),
-    grid and legend both sweep plots share; then save atomically and close."""
+    grid and legend both sweep plots share (on each of `axes`, one or a list; the legend on the
+    first); then save atomically and close."""
     import matplotlib.pyplot as plt
 
     chance = max((g.get("chance", 0.0) for g in groups), default=0.0)
-    if chance:
-        ax.axhline(chance, color="grey", linestyle="--", linewidth=0.9, label=f"chance ({chance:.3g})")
-    if target is not None:
-        ax.axhline(target, color="black", linestyle=":", linewidth=0.9, label=f"target 1 − ε ({target:g})")
-    ax.set_ylabel("held-out answer exact match")
-    ax.set_ylim(-0.03, 1.03)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, title="mean over seeds; band min–max", title_fontsize=7)
+    for i, ax in enumerate(axes if isinstance(axes, list) else [axes]):
+        if chance:
+            ax.axhline(chance, color="grey", linestyle="--", linewidth=0.9, label=f"chance ({chance:.3g})")
+        if target is not None:
+            ax.axhline(target, color="black", linestyle=":", linewidth=0.9, label=f"target 1 − ε ({target:g})")
+        if i == 0:
+            ax.set_ylabel("held-out answer exact match")
+            ax.legend(fontsize=8, title="mean over seeds; band min–max", title_fontsize=7)
+        ax.set_ylim(-0.03, 1.03)
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     _save_fig(fig, path)
     plt.close(fig)

@@ -253,8 +253,10 @@ def table(name: str, rows: list[dict]) -> str:
                and r["models"][m]["L"] is not None]
         f = fit(pts)
         if f:
+            zero = [n for n, L in pts if not L]
             laws.append(f"- {m}: L(n) ≈ {f['c']:.2f}·n^{f['a']:.2f}, a = {f['a']:.2f} ± {f['se']:.2g} "
-                        f"(least squares on {f['points']} points, n = {', '.join(str(n) for n, _ in pts)})")
+                        f"(least squares on {f['points']} points, n = {', '.join(str(n) for n, L in pts if L)}"
+                        + (f"; L = 0 at n = {', '.join(map(str, zero))}, left out" if zero else "") + ")")
         else:
             laws.append(f"- {m}: too few points ({len(pts)} reached"
                         + (f", L = {', '.join(str(L) for _, L in pts)}" if pts else "") + ")")

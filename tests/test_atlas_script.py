@@ -265,3 +265,14 @@ def test_a_circuit_of_a_one_sweep_family_is_unfinished_until_its_smaller_sizes_a
         "parity12": False, "parity16": True, "parity20": True, "my": False}  # parity16: 1 of its 2 models
     del s["search"]  # without a search (no --until-target) the sweep is judged whole
     assert atlas.unfinished(s, "parity12") and not atlas.unfinished({**s, "cells_total": s["cells_done"]}, "my")
+
+
+def test_a_growth_law_names_the_sizes_it_fits_and_the_ones_at_zero_it_leaves_out():
+    atlas = _atlas()
+    g = {"exact_match_mean": 1.0, "exact_match_std": 0.0, "exact_match_interval": [0.996, 1.0]}
+    rows = [{"n": n, "kind": "circuit", "circuit": f"adder{n}", "inputs": 2 * n, "gates": 7 * n - 4, "partial": False,
+             "bounds": {"linear": 7 * n - 3, "mlp": None},
+             "models": {"mlp": {"L": L, "cot": "none" if L == 0 else "layers:8", "group": g}}}
+            for n, L in ((6, 0), (8, 0), (12, 15), (14, 17), (16, 22))]
+    text = atlas.table("adders", rows)
+    assert "(least squares on 3 points, n = 12, 14, 16; L = 0 at n = 6, 8, left out)" in text

@@ -85,7 +85,7 @@ from arlearn.fileio import make_dir, write_json
 CELL = "cell.json"
 #: what results.json says about a periodic check's target (train.target_exact_match), copied into a
 #: cell's summary: the step and training seconds it stopped at on target (None: it did not)
-TARGET_KEYS = ("steps_to_target", "seconds_to_target", "target_first_step")
+TARGET_KEYS = ("steps_to_target", "seconds_to_target")
 SWEEP, TABLE, LENGTH_PNG, SAMPLES_PNG = "sweep.json", "table.md", "length.png", "samples.png"
 #: a sweep over circuits: the samples-needed table alone, and its log–log plot
 SIZES_MD, SIZES_PNG = "sizes.md", "sizes.png"

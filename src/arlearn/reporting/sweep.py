@@ -74,7 +74,9 @@ TARGET_HEAD = " at target | steps to target | s to target |"
 
 def _to_target(g: dict) -> str:
     """The TARGET_HEAD cells of a group or row: seeds that stopped on the target, of all, and their
-    mean steps and training seconds to it."""
+    mean steps and training seconds to it ("n/a" for cells trained without one)."""
+    if "at_target" not in g:
+        return " n/a | n/a | n/a |"
     steps, secs = g.get("steps_to_target_mean"), g.get("seconds_to_target_mean")
     return (f" {g['at_target']}/{g['seeds']} | {'—' if steps is None else f'{steps:,.0f}'} "
             f"| {'—' if secs is None else f'{secs:.1f}'} |")
@@ -109,7 +111,7 @@ def markdown_table(report: dict) -> str:
             f"| [{lo:.4f}, {hi:.4f}] | {g['exact_match_min']:.4f}–{g['exact_match_max']:.4f} | {_seq(g)} "
             f"| {g.get('chance', 0.0):.4g} | {g['token_accuracy_mean']:.4f} "
             f"| {g['parameters']:,} | {g['train_seconds_mean']:.1f} |"
-            + ((_to_target(g) if "at_target" in g else " n/a | n/a | n/a |") if targeted else ""))
+            + (_to_target(g) if targeted else ""))
     if report.get("length_complexity"):
         lines += ["", f"Measured length complexity (shortest CoT whose 95% interval clears {1 - eps:g}, above "
                   f"chance, at {report['main_size']} training examples):", ""]
@@ -180,8 +182,7 @@ def sizes_table(report: dict) -> str:
               else f"{r['exact_match']:.4f}") + ("" if r["samples_needed"] is not None else f" at {r['train_examples']:,}")
         lines.append(f"| {r['circuit']} | {r['threshold_gates']:,} | {r['T']} | {r['line']} | {need} "
                      f"| {r['train_seconds']:.1f} | {em} | {', '.join(map(str, r['sizes_tried']))} |"
-                     + ((f" {_seq_rate(r)} |" + (_to_target(r) if "at_target" in r else " n/a | n/a | n/a |"))
-                        if targeted else ""))
+                     + (f" {_seq_rate(r)} |{_to_target(r)}" if targeted else ""))
     return "\n".join(lines) + "\n"
 
 

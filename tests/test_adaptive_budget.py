@@ -176,3 +176,42 @@ def test_a_target_on_too_small_a_check_is_recorded_but_the_run_trains_to_its_bud
     checked = [r["step"] for r in read_metrics(tmp_path / "run" / "metrics.jsonl")
                if "eval_exact_match" in r and not r.get("final")]
     assert checked == list(range(25, 200, 25))  # every check, no anneal, no stop
+
+
+def test_the_validation_split_is_a_task_option_and_leaves_the_test_split_unchanged():
+    plain = make_task("parity", {"n": 12, "k": 3})
+    split = make_task("parity", {"n": 12, "k": 3, "valid_fraction": 0.1})
+    assert plain.check_split == "test" and split.check_split == "valid" and split.valid_region >= MIN_VALID
+    sides = {s: {x for x in range(1 << 12) if split.split_of(x) == s} for s in ("train", "valid", "test")}
+    assert sides["test"] == {x for x in range(1 << 12) if plain.split_of(x) == "test"}
+    assert sides["valid"] and sides["train"] == {x for x in range(1 << 12) if plain.split_of(x) == "train"} - sides["valid"]
+    assert split.describe().startswith("parity v1 (n=12, k=3, cot='running', seed=0, valid_fraction=0.1)")
+    assert make_task("circuit", {"generator": "adder8", "valid_fraction": 0.0}).check_split == "test"
+    with pytest.raises(ArlearnError, match=r"valid_fraction must be in \[0, 0.75\).*got 0.8"):
+        make_task("parity", {"valid_fraction": 0.8})
+
+
+def test_a_target_on_the_test_inputs_is_not_honoured(tmp_path):
+    """A task without a validation split checks the test inputs it reports: stopping there would
+    select on the reported score, so the run trains to its budget."""
+    torch.set_num_threads(1)
+    over = ["task.n=12", "task.k=3", "task.valid_fraction=0.0", "train.steps=120", "train.eval_every=30",
+            "train.train_examples=2000", "eval.examples=200", "train.device=cpu", "train.checkpoint_minutes=0"]
+    with pytest.warns(UserWarning, match=r"not honoured: task 'parity' has no validation split.*task.valid_fraction"):
+        res = train(resolve("parity", overrides=over), tmp_path / "run", progress=False)
+    assert res["check_split"] == "test" and res["target_honoured"] is False
+    assert res["stopped_by"] == "steps" and res["steps"] == 120 and res["steps_to_target"] is None
+    with_split = train(resolve("parity", overrides=over[:2] + over[3:]), tmp_path / "split", progress=False)
+    assert with_split["check_split"] == "valid" and with_split["target_honoured"]
+    assert with_split["stopped_by"] == "target" and with_split["steps"] < 120  # the preset's own split
+
+
+@pytest.mark.parametrize("name, options, inputs", [
+    ("parity", {"n": 6, "k": 2}, lambda t: range(64)),
+    ("multiplication", {"n": 1, "m": 2, "operands": "full"},
+     lambda t: [(a, b) for a in range(1, 10) for b in range(10, 100)]),
+    ("multiplication", {"n": 2, "m": 1}, lambda t: [(a, b) for a in range(11, 100) for b in range(1, 10)]),
+])
+def test_input_count_numbers_every_input_once(name, options, inputs):
+    task = make_task(name, options)
+    assert sorted(task.input_index(x) for x in inputs(task)) == list(range(task.input_count()))

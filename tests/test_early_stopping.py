@@ -135,13 +135,21 @@ def test_a_sequence_task_keeps_the_best_by_exact_match(tmp_path):
         "task.name=multiplication", "task.n=2", "task.m=2", 'task.cot="long"', 'model.name="mlp"', "model.d=16",
         "train.steps=30", "train.batch_size=32", "train.train_examples=500", "train.warmup=5", "train.threads=1",
         'train.dtype="fp32"', 'train.device="cpu"', "train.eval_every=10", "train.keep_best=true",
-        "train.checkpoint_minutes=0.0", "eval.examples=40"])
+        "train.checkpoint_minutes=0.0", "eval.examples=40", "task.valid_fraction=0.1"])
     res = train(cfg, tmp_path / "run", progress=False)
     rows = [r for r in read_metrics(tmp_path / "run/metrics.jsonl") if "eval_exact_match" in r and not r.get("final")]
     assert [r["step"] for r in rows] == [10, 20, 30]
     best = max(rows, key=lambda r: r["eval_exact_match"])  # the first of the best (a tie is no improvement)
     assert res["best_step"] == best["step"] and res["best_eval_exact_match"] == best["eval_exact_match"]
     assert res["exact_match"] == res["best_eval_exact_match"]  # the final evaluation scores the kept weights
+
+
+def test_keeping_the_best_on_a_task_without_a_validation_split_is_an_error_and_writes_nothing(tmp_path):
+    cfg = resolve("quick", None, ["task.name=multiplication", "task.n=2", "task.m=2", 'model.name="mlp"', "model.d=16",
+                                  "train.steps=30", "train.eval_every=10", "train.keep_best=true", 'train.device="cpu"'])
+    with pytest.raises(ArlearnError, match="no validation split: they would score the test inputs.*task.valid_fraction"):
+        train(cfg, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
 
 
 def test_early_stopping_options_are_checked():

@@ -51,7 +51,7 @@ def test_results_json_holds_each_variant_with_its_options_n_and_intervals(run):
     assert set(saved["variants"]) == {"n4", "n6"}
     for name, n in (("n4", 4), ("n6", 6)):
         v = saved["variants"][name]
-        assert v["task"] == {"name": "addition", "n": n, "min_n": n, "width": 6, "cot": "columns"}
+        assert v["task"] == {"name": "addition", "n": n, "min_n": n, "width": 6, "cot": "columns", "valid_fraction": 0.0}
         assert v["n"] == 24 and v["seq_len"] == saved["variants"]["n4"]["seq_len"]  # the fixed layout
         lo, hi = v["exact_match_interval"]
         assert lo - 1e-9 <= v["exact_match"] <= hi + 1e-9 and 0 <= lo < hi <= 1

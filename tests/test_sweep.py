@@ -276,7 +276,8 @@ def test_a_sweep_to_a_target_reports_the_steps_to_it_also_for_cells_written_with
     count_trainings(monkeypatch)
     spec = tiny_spec(models=["linear"], cots=["running"], train_examples=[64], seeds=[0, 1],
                      overrides=["task.n=12", "eval.examples=60", "eval.batch_size=60", "train.steps=12",
-                                "train.target_exact_match=0.2", "train.eval_every=2", "train.anneal_steps=2"])
+                                "train.target_exact_match=0.2", "train.eval_every=2", "train.anneal_steps=2",
+                                "task.valid_fraction=0.1"])
     rep = sample_sweep(spec, tmp_path, progress=False, on_update=write_outputs)
     cells = [json.loads(p.read_text()) for p in sorted((tmp_path / "cells").glob("*/cell.json"))]
     hit = [c for c in cells if c["steps_to_target"] is not None]

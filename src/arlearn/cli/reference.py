@@ -100,7 +100,16 @@ def cli_reference() -> str:
 # -- the configuration -------------------------------------------------------------------------
 def field_docs(cls) -> dict[str, str]:
     """The doc comment of each field of a dataclass: the `#:` lines just above it and a trailing
-    `#:` on its line, joined."""
+    `#:` on its line, joined; a field without one in `cls` has its nearest base class's."""
+    docs = {}
+    for klass in reversed(cls.__mro__):
+        if dataclasses.is_dataclass(klass):
+            docs.update({k: v for k, v in _own_field_docs(klass).items() if v or k not in docs})
+    return docs
+
+
+def _own_field_docs(cls) -> dict[str, str]:
+    """`field_docs` of the fields that `cls`'s own source defines."""
     lines, _ = inspect.getsourcelines(cls)
     tree = ast.parse(textwrap.dedent("".join(lines)))
     body = tree.body[0].body
@@ -147,7 +156,7 @@ def _fmt_default(v) -> str:
 def _field_rows(cls) -> list[str]:
     docs = field_docs(cls)
     rows = ["| key | type | default | what |", "|---|---|---|---|"]
-    for f in dataclasses.fields(cls):
+    for f in sorted(dataclasses.fields(cls), key=lambda f: f.kw_only):  # the keyword-only (common) ones last
         if f.name.startswith("_"):
             continue
         doc = docs.get(f.name, "")

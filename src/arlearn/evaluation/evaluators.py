@@ -29,7 +29,8 @@ class ExactMatchEvaluator:
     the task's validation split (`check_split`: "valid" when the task has one, so stopping at a
     target or keeping the best never looks at the test inputs the final results report; "train",
     training inputs, not held out, when its input space is too small for one (`Task.has_valid`);
-    else, for tasks without one, the test examples themselves). `variants`: {name: variant task}
+    else, for tasks without one (`task.valid_fraction` = 0), the test examples themselves, which
+    then only monitor: a target reached on them is not honoured). `variants`: {name: variant task}
     (`run_variants`), scored beside the task in the final results and in `run` on the test split."""
 
     def __init__(self, task, eval_cfg, ctx: RunContext = RunContext(), variants: dict | None = None):
@@ -49,9 +50,13 @@ class ExactMatchEvaluator:
         return self._check_examples
 
     def untrusted_target(self) -> str | None:
-        """Why a target reached by the periodic checks would not be evidence about held-out inputs
-        (the trainer then does not stop at train.target_exact_match), or None: the checks score at
-        least MIN_VALID validation inputs, or the test examples of a task without a validation split."""
+        """Why stopping at a target reached by the periodic checks would bias or not support the
+        reported score (the trainer then does not stop at train.target_exact_match), or None: the
+        checks score at least MIN_VALID validation inputs, held out from training and from test."""
+        if self.check_split == "test":
+            return (f"task {self.task.name!r} has no validation split, so the periodic checks score the test "
+                    "inputs the final results report (stopping on them would select on the test score); "
+                    "give it one with task.valid_fraction (e.g. 0.1)")
         if self.check_split == "train":
             t = self.task
             return (f"the periodic checks score training inputs, not held out: the task's {t.input_count():,} inputs "

@@ -27,7 +27,14 @@ def task_class(name: str) -> type[TaskBase]:
 def make_task(name: str, options: dict | None = None) -> TaskBase:
     """The registered task `name` with `options` (unknown or ill-typed options are errors);
     plug-ins are loaded when `name` is not registered yet."""
-    return build_dataclass(task_class(name), dict(options or {}), f"task '{name}'")
+    cls, options, owner = task_class(name), dict(options or {}), f"task '{name}'"
+    share = options.get("valid_fraction")
+    if issubclass(cls, Task) and isinstance(share, (int, float)) and not isinstance(share, bool):
+        top = 1 - cls.test_fraction
+        if not 0 <= share < top:
+            raise ArlearnError(f"{owner}: valid_fraction must be in [0, {top:g}) (the share of the inputs in the "
+                               f"validation split, carved out of train), got {share}")
+    return build_dataclass(cls, options, owner)
 
 
 __all__ = ["TASKS", "CotRung", "Example", "StreamTask", "Task", "TaskBase", "make_task", "register_task", "task_class"]

@@ -151,12 +151,19 @@ class TaskBase:
                            f"got cot {cot!r}")
 
     def describe(self) -> str:
-        opts = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
+        fields = sorted(dataclasses.fields(self), key=lambda f: f.kw_only)  # the task's own options first
+        opts = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields)
         return f"{self.name} v{self.version} ({opts}); vocab {len(self.vocab)}, seq_len {self.seq_len}"
 
 
+@dataclass(frozen=True)
 class Task(TaskBase):
-    """A sequence task: prompt → chain of thought → answer, scored by exact match."""
+    """A sequence task: prompt → chain of thought → answer, scored by exact match.
+
+    Its one option every sequence task has is `valid_fraction` (keyword-only, after the task's own
+    options): the share of the input space in the validation split — what periodic checks, and so
+    `train.target_exact_match`, score — carved out of train (the test split is the same for every
+    value); 0 (the default of most tasks): no validation split, and a target is not trusted."""
 
     #: whether sequences end with an EOS token (generation stops there)
     eos: ClassVar[bool] = True
@@ -209,9 +216,11 @@ class Task(TaskBase):
     # -- provided -----------------------------------------------------------------------
     split_salt: ClassVar[int] = 0
     test_fraction: ClassVar[float] = 0.25
-    #: the share of the input space in the validation split (0: none; periodic checks then use test),
-    #: carved out of train; a region of fewer than MIN_VALID inputs is left in train (`has_valid`)
-    valid_fraction: ClassVar[float] = 0.0
+    #: the share of the inputs in the validation split, carved out of train (the test split is the
+    #: same for every value): what periodic checks and train.target_exact_match score. 0: none, and
+    #: the checks score the test inputs, so they cannot stop a run or pick its weights; a region of
+    #: fewer than 50 inputs (MIN_VALID) stays in train (`has_valid`)
+    valid_fraction: float = dataclasses.field(default=0.0, kw_only=True)
 
     def input_count(self) -> int | None:
         """How many inputs there are, `input_index` numbering them 0 … count − 1 (None: unknown;
@@ -343,7 +352,8 @@ def register_task(name: str):
     dataclass, whose fields are its options) as `task.name = name`. A plug-in's module does the
     same (arlearn.plugins; docs/plugins.md)."""
     def deco(cls):
-        if not (isinstance(cls, type) and issubclass(cls, TaskBase) and dataclasses.is_dataclass(cls)):
+        # its own @dataclass: a subclass of the dataclass Task inherits the dataclass marks, not its fields
+        if not (isinstance(cls, type) and issubclass(cls, TaskBase) and "__dataclass_params__" in vars(cls)):
             raise ArlearnError(f"task {name!r}: @register_task needs a Task or StreamTask subclass that is a "
                                "dataclass (decorate it with @dataclass(frozen=True) below @register_task)")
         cls.name = name

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -56,7 +56,7 @@ class CircuitTask(Task):
     cot: str = "threshold"
     sha256: str = ""
 
-    valid_fraction = 0.1
+    valid_fraction: float = field(default=0.1, kw_only=True)  # a tenth (Task.valid_fraction)
 
     cot_formats = DIAL_FORMATS
 

@@ -97,6 +97,10 @@ class Multiplication(Task):
         a, b = x
         return (a - lo_a) * (hi_b - lo_b + 1) + (b - lo_b)
 
+    def input_count(self) -> int:
+        (lo_a, hi_a), (lo_b, hi_b) = self._range(self.n), self._range(self.m)
+        return (hi_a - lo_a + 1) * (hi_b - lo_b + 1)
+
     # -- vocabulary and sequences -------------------------------------------------------
     @cached_property
     def vocab(self) -> Vocab:

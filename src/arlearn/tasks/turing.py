@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Sequence
@@ -118,7 +118,7 @@ class TuringTask(Task):
     layout: str = "topological"
 
     cot_formats = COT_FORMATS
-    valid_fraction = 0.1
+    valid_fraction: float = field(default=0.1, kw_only=True)  # a tenth (Task.valid_fraction)
 
     def __post_init__(self):
         owner = "task 'tm'"

@@ -17,10 +17,12 @@ the next A steps (`lr_at`'s anneal), then a check at the end decides — still a
 again. results.json records steps_to_target / seconds_to_target (where the run stopped at the
 target) and target_first_step / target_first_seconds (the first check at it); seconds are
 training time, the checks' own time is check_seconds. A target is honoured only where the checks
-score at least MIN_VALID validation inputs (`untrusted_target` of the evaluator: a task whose
-input space is too small for a validation split checks training inputs): elsewhere the run warns
-once and trains to its budget, still recording the first check at the target
-(results.json: target_honoured = false).
+score at least MIN_VALID validation inputs (`untrusted_target` of the evaluator: a task without a
+validation split — task.valid_fraction = 0 — checks the test inputs it reports, and one whose input
+space is too small for one checks training inputs): elsewhere the run warns once and trains to its
+budget, still recording the first check at the target (results.json: target_honoured = false).
+For the same reason train.keep_best and train.early_stop_patience are errors on a task without a
+validation split.
 
 The time bound: under train.max_minutes the run projects, from the measured rate of its steps,
 the step at which its training time runs out. When that comes before train.steps, the run does not
@@ -163,6 +165,10 @@ class Trainer:
         self.target_honoured = True  # whether a check at the target may stop the run (see _fit)
         self.data = self.task.train_data(tc, self.progress)
         self.evaluator = evaluator_for(self.task, cfg.eval, self.ctx, variants)
+        if tc.keeps_best and getattr(self.evaluator, "check_split", None) == "test":
+            raise ArlearnError(f"train.keep_best and train.early_stop_patience pick weights by the periodic checks, and "
+                               f"task {self.task.name!r} has no validation split: they would score the test inputs the "
+                               "final results report; give it one with task.valid_fraction (e.g. 0.1)")
         self.last_checkpoint = (0, 0.0)  # (step, train_seconds) of the newest checkpoint
         self.run_dir, self.extending = Path(run_dir), False
         self.best = BestKeeper(self.run_dir, tc, len(self.data), write=w.is_main) if tc.keeps_best else None

@@ -160,10 +160,10 @@ class TaskBase:
 class Task(TaskBase):
     """A sequence task: prompt → chain of thought → answer, scored by exact match.
 
-    Its one option every sequence task has is `valid_fraction` (keyword-only, after the task's own
-    options): the share of the input space in the validation split — what periodic checks, and so
+    Every sequence task has one option besides its own: `valid_fraction` (keyword-only, listed
+    last), the share of the inputs in the validation split — what periodic checks, and so
     `train.target_exact_match`, score — carved out of train (the test split is the same for every
-    value); 0 (the default of most tasks): no validation split, and a target is not trusted."""
+    value); 0 (the default of most tasks): no validation split, and a target is not honoured."""
 
     #: whether sequences end with an EOS token (generation stops there)
     eos: ClassVar[bool] = True

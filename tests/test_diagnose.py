@@ -50,6 +50,8 @@ def test_an_undertrained_run_names_the_gates_it_gets_wrong(undertrained):
         assert r["fanin"] == len(g.inputs) and r["depth"] >= 1 and r["position"] == task.layout.pos[g.name]
         assert r["kind"] in {"AND", "OR", "XOR", "XOR helper"} and 0 <= r["rare"] <= 0.5
         assert r["wire_norm_min"] is not None and r["other_norm_max"] is not None
+    assert all(0 <= r["train_errors"] <= r["train_inputs"] for r in d["gates"])
+    assert d["gates"][0]["train_errors"] > 0  # 12 steps: wrong on the training inputs too
     assert d["suggestion"].startswith(("too few steps", "rare gate"))
 
 
@@ -77,6 +79,11 @@ def test_a_prior_that_zeroed_a_wrong_gates_wire_is_named():
     assert suggestion(rows, 0.3, 100).startswith("too few steps")
     assert suggestion(rows, 0.3, 100, {"stopped_by": "target", "check_n": 26}).startswith(
         "validation passed, test did not: the run stopped at its target on 26 validation inputs,")
+    rows[0].update(train_errors=3, train_inputs=188)
+    assert suggestion(rows, 0.3, 100).startswith("too few steps")
+    rows[0]["train_errors"] = 0  # every training input right, held-out ones wrong: not a matter of steps
+    assert suggestion(rows, 0.3, 100).startswith(
+        "fits the training inputs, not the held-out ones: g3 (AND) is right on all 188 distinct training inputs")
     rows[0].update(rare=0.001, rare_count=4)
     assert suggestion(rows, 0.0, 100).startswith("rare gate: g3 (AND)")
     rows[0].update(rare=0.0, rare_count=0)

@@ -13,13 +13,19 @@ teacher forcing) first departs from the target at that gate. For each gate with 
 - `fanin` and `depth` in the threshold normal form (inputs have depth 0);
 - `rare`: the share of training inputs (the first chunk of the run's pool) on which the gate
   takes its rarer value, and `rare_count` of how many;
+- `train_errors`: on how many of `train_inputs` distinct training inputs (of that chunk, at most
+  TRAIN_CHECK) the gate is wrong, teacher-forced as above — 0 while held-out inputs are wrong
+  means the run fits its training inputs and the gate does not generalise;
 - `wire_norm_min`, `wire_norm_mean`: the Frobenius norms of the learned blocks W[t, s] that read
   the gate's inputs (t = the position predicting the gate, s = an input's position), and
   `other_norm_max`, the largest block from any other position (linear/mlp models only).
 
 `suggestion` is one line: none wrong; the prior too strong (a wrong gate's input wire was zeroed
 under train.block_l1); a rare gate (the worst wrong gate takes its rarer value on under RARE of
-the training inputs); or too few steps (errors spread over gates that are not rare).
+the training inputs); a run stopped at its target on too few validation inputs; a gate that fits
+every training input and not the held-out ones (more steps will not help); or too few steps
+(errors spread over gates that are not rare, wrong on training inputs too). The table's
+`train_err` column is `train_errors`/`train_inputs`.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ from arlearn.rundir import load_run
 RARE = 0.01
 #: training inputs read to count how often each gate takes its rarer value
 TRAIN_ROWS = 4096
+#: distinct training inputs among them whose gates are scored as the held-out inputs' are
+TRAIN_CHECK = 1000
 
 
 def _depths(circuit) -> dict[str, int]:
@@ -56,9 +64,10 @@ def _kind(name: str, original: dict) -> str:
 
 
 @torch.no_grad()
-def _teacher_forced_wrong(model, task, examples, batch_size: int) -> np.ndarray:
-    """[N, seq_len] bool: the model's argmax at the position predicting token p is not token p."""
-    ids, _ = encode_examples(task, examples, "cot_answer")
+def _teacher_forced_wrong(model, ids, batch_size: int) -> np.ndarray:
+    """[N, seq_len] bool: the model's argmax at the position predicting token p is not token p
+    (`ids`: [N, seq_len] sequences, a tensor or an array)."""
+    ids = torch.as_tensor(ids)
     wrong = np.zeros(ids.shape, dtype=bool)
     model.eval()
     for k in range(0, len(ids), batch_size):
@@ -87,7 +96,7 @@ def diagnose_run(run_dir: str | Path, examples: int = 0, top: int = 0) -> dict:
     lay, normal = task.layout, task.normal
     held = task.held_out(examples or cfg.eval.examples, cfg.eval.seed)
     summary, records = evaluate(model, task, held, RunContext(batch_size=cfg.eval.batch_size))
-    wrong = _teacher_forced_wrong(model, task, held, cfg.eval.batch_size)
+    wrong = _teacher_forced_wrong(model, encode_examples(task, held, "cot_answer")[0], cfg.eval.batch_size)
     P = lay.prompt_len
     # the positions the diagnosis covers: every gate in the CoT, then the answer's output bits
     where = [(g.name, lay.pos[g.name]) for g in normal.gates if g.name in lay.pos]
@@ -101,6 +110,8 @@ def diagnose_run(run_dir: str | Path, examples: int = 0, top: int = 0) -> dict:
             first[by_pos[P + d]] = first.get(by_pos[P + d], 0) + 1
     seed, size = pool_head(cfg.train)
     train_ids, _, _ = task.encoded_sample("train", min(size, TRAIN_ROWS), seed)
+    fitted = np.unique(train_ids, axis=0)[:TRAIN_CHECK]  # distinct training inputs, scored as the held-out ones
+    train_wrong = _teacher_forced_wrong(model, fitted, cfg.eval.batch_size)
     one = task.vocab.id("1")
     norms = _block_norms(model)
     original = {g.name: g.op for g in task.circuit.gates}
@@ -119,7 +130,8 @@ def diagnose_run(run_dir: str | Path, examples: int = 0, top: int = 0) -> dict:
                "fanin": len(g.inputs) if g is not None else None,
                "depth": depth[name] if g is not None else None,
                "errors": errors, "first_wrong": first.get(name, 0),
-               "rare": round(rare_count / max(len(train_ids), 1), 5), "rare_count": rare_count}
+               "rare": round(rare_count / max(len(train_ids), 1), 5), "rare_count": rare_count,
+               "train_errors": int(train_wrong[:, p].sum()), "train_inputs": len(fitted)}
         if norms is not None and g is not None:
             srcs = [lay.pos[i] for i in g.inputs if i in lay.pos]
             wires = [float(norms[p - 1, s]) for s in srcs]
@@ -168,6 +180,11 @@ def suggestion(rows: list[dict], block_l1: float, n: int, results: dict | None =
         return (f"validation passed, test did not: the run stopped at its target on {on}, "
                 f"too few to show these errors (worst: {worst['gate']}, {worst['errors']} of {n}); "
                 "train past the target (train.target_exact_match = 0) or on more distinct inputs")
+    if worst.get("train_errors") == 0 and worst["kind"] != "output":
+        return (f"fits the training inputs, not the held-out ones: {worst['gate']} ({worst['kind']}) is right on all "
+                f"{worst['train_inputs']} distinct training inputs read and wrong on {worst['errors']} of {n} held-out; "
+                "training longer is unlikely to help — train on more distinct inputs (a small circuit has few: "
+                "its train split is all there is) or with a sparsity prior (train.block_l1 > 0)")
     return (f"too few steps: errors spread over {len(rows)} position(s), none rare (the worst, {worst['gate']}, "
             f"takes its rarer value on {worst['rare']:.1%} of training inputs); train longer, e.g. the "
             "circuit-learn preset, which trains to a validation target")
@@ -179,11 +196,13 @@ def format_diagnosis(d: dict, limit: int = 20) -> str:
              f"{d['exact_match']:.4f}, sequence exact match {d['sequence_exact_match']:.4f}; "
              f"{d['wrong_gates']} position(s) with errors"]
     if d["gates"]:
-        head = ("gate", "pos", "cot#", "kind", "fanin", "depth", "errors", "first", "rare", "wire_min", "other_max")
+        head = ("gate", "pos", "cot#", "kind", "fanin", "depth", "errors", "first", "train_err", "rare", "wire_min",
+                "other_max")
         table = [head]
         for r in d["gates"][:limit]:
             table.append((r["gate"], r["position"], r["cot_index"], r["kind"], r["fanin"], r["depth"], r["errors"],
-                          r["first_wrong"], f"{r['rare']:.4f}", r.get("wire_norm_min"), r.get("other_norm_max")))
+                          r["first_wrong"], f"{r['train_errors']}/{r['train_inputs']}", f"{r['rare']:.4f}",
+                          r.get("wire_norm_min"), r.get("other_norm_max")))
         widths = [max(len(str(row[i])) for row in table) for i in range(len(head))]
         lines += ["  ".join(str(c).rjust(w) for c, w in zip(row, widths)) for row in table]
         if len(d["gates"]) > limit:

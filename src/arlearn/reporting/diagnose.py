@@ -183,8 +183,8 @@ def suggestion(rows: list[dict], block_l1: float, n: int, results: dict | None =
     if worst.get("train_errors") == 0 and worst["kind"] != "output":
         return (f"fits the training inputs, not the held-out ones: {worst['gate']} ({worst['kind']}) is right on all "
                 f"{worst['train_inputs']} distinct training inputs read and wrong on {worst['errors']} of {n} held-out; "
-                "training longer is unlikely to help — train on more distinct inputs (a small circuit has few: "
-                "its train split is all there is) or with a sparsity prior (train.block_l1 > 0)")
+                "the training inputs do not pin it down and training longer is unlikely to help: train on more "
+                "distinct inputs (a small circuit has no more to give: its train split is all there is)")
     return (f"too few steps: errors spread over {len(rows)} position(s), none rare (the worst, {worst['gate']}, "
             f"takes its rarer value on {worst['rare']:.1%} of training inputs); train longer, e.g. the "
             "circuit-learn preset, which trains to a validation target")

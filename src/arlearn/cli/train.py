@@ -96,8 +96,6 @@ def warnings_as_lines():
 def dry_run(args) -> None:
     """The resolved config as TOML on stdout (re-loadable with --config), each key commented with
     its source, then the model's size and the training memory estimate; nothing is trained."""
-    from dataclasses import fields
-
     from arlearn.config import _toml_value
     from arlearn.models import context_for
     from arlearn.tasks import make_task
@@ -107,7 +105,7 @@ def dry_run(args) -> None:
     cfg, run_dir = _config(args, sources)
     task = make_task(cfg.task_name, cfg.task_options)
     d = cfg.to_dict()
-    d["task"] = {"name": cfg.task_name, **{f.name: getattr(task, f.name) for f in fields(task)}}
+    d["task"] = {"name": cfg.task_name, **task.option_values()}
     label = {"override": "--set"}
     lines = []
     for sec, table in d.items():

@@ -13,7 +13,6 @@ scripts/length_generalization.py all go through these functions.
 
 from __future__ import annotations
 
-import dataclasses
 
 from arlearn.device import RunContext
 from arlearn.errors import ArlearnError
@@ -59,6 +58,6 @@ def run_variants(cfg, run_task, model) -> dict:
 def score_variant(model, variant, examples: int, seed: int | str, ctx: RunContext = RunContext()) -> dict:
     """`evaluate`'s summary of `model` on `examples` distinct test inputs of `variant` drawn with
     `seed`, with the variant's options (`task`) and sequence length (`seq_len`) beside it."""
-    options = {f.name: getattr(variant, f.name) for f in dataclasses.fields(variant) if f.init}
+    options = variant.option_values()
     summary, _ = evaluate(model, variant, variant.held_out(examples, seed), ctx)
     return {"task": {"name": variant.name, **options}, "seq_len": variant.seq_len, **summary}

@@ -150,9 +150,14 @@ class TaskBase:
         raise ArlearnError(f"task {cls.name!r} has one CoT format, {cls.cot_formats[0]!r} (no cot option); "
                            f"got cot {cot!r}")
 
+    def option_values(self) -> dict:
+        """The task's options as {name: value}: its own first, then the keyword-only ones every task
+        of its kind takes (a sequence task's `valid_fraction`)."""
+        fields = sorted(dataclasses.fields(self), key=lambda f: f.kw_only)
+        return {f.name: getattr(self, f.name) for f in fields if f.init}
+
     def describe(self) -> str:
-        fields = sorted(dataclasses.fields(self), key=lambda f: f.kw_only)  # the task's own options first
-        opts = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields)
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.option_values().items())
         return f"{self.name} v{self.version} ({opts}); vocab {len(self.vocab)}, seq_len {self.seq_len}"
 
 

@@ -5,6 +5,7 @@ per cell; the cell functions the workers call are module-level (spawn imports th
 
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -157,12 +158,19 @@ def test_a_killed_local_worker_is_one_error_line_and_a_rerun_completes_the_sweep
 
 def test_a_rerun_trains_again_a_cell_whose_worker_was_killed_mid_write(tmp_path):
     # a worker killed while it writes (inside an atomic write's fsync) leaves the run's files, no
-    # cell.json, the write's temp file and whatever else it made (a tensorboard/): the rerun clears
-    # the cell and trains it again instead of refusing a non-empty run directory
+    # cell.json, the write's temp file and whatever else it made (a tensorboard/): a run that had
+    # written results.json is read back; one that had not (nor a checkpoint) is cleared and trained
+    # again instead of refusing a non-empty run directory
     spec = SweepSpec(resolve(None, None, SWEEP_TINY), models=["linear"], cots=["none"], seeds=[0])
     first = sample_sweep(spec, tmp_path, progress=False, executor="serial")
     cell = tmp_path / "cells" / "linear-none-n64-s0"
     (cell / "cell.json").unlink()
+    model = (cell / "model.safetensors").stat().st_mtime_ns
+    again = sample_sweep(spec, tmp_path, progress=False, executor="serial")
+    assert again["cells"] == first["cells"] and (cell / "model.safetensors").stat().st_mtime_ns == model
+    (cell / "cell.json").unlink()
+    (cell / "results.json").unlink()
+    shutil.rmtree(cell / "checkpoints", ignore_errors=True)
     (cell / ".cell.json.0123456789ab.tmp").write_text("{")
     (cell / "tensorboard").mkdir()
     (cell / "tensorboard" / "events").write_text("")

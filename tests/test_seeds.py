@@ -95,3 +95,40 @@ def test_a_time_limit_that_did_not_bind_is_not_part_of_a_seeds_identity(tmp_path
     assert main(["train", "--preset", "quick", *TINY, "--set", "train.max_minutes=1", "--seeds", "0", "-o",
                  str(out), "--no-progress"]) == 2
     assert "train.max_minutes = 30" in capsys.readouterr().err
+
+
+def test_a_seed_stopped_by_a_signal_continues_from_its_checkpoint_bit_exact(tmp_path, monkeypatch):
+    """SIGTERM mid-seed saves a checkpoint; the same command again resumes that seed (with its
+    own thread count), ending with the weights of an unstopped run; --force retrains it."""
+    import os
+    import signal
+
+    import torch
+    from safetensors.torch import load_file
+
+    from arlearn.errors import Interrupted
+
+    cfg = resolve("quick", None, [a for a in TINY if a != "--set"] + ["train.steps=12"])
+    train_seeds(cfg, tmp_path / "whole", [0])
+    real_step, seen, killed = trainer.Trainer.train_step, [], []
+
+    def sigterm_at_step_5(self):
+        out = real_step(self)
+        seen.append(self.step)
+        if self.step == 5 and not killed:
+            killed.append(1)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return out
+
+    monkeypatch.setattr(trainer.Trainer, "train_step", sigterm_at_step_5)
+    with pytest.raises(Interrupted, match="step 5"):
+        train_seeds(cfg, tmp_path / "cut", [0])
+    seen.clear()
+    train_seeds(resolve("quick", None, [a for a in TINY if a != "--set"] + ["train.steps=12", "train.threads=2"]),
+                tmp_path / "cut", [0])
+    assert seen[0] == 6  # continued after step 5
+    a, b = (load_file(str(tmp_path / d / "seed-0" / "model.safetensors")) for d in ("whole", "cut"))
+    assert sorted(a) == sorted(b) and all(torch.equal(a[k], b[k]) for k in a)
+    seen.clear()
+    train_seeds(cfg, tmp_path / "cut", [0], overwrite=True)
+    assert seen[0] == 1  # --force: afresh

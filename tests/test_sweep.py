@@ -1,9 +1,12 @@
 """The sweep engine (arlearn.experiments.sweep), its statistics and outputs, and `arlearn sweep`: tiny grids that run in seconds."""
 
 import json
+import os
 import random
+import signal
 
 import pytest
+import torch
 
 import arlearn.training.trainer
 from arlearn.experiments import complexity
@@ -12,7 +15,7 @@ from arlearn.experiments.complexity import aggregate, length_complexity
 from arlearn.experiments.sweep import Cell, SweepSpec, length_sweep, sample_sweep
 from arlearn.reporting.sweep import write_outputs
 from arlearn.config import resolve
-from arlearn.errors import ArlearnError
+from arlearn.errors import ArlearnError, Interrupted
 from arlearn.tasks import make_task
 
 TINY = ["task.name=parity", "task.n=6", "task.k=2", "model.d=8", "train.steps=6", "train.warmup=1",
@@ -31,9 +34,9 @@ def count_trainings(monkeypatch):
     calls = []
     real = arlearn.training.trainer.train
 
-    def counting(cfg, run_dir, progress=True):
+    def counting(cfg, run_dir, progress=True, **kw):
         calls.append(str(run_dir))
-        return real(cfg, run_dir, progress)
+        return real(cfg, run_dir, progress, **kw)
 
     monkeypatch.setattr(arlearn.training.trainer, "train", counting)
     return calls
@@ -64,8 +67,14 @@ def test_length_sweep_end_to_end_writes_table_plots_and_resumes(tmp_path, monkey
     calls.clear()
     again = length_sweep(spec, tmp_path, progress=False)
     assert calls == [] and again["groups"] == rep["groups"]
-    # a lost cell (e.g. killed mid-training) is the only one redone
+    # a cell that finished training but lost its summary (the driver killed between) is read back
+    row = json.loads((cell / "cell.json").read_text())
     (cell / "cell.json").unlink()
+    again = length_sweep(spec, tmp_path, progress=False)
+    assert calls == [] and json.loads((cell / "cell.json").read_text()) == row
+    # a lost cell (killed mid-training, here after its last checkpoint) is the only one redone
+    (cell / "cell.json").unlink()
+    (cell / "results.json").unlink()
     length_sweep(spec, tmp_path, progress=False)
     assert [c.split("/")[-1] for c in calls] == ["mlp-running-n64-s1"]
 
@@ -94,6 +103,54 @@ def test_killed_sweep_loses_at_most_the_cell_in_progress(tmp_path, monkeypatch):
     rep = length_sweep(spec, tmp_path, progress=False)
     assert [c.split("/")[-1] for c in calls] == ["linear-running-n64-s0", "linear-running-n64-s1"]
     assert rep["cells_done"] == 4
+
+
+def test_a_cell_stopped_by_a_signal_continues_from_its_checkpoint_bit_exact(tmp_path, monkeypatch):
+    """SIGTERM mid-cell saves a checkpoint; rerunning the sweep resumes that cell (not afresh),
+    with the bookkeeping keys it was started with, and ends with the weights of an unstopped run."""
+    from safetensors.torch import load_file
+
+    steps = ["train.steps=12", "train.checkpoint_every=0"]
+    spec = tiny_spec(models=["linear"], cots=["running"], overrides=steps)
+    length_sweep(spec, tmp_path / "whole", progress=False)
+
+    real_step, seen = arlearn.training.trainer.Trainer.train_step, []
+
+    def sigterm_at_step_5(self):
+        out = real_step(self)
+        seen.append(self.step)
+        if self.step == 5:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return out
+
+    monkeypatch.setattr(arlearn.training.trainer.Trainer, "train_step", sigterm_at_step_5)
+    with pytest.raises(Interrupted, match="rerun the same sweep to continue it"):
+        length_sweep(spec, tmp_path / "cut", progress=False)
+    cell = "cells/linear-running-n64-s0"
+    assert [p.name for p in (tmp_path / "cut" / cell / "checkpoints").iterdir()] == ["step-00000005"]
+    seen.clear()
+    other = tiny_spec(models=["linear"], cots=["running"], overrides=[*steps, "train.checkpoint_every=4"])
+    rep = length_sweep(other, tmp_path / "cut", progress=False)  # bookkeeping differs: the same sweep
+    assert seen[0] == 6 and rep["cells_done"] == 1  # continued after step 5, not from step 1
+    a, b = (load_file(str(tmp_path / d / cell / "model.safetensors")) for d in ("whole", "cut"))
+    assert sorted(a) == sorted(b) and all(torch.equal(a[k], b[k]) for k in a)
+    whole, cut = (json.loads((tmp_path / d / cell / "cell.json").read_text()) for d in ("whole", "cut"))
+    assert {k: v for k, v in cut.items() if k != "train_seconds"} == \
+        {k: v for k, v in whole.items() if k != "train_seconds"}
+
+
+def test_a_cell_directory_of_another_config_is_trained_afresh(tmp_path, monkeypatch):
+    spec = tiny_spec(models=["linear"], cots=["running"], overrides=["train.checkpoint_every=3"])
+    length_sweep(spec, tmp_path, progress=False)
+    cell = tmp_path / "cells" / "linear-running-n64-s0"
+    (cell / "cell.json").unlink()
+    (cell / "results.json").unlink()
+    text = (cell / "config.toml").read_text()
+    (cell / "config.toml").write_text(text.replace("lr = ", "lr = 0.5 # was ", 1))
+    calls = count_trainings(monkeypatch)
+    length_sweep(spec, tmp_path, progress=False)
+    assert [c.split("/")[-1] for c in calls] == ["linear-running-n64-s0"]  # not resumed: its own config
+    assert "was" not in (cell / "config.toml").read_text()
 
 
 def test_sample_sweep_grid_over_training_set_sizes(tmp_path, monkeypatch):

@@ -338,6 +338,28 @@ def finished_steps(run_dir: str | Path) -> int | None:
     return steps if isinstance(steps, int) else 0
 
 
+def same_run_config(run_dir: str | Path, cfg: RunConfig, ignore: frozenset = frozenset()) -> RunConfig | None:
+    """The config `run_dir` was started with (its config.toml, input files resolved) when it
+    trains what `cfg` trains — the same values but for the (section, key) pairs in `ignore` (how
+    a run is executed or logged), file options compared by their bytes (`cfg` may name the user's
+    file, config.toml names the run directory's copy); None when it is another run or unreadable.
+    What continues a killed run of a grid (a sweep's cell, one of several seeds) from its checkpoint."""
+    try:
+        stored = load_run_config(run_dir)
+    except ArlearnError:
+        return None
+
+    def content(c: RunConfig) -> dict:
+        d = c.to_dict()
+        for section, key in ignore:
+            d.get(section, {}).pop(key, None)
+        d["task"] = {k: sha256_file(v) if k != "name" and isinstance(v, str) and v and Path(v).is_file() else v
+                     for k, v in d["task"].items()}
+        return d
+
+    return stored if content(stored) == content(cfg) else None
+
+
 def unfinish(run_dir: Path) -> None:
     """A finished run that trains further: its results (and their examples) no longer hold."""
     for name in (RESULTS, EXAMPLES):

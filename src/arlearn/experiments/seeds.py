@@ -4,7 +4,8 @@ its results — what a headline number should be reported as.
 Each seed is an ordinary run directory `<out>/seed-<s>`; a seed whose run has results.json is read
 back, not retrained, so a killed multi-seed run continues where it stopped — only if that run was
 trained with the same config (but its seed): a finished run of another config is a one-line error
-naming the first differing key (`--force` retrains it), never silently averaged in. The CPU
+naming the first differing key (`--force` retrains it), never silently averaged in; a seed killed
+mid-training continues from its newest checkpoint when the command is run again. The CPU
 thread count is not part of that identity: like another CPU, it changes only the order of float
 sums, so seeds trained with different `train.threads` are read back together. Nor is a
 `train.max_minutes` that did not bind: a run that trained all its steps within the limit asked for
@@ -24,11 +25,11 @@ from pathlib import Path
 from arlearn.config import RunConfig, from_dict, load_toml
 from arlearn.errors import ArlearnError
 from arlearn.fileio import write_json
-from arlearn.rundir import CONFIG, RESULTS, portable_config
+from arlearn.rundir import CONFIG, RESULTS, portable_config, same_run_config
 
 SEEDS_FILE = "seeds.json"
 #: (section, key) pairs that say how a run was executed, not what was trained
-EXECUTION_ONLY = {("train", "threads")}
+EXECUTION_ONLY = frozenset({("train", "threads")})
 #: the results summarised over seeds (those a run has: exact match for sequence tasks, perplexity for text)
 SUMMARISED = ("exact_match", "sequence_exact_match", "token_accuracy", "val_loss", "val_perplexity", "test_loss",
               "test_perplexity", "train_seconds")
@@ -68,10 +69,16 @@ def _check_same_config(run_dir: Path, cfg: RunConfig, results: dict) -> None:
                                    f"this one has {new!r}): use another -o, or --force to retrain it")
 
 
-def train_one(cfg: RunConfig, run_dir: str, progress: bool) -> dict:
-    """One seed's run (what a worker process of an executor calls): trained afresh into `run_dir`."""
+def train_one(cfg: RunConfig, run_dir: str, progress: bool, afresh: bool = False) -> dict:
+    """One seed's run (what a worker process of an executor calls): continued from its newest
+    checkpoint when `run_dir` holds this seed's unfinished run (killed mid-training) and not
+    `afresh` (`--force`), else trained afresh into it."""
     from arlearn.training import trainer  # looked up at call time (tests may replace trainer.train)
+    from arlearn.training.checkpoint import list_checkpoints
 
+    own = same_run_config(run_dir, cfg, ignore=EXECUTION_ONLY) if Path(run_dir).is_dir() else None
+    if not afresh and own is not None and list_checkpoints(run_dir):
+        return trainer.train(own, run_dir, progress=progress, resume=True)
     return trainer.train(cfg, run_dir, progress=progress, overwrite=True)
 
 
@@ -116,7 +123,7 @@ def train_seeds(cfg: RunConfig, out, seeds, progress: bool = False, overwrite: b
         report = publish()
 
     serial = executor == "serial"  # serial: each run's own progress bar; else one bar over the seeds
-    run_cells(train_one, [(one, str(run_dir), progress and serial) for _, one, run_dir in todo],
+    run_cells(train_one, [(one, str(run_dir), progress and serial, overwrite) for _, one, run_dir in todo],
               executor=executor, threads=cfg.train.threads, device=cfg.train.device, ray_address=ray_address,
               progress=progress and not serial, desc="seeds", labels=[f"seed {one.train.seed}" for _, one, _ in todo],
               on_result=arrived)

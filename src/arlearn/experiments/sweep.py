@@ -15,8 +15,11 @@ circuit and line the fewest training examples reaching 1 − ε (`size_complexit
 ordinary run — `arlearn.training.trainer.train(cfg, <sweep>/cells/<cell id>)` — so it can be
 inspected, evaluated and generated from like any other run. When a cell finishes its summary is
 written atomically to `<cell dir>/cell.json`; a rerun of the same sweep skips every cell that
-has one, so a killed sweep loses at most the cell in progress (whose directory, lacking
-`cell.json`, is cleared and trained afresh). Rerunning into a sweep directory
+has one, and a cell stopped mid-training continues from its newest checkpoint (SIGINT/SIGTERM
+save one; `train.checkpoint_minutes` or `checkpoint_every` write them as it goes) when its
+directory holds that cell's run (`same_run_config`: the bookkeeping keys may differ), so a killed
+sweep loses at most the steps since the cell's last checkpoint; a cell directory without a
+checkpoint, or of another config, is cleared and trained afresh. Rerunning into a sweep directory
 that holds a *different* sweep is an error (the base config is recorded in `sweep.json`).
 The unfinished cells of a grid run on an executor (`arlearn.experiments.executors`: `serial`,
 the library default; `local`, side by side on this machine's cores; `ray`, a Ray cluster), each
@@ -62,7 +65,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from arlearn.config import RunConfig, from_dict, switch_model
-from arlearn.errors import ArlearnError
+from arlearn.errors import ArlearnError, Interrupted, TrainingStopped
 from arlearn.evaluation.scores import examples_needed, too_small_line
 from arlearn.experiments.complexity import (
     BISECT,
@@ -79,6 +82,8 @@ from arlearn.experiments.complexity import (
 )
 from arlearn.experiments.executors import check_executor, run_cells
 from arlearn.fileio import make_dir, write_json
+from arlearn.rundir import RESULTS, finished_steps, same_run_config
+from arlearn.training.checkpoint import list_checkpoints
 
 #: the files of a sweep directory: each cell's summary (in its run directory), the report data
 #: (this module), the table and the plots (`arlearn.reporting.sweep.write_outputs`)
@@ -386,9 +391,22 @@ def run_cell(spec: SweepSpec, cell: Cell, out: Path, progress: bool = False) -> 
     row = finished_cell(out, cell)
     if row is not None:
         return row
-    if cell_dir.is_dir():  # an unfinished cell (its worker killed mid-training) is the sweep's own:
-        _clear(cell_dir)  # start it over in an empty directory
-    res = trainer.train(spec.config_for(cell), cell_dir, progress=progress)
+    cfg = spec.config_for(cell)
+    own = same_run_config(cell_dir, cfg, ignore=BOOKKEEPING_KEYS) if cell_dir.is_dir() else None
+    if own is not None and finished_steps(cell_dir) is not None:
+        res = json.loads((cell_dir / RESULTS).read_text(encoding="utf-8"))  # trained, summary not yet written
+    elif own is not None and list_checkpoints(cell_dir):
+        try:  # continue from its newest checkpoint, bit-exact, as `arlearn train --resume` does
+            res = trainer.train(own, cell_dir, progress=progress, resume=True)
+        except TrainingStopped as e:
+            raise Interrupted(f"{e}; rerun the same sweep to continue it") from None
+    else:
+        if cell_dir.is_dir():  # an unfinished cell without a checkpoint (or another run's): start over
+            _clear(cell_dir)
+        try:
+            res = trainer.train(cfg, cell_dir, progress=progress)
+        except TrainingStopped as e:
+            raise Interrupted(f"{e}; rerun the same sweep to continue it") from None
     row = {"id": cell.id, "variant": cell.variant, "model": cell.model, "cot": cell.cot,
            "train_examples": cell.train_examples, "seed": cell.seed,
            **{k: res[k] for k in ("exact_match", "token_accuracy", "cot_length", "parameters", "steps",
@@ -403,6 +421,7 @@ def run_cell(spec: SweepSpec, cell: Cell, out: Path, progress: bool = False) -> 
 #: train keys that change what a run writes to disk or logs, not what it learns: a sweep resumed
 #: with other values (e.g. checkpoints off, to save disk) is the same sweep
 BOOKKEEPING = ("checkpoint_every", "checkpoint_minutes", "keep_checkpoints", "log_every", "logger")
+BOOKKEEPING_KEYS = frozenset(("train", k) for k in BOOKKEEPING)  #: as (section, key) pairs
 
 
 def _identity(base: dict) -> dict:

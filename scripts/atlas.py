@@ -6,6 +6,7 @@ sweep, or `--circuits GEN1,GEN2,…` in one sweep) or a Turing machine by input 
 
     python scripts/atlas.py runs/atlas/parity runs/atlas/adders -o docs/img/length-atlas.png
     python scripts/atlas.py runs/atlas-family/parity     # one sweep: --circuits parity12,parity16,…
+    python scripts/atlas.py runs/atlas-large/parity+runs/atlas-transformer/parity   # a line from another sweep
 
 A FAMILY_DIR holds sweep directories named nN (N = the family's size: bits for parity, bits
 per operand for adders, the input length for a machine), each with its `sweep.json` of one
@@ -26,6 +27,11 @@ match (mean ± sd over seeds, the 95% interval, n), and the constructive bounds;
 growth law per class with ≥ 3 reached points of positive length (least squares of log L on
 log n: L ∝ n^a, a ± its standard error). Writes one log–log plot of L(n) per model class with
 the bounds drawn.
+
+A family argument `DIR+OTHER` merges two sweeps of one family member by member (by n): a model
+class that OTHER measured replaces DIR's line for that class (e.g. the transformer at a budget of
+its own), and the table says, under the family, which lines came from where and how their
+sweep's config differs (model options, steps, learning rate …); the plot labels them so.
 
 A format's length is its length on the CoT ladder the sweep records (`ladders`, the longest CoT
 of that format over the inputs; the task's own ladder when the sweep has none): a circuit's
@@ -104,7 +110,8 @@ def sweep_row(s: dict, f: Path, variant: str, n: int, where: str, partial: bool,
         row["gates"] = lengths["threshold"] - 1 if "threshold" in lengths else None
     row.update({"n": n, "dir": where,
                 "bounds": {m: lengths.get(c) if c else None for m, c in BOUND_COTS[row["kind"]].items()},
-                "budget": s["budget"], "cells": cells, "models": {}, "partial": partial})
+                "budget": s["budget"], "cells": cells, "models": {}, "partial": partial,
+                "base": s.get("spec", {}).get("base", {}), "sources": {}})
     groups = [g for g in s["groups"] if g["train_examples"] == s["main_size"] and g.get("variant", "") == variant]
     for m in MODELS:
         lc = s["length_complexity"].get(f"{variant}/{m}" if variant else m)
@@ -186,6 +193,51 @@ def task_ladder(task: str, options: dict) -> list[dict]:
     return [{"cot": r.cot, "length": r.length} for r in make_task(task, options).cot_ladder()]
 
 
+def config_diff(base: dict, other: dict) -> list[str]:
+    """`section.key = value` for each model/train/task option where `other`'s sweep config differs
+    from `base`'s (the keys every cell sets itself — model name, cot, seed, examples — left out)."""
+    own = {("model", "name"), ("task", "cot"), ("train", "seed"), ("train", "train_examples"),
+           ("task", "generator"), ("task", "file")}
+    out = []
+    for section in ("model", "train", "task"):
+        a, b = base.get(section, {}), other.get(section, {})
+        for key in sorted(set(a) | set(b)):
+            if (section, key) not in own and a.get(key) != b.get(key):
+                out.append(f"{section}.{key} = {b.get(key)!r} (else {a.get(key)!r})")
+    return out
+
+
+def merge(rows: list[dict], extra: list[dict], where: str) -> list[dict]:
+    """`rows` with each model class that `extra` (another sweep of the family) measured for a
+    member of the same n taken from `extra`, and recorded in the row's `sources`; members only
+    `extra` has are added."""
+    by_n = {r["n"]: r for r in rows}
+    for e in extra:
+        r = by_n.get(e["n"])
+        if r is None:
+            by_n[e["n"]] = {**e, "sources": {m: {"dir": where, "diff": []} for m in e["models"]}}
+            continue
+        for m, entry in e["models"].items():
+            r["models"][m] = entry
+            r["sources"][m] = {"dir": where, "diff": config_diff(r["base"], e["base"])}
+    return sorted(by_n.values(), key=lambda r: r["n"])
+
+
+def sources_note(rows: list[dict]) -> str:
+    """Which lines of a merged family came from another sweep, and how its config differs."""
+    seen = {}
+    for r in rows:
+        for m, src in r.get("sources", {}).items():
+            seen.setdefault((m, src["dir"]), src["diff"])
+    lines = [f"- {m}: from {d}" + (f", a config of its own: {'; '.join(diff)}" if diff else "") + "\n"
+             for (m, d), diff in seen.items()]
+    return "\n" + "".join(lines) if lines else ""
+
+
+def source_label(rows: list[dict], m: str) -> str:
+    return ", own budget" if any(m in r.get("sources", {}) for r in rows) else ""
+
+
 def family_label(name: str, rows: list[dict]) -> str:
     """A family's heading: its directory name, or for a machine what it is and what n counts."""
     r = rows[0]
@@ -260,7 +312,8 @@ def table(name: str, rows: list[dict]) -> str:
         else:
             laws.append(f"- {m}: too few points ({len(pts)} reached"
                         + (f", L = {', '.join(str(L) for _, L in pts)}" if pts else "") + ")")
-    return f"#### {name}\n\n{head}{body}\nGrowth laws (answer exact match reached 1 − ε):\n\n" + "\n".join(laws) + "\n"
+    return (f"#### {name}\n\n{head}{body}{sources_note(rows)}\nGrowth laws (answer exact match reached 1 − ε):\n\n"
+            + "\n".join(laws) + "\n")
 
 
 def plot(families: dict[str, list[dict]], out: Path) -> None:
@@ -277,12 +330,12 @@ def plot(families: dict[str, list[dict]], out: Path) -> None:
             pts = [(r["n"], r["models"][m]["L"]) for r in rows
                    if m in r["models"] and r["models"][m]["L"]]
             if pts:
-                ax.plot(*zip(*pts), "o-", color=COLORS[m], label=f"{m} (measured)")
+                ax.plot(*zip(*pts), "o-", color=COLORS[m], label=f"{m}{source_label(rows, m)} (measured)")
             miss = [(r["n"], r["models"][m]["longest"]) for r in rows
                     if m in r["models"] and r["models"][m]["L"] is None and r["models"][m]["verdict"] != TOO_SMALL]
             if miss:
                 ax.plot(*zip(*miss), "^", color=COLORS[m], mfc="none", ms=9,
-                        label=f"{m}: not reached (open ▲ at the longest CoT tried)")
+                        label=f"{m}{source_label(rows, m)}: not reached (open ▲ at the longest CoT tried)")
             small = [(r["n"], r["models"][m]["longest"]) for r in rows
                      if m in r["models"] and r["models"][m]["L"] is None and r["models"][m]["verdict"] == TOO_SMALL]
             if small:
@@ -313,14 +366,17 @@ def plot(families: dict[str, list[dict]], out: Path) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("families", nargs="+", help="family directories: of nN/ sweep directories (runs/atlas/parity …), "
-                   "or of one sweep over circuits")
+                   "or of one sweep over circuits; DIR+OTHER: OTHER's model classes replace DIR's lines")
     p.add_argument("-o", "--out", default="", help="the PNG to write")
     args = p.parse_args(argv)
     families: dict[str, list[dict]] = {}  # heading → rows
     for f in args.families:
-        name = Path(f).name
+        first, *others = f.split("+")
+        name = Path(first).name
         try:
-            rows = member_rows(Path(f))
+            rows = member_rows(Path(first))
+            for other in others:
+                rows = merge(rows, member_rows(Path(other)), other)
         except ArlearnError as e:
             print(f"error: {e}", file=sys.stderr)
             return 1

@@ -276,3 +276,29 @@ def test_a_growth_law_names_the_sizes_it_fits_and_the_ones_at_zero_it_leaves_out
             for n, L in ((6, 0), (8, 0), (12, 15), (14, 17), (16, 22))]
     text = atlas.table("adders", rows)
     assert "(least squares on 3 points, n = 12, 14, 16; L = 0 at n = 6, 8, left out)" in text
+
+
+def test_a_line_from_another_sweep_replaces_that_class_and_says_how_its_budget_differs(tmp_path):
+    atlas = _atlas()
+    for where, groups, lc, steps in (
+            ("all", [_group("linear", "layers:1", 23, 1.0), _group("transformer", "layers:1", 23, 0.6)],
+             {"parity12/linear": {"cot": "layers:1", "cot_length": 23, "verdict": "reached"},
+              "parity12/transformer": {"cot": None, "cot_length": None, "verdict": "not reached"}}, 600),
+            ("tx", [_group("transformer", "layers:2", 12, 0.5), _group("transformer", "layers:1", 23, 1.0)],
+             {"parity12/transformer": {"cot": "layers:1", "cot_length": 23, "verdict": "reached"}}, 3000)):
+        d = tmp_path / where
+        d.mkdir()
+        (d / "sweep.json").write_text(json.dumps({
+            "circuits": {"parity12": {"circuit": "parity12", "inputs": 12, "outputs": 1, "threshold_gates": 22}},
+            "ladders": {"parity12": [{"cot": "layers:2", "length": 12}, {"cot": "layers:1", "length": 23}]},
+            "budget": {"steps": steps}, "cells_done": 2, "cells_total": 2, "main_size": 64, "groups": groups,
+            "length_complexity": lc, "search": {}, "cells": [],
+            "spec": {"base": {"model": {"name": "linear", "d": 16 if steps == 600 else 64},
+                              "train": {"steps": steps, "seed": 0}, "task": {"generator": "parity12"}}}}))
+    (row,) = atlas.merge(atlas.member_rows(tmp_path / "all"), atlas.member_rows(tmp_path / "tx"), "tx")
+    assert row["models"]["linear"]["L"] == 23 and row["models"]["transformer"]["L"] == 23
+    text = atlas.table("parity", [row])
+    assert "- transformer: from tx, a config of its own: model.d = 64 (else 16); train.steps = 3000 (else 600)" in text
+    assert "not reached" not in text  # the replaced line is gone
+    assert atlas.main([f"{tmp_path / 'all'}+{tmp_path / 'tx'}", "-o", str(tmp_path / "a.png")]) == 0
+    assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"

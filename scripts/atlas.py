@@ -208,10 +208,15 @@ def config_diff(base: dict, other: dict) -> list[str]:
 
 
 def merge(rows: list[dict], extra: list[dict], where: str) -> list[dict]:
-    """`rows` with each model class that `extra` (another sweep of the family) measured for a
-    member of the same n taken from `extra`, and recorded in the row's `sources`; members only
-    `extra` has are added."""
+    """`rows` with each model class that `extra` (another sweep of the family) measured taken
+    from `extra` member by member (by n), and recorded in the row's `sources`: a member `extra`
+    lacks loses that class's line ("–", not a line of the other budget); members only `extra` has
+    are added."""
     by_n = {r["n"]: r for r in rows}
+    theirs = {m for e in extra for m in e["models"]}
+    for n in set(by_n) - {e["n"] for e in extra}:
+        for m in theirs:
+            by_n[n]["models"].pop(m, None)
     for e in extra:
         r = by_n.get(e["n"])
         if r is None:

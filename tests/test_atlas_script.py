@@ -295,7 +295,9 @@ def test_a_line_from_another_sweep_replaces_that_class_and_says_how_its_budget_d
             "length_complexity": lc, "search": {}, "cells": [],
             "spec": {"base": {"model": {"name": "linear", "d": 16 if steps == 600 else 64},
                               "train": {"steps": steps, "seed": 0}, "task": {"generator": "parity12"}}}}))
-    (row,) = atlas.merge(atlas.member_rows(tmp_path / "all"), atlas.member_rows(tmp_path / "tx"), "tx")
+    other = {**atlas.member_rows(tmp_path / "all")[0], "n": 16}  # a member the other sweep lacks (read afresh)
+    row, lacking = atlas.merge([*atlas.member_rows(tmp_path / "all"), other], atlas.member_rows(tmp_path / "tx"), "tx")
+    assert "transformer" not in lacking["models"] and "linear" in lacking["models"]
     assert row["models"]["linear"]["L"] == 23 and row["models"]["transformer"]["L"] == 23
     text = atlas.table("parity", [row])
     assert "- transformer: from tx, a config of its own: model.d = 64 (else 16); train.steps = 3000 (else 600)" in text

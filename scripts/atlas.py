@@ -222,6 +222,7 @@ def merge(rows: list[dict], extra: list[dict], where: str) -> list[dict]:
         if r is None:
             by_n[e["n"]] = {**e, "sources": {m: {"dir": where, "diff": []} for m in e["models"]}}
             continue
+        r["partial"] = r["partial"] or e["partial"]  # an open search of either sweep leaves the row open
         for m, entry in e["models"].items():
             r["models"][m] = entry
             r["sources"][m] = {"dir": where, "diff": config_diff(r["base"], e["base"])}
@@ -348,7 +349,8 @@ def plot(families: dict[str, list[dict]], out: Path) -> None:
                         label=f"{m}: held-out set too small to tell (× at the longest CoT tried)")
             zero = [r["n"] for r in rows if m in r["models"] and r["models"][m]["L"] == 0]
             if zero:
-                ax.plot(zero, [0.8] * len(zero), "v", color=COLORS[m], label=f"{m}: L = 0 (drawn at 0.8)")
+                ax.plot(zero, [0.8] * len(zero), "v", color=COLORS[m],
+                        label=f"{m}{source_label(rows, m)}: L = 0 (drawn at 0.8)")
         for m, style in (("linear", ":"), ("mlp", "--")):
             b = [(r["n"], r["bounds"][m]) for r in rows if r["bounds"][m]]  # no line without a bound
             if b:

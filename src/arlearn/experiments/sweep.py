@@ -393,7 +393,7 @@ def run_cell(spec: SweepSpec, cell: Cell, out: Path, progress: bool = False) -> 
         return row
     cfg = spec.config_for(cell)
     own = same_run_config(cell_dir, cfg, ignore=BOOKKEEPING_KEYS) if cell_dir.is_dir() else None
-    if own is not None and finished_steps(cell_dir) is not None:
+    if own is not None and finished_steps(cell_dir):  # 0: results.json unreadable (trained again)
         res = json.loads((cell_dir / RESULTS).read_text(encoding="utf-8"))  # trained, summary not yet written
     elif own is not None and list_checkpoints(cell_dir):
         try:  # continue from its newest checkpoint, bit-exact, as `arlearn train --resume` does

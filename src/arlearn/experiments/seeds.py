@@ -76,8 +76,8 @@ def train_one(cfg: RunConfig, run_dir: str, progress: bool, afresh: bool = False
     from arlearn.training import trainer  # looked up at call time (tests may replace trainer.train)
     from arlearn.training.checkpoint import list_checkpoints
 
-    own = same_run_config(run_dir, cfg, ignore=EXECUTION_ONLY) if Path(run_dir).is_dir() else None
-    if not afresh and own is not None and list_checkpoints(run_dir):
+    own = None if afresh or not list_checkpoints(run_dir) else same_run_config(run_dir, cfg, ignore=EXECUTION_ONLY)
+    if own is not None:
         return trainer.train(own, run_dir, progress=progress, resume=True)
     return trainer.train(cfg, run_dir, progress=progress, overwrite=True)
 

@@ -395,16 +395,13 @@ def run_cell(spec: SweepSpec, cell: Cell, out: Path, progress: bool = False) -> 
     own = same_run_config(cell_dir, cfg, ignore=BOOKKEEPING_KEYS) if cell_dir.is_dir() else None
     if own is not None and finished_steps(cell_dir):  # 0: results.json unreadable (trained again)
         res = json.loads((cell_dir / RESULTS).read_text(encoding="utf-8"))  # trained, summary not yet written
-    elif own is not None and list_checkpoints(cell_dir):
-        try:  # continue from its newest checkpoint, bit-exact, as `arlearn train --resume` does
-            res = trainer.train(own, cell_dir, progress=progress, resume=True)
-        except TrainingStopped as e:
-            raise Interrupted(f"{e}; rerun the same sweep to continue it") from None
     else:
-        if cell_dir.is_dir():  # an unfinished cell without a checkpoint (or another run's): start over
+        resume = own is not None and bool(list_checkpoints(cell_dir))
+        if cell_dir.is_dir() and not resume:  # an unfinished cell without a checkpoint (or another run's)
             _clear(cell_dir)
-        try:
-            res = trainer.train(cfg, cell_dir, progress=progress)
+        try:  # resume: from its newest checkpoint, bit-exact, as `arlearn train --resume` does
+            res = (trainer.train(own, cell_dir, progress=progress, resume=True) if resume
+                   else trainer.train(cfg, cell_dir, progress=progress))
         except TrainingStopped as e:
             raise Interrupted(f"{e}; rerun the same sweep to continue it") from None
     row = {"id": cell.id, "variant": cell.variant, "model": cell.model, "cot": cell.cot,

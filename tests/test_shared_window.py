@@ -190,13 +190,15 @@ def test_window_options_are_checked():
     ["task.name=parity", "task.n=6"],
     ["task.name=circuit", "task.generator=adder2", "task.cot=threshold"],
     ["task.name=tm", "task.machine=binary-increment", "task.n=3", "task.cot=threshold", "task.layout=fixed"],
+    ["task.name=addition", "task.n=3"],
 ])
-def test_windowed_training_runs_on_each_sequence_task(tmp_path, task):
+@pytest.mark.parametrize("name", ["linear", "mlp"])
+def test_windowed_training_runs_on_each_sequence_task(tmp_path, task, name):
     from arlearn.config import resolve
     from arlearn.training.trainer import train
 
     cfg = resolve(overrides=task + [
-        "model.name=linear", "model.d=8", "model.weights=shared", "model.window=6",
+        f"model.name={name}", "model.d=8", "model.weights=shared", "model.window=6",
         "train.steps=3", "train.batch_size=8", "train.train_examples=16", "train.warmup=1", "train.threads=1",
         "train.dtype=fp32", "eval.examples=4", "eval.batch_size=4", "eval.show_mistakes=0"])
     res = train(cfg, tmp_path / "run", progress=False)

@@ -146,3 +146,19 @@ def test_cli_sweep_over_circuits(tmp_path, capsys):
     assert {r["circuit"] for r in out["size_complexity"]} == {"adder1", "cmp2"} and "sizes.png" in out["plots"]
     assert main(argv[:2] + ["--task", "parity"] + argv[2:]) == 2
     assert "--circuits sweeps the circuit task" in capsys.readouterr().err
+
+
+def test_the_sizes_plot_of_many_lines_lays_out_without_warnings(tmp_path):
+    """A length sweep over ten circuits walks ~20 (model, CoT) lines: the legend goes below the
+    panels (it used to overflow a panel, and matplotlib's tight layout gave up with a warning)."""
+    import warnings
+
+    from arlearn.reporting.sweep import plot_sizes
+
+    rows = [{"line": f"{model} (layers:{k})", "circuit": f"parity{n}", "threshold_gates": 2 * n - 2,
+             "samples_needed": 4096 if k == 1 else None, "sizes_tried": [4096], "train_seconds": 1.0 + k}
+            for n in (12, 16, 20, 24, 28, 32, 40, 48, 56, 64) for model in ("linear", "mlp") for k in range(1, 12)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert plot_sizes(rows, tmp_path / "sizes.png", "a title " * 40)
+    assert (tmp_path / "sizes.png").stat().st_size > 0

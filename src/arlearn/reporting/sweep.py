@@ -202,17 +202,20 @@ def plot_sizes(rows: Sequence[dict], path: Path, title: str) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.2))
-    for i, label in enumerate(dict.fromkeys(r["line"] for r in rows)):
+    labels = list(dict.fromkeys(r["line"] for r in rows))
+    legend_rows = -(-2 * len(labels) // 4)  # a reached and a not-reached entry per line, 4 columns below the panels
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.2 + 0.17 * legend_rows), layout="constrained")
+    for i, label in enumerate(labels):
         line = sorted((r for r in rows if r["line"] == label), key=lambda r: (r["threshold_gates"], r["circuit"]))
-        color = f"C{i % 10}"
+        color = f"C{i % 10}"  # past 10 lines the colours repeat: the line style and marker tell them apart
+        style, mark = ("-", "--", ":")[i // 10 % 3], ("o", "s", "D")[i // 10 % 3]
         for ax, y_of in ((axes[0], lambda r: r["samples_needed"]), (axes[1], lambda r: r["train_seconds"])):
             ok = [r for r in line if r["samples_needed"] is not None]
-            ax.plot([r["threshold_gates"] for r in ok], [max(y_of(r), 1e-3) for r in ok], marker="o",
-                    color=color, label=label)
+            ax.plot([r["threshold_gates"] for r in ok], [max(y_of(r), 1e-3) for r in ok], marker=mark,
+                    linestyle=style, color=color, label=label)
             miss = [r for r in line if r["samples_needed"] is None]
             miss_y = [max(r["sizes_tried"]) if ax is axes[0] else max(r["train_seconds"], 1e-3) for r in miss]
-            ax.plot([r["threshold_gates"] for r in miss], miss_y, linestyle="none", marker="^",
+            ax.plot([r["threshold_gates"] for r in miss], miss_y, linestyle="none", marker=("^", "v", "<")[i // 10 % 3],
                     markerfacecolor="none", color=color, label=f"{label}: not reached" if miss else None)
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
@@ -233,9 +236,9 @@ def plot_sizes(rows: Sequence[dict], path: Path, title: str) -> bool:
     for r in {r["circuit"]: r for r in rows}.values():
         axes[0].annotate(r["circuit"], (r["threshold_gates"], 1), xycoords=("data", "axes fraction"),
                          rotation=60, fontsize=7, ha="left", va="bottom", annotation_clip=False)
-    axes[0].legend(fontsize=7)
+    # below the panels: a sweep of many circuits × CoT formats has more lines than a panel holds
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=7)
     fig.suptitle(textwrap.fill(title, 150), fontsize=9)  # a long circuit list wraps instead of running off the page
-    fig.tight_layout()
     _save_fig(fig, path)
     plt.close(fig)
     return True

@@ -208,14 +208,15 @@ def plot_sizes(rows: Sequence[dict], path: Path, title: str) -> bool:
     for i, label in enumerate(labels):
         line = sorted((r for r in rows if r["line"] == label), key=lambda r: (r["threshold_gates"], r["circuit"]))
         color = f"C{i % 10}"  # past 10 lines the colours repeat: the line style and marker tell them apart
-        style, mark = ("-", "--", ":")[i // 10 % 3], ("o", "s", "D")[i // 10 % 3]
+        k = i // 10 % 3
+        style, mark, miss_mark = ("-", "--", ":")[k], ("o", "s", "D")[k], ("^", "v", "<")[k]
         for ax, y_of in ((axes[0], lambda r: r["samples_needed"]), (axes[1], lambda r: r["train_seconds"])):
             ok = [r for r in line if r["samples_needed"] is not None]
             ax.plot([r["threshold_gates"] for r in ok], [max(y_of(r), 1e-3) for r in ok], marker=mark,
                     linestyle=style, color=color, label=label)
             miss = [r for r in line if r["samples_needed"] is None]
             miss_y = [max(r["sizes_tried"]) if ax is axes[0] else max(r["train_seconds"], 1e-3) for r in miss]
-            ax.plot([r["threshold_gates"] for r in miss], miss_y, linestyle="none", marker=("^", "v", "<")[i // 10 % 3],
+            ax.plot([r["threshold_gates"] for r in miss], miss_y, linestyle="none", marker=miss_mark,
                     markerfacecolor="none", color=color, label=f"{label}: not reached" if miss else None)
     from matplotlib.ticker import FuncFormatter, NullFormatter
 

@@ -98,3 +98,33 @@ def test_a_run_that_is_not_a_circuit_is_refused(tmp_path):
                                       "train.batch_size=16", *SHORT]), out, progress=False)
     with pytest.raises(ArlearnError, match="circuit runs"):
         diagnose_run(out)
+
+
+def test_a_fixed_layout_machine_run_is_diagnosed_by_tableau_token(tmp_path):
+    """A compiled time-invariant machine: no token wrong; with one fan-in weight of a `V.` slot
+    removed, the diagnosis names tokens of that slot only (rows, cells and the slot read back from
+    each position), each with the slot gate's fan-in and its row as depth."""
+    from arlearn.compile.shared import compile_tm_shared
+    from arlearn.rundir import save_model
+
+    compile_tm_shared("binary-increment", tmp_path / "bi")
+    d = diagnose_run(tmp_path / "bi")
+    assert d["machine"] == "binary-increment" and d["circuit"] is None
+    assert d["gates"] == [] and d["exact_match"] == 1.0 and d["suggestion"].startswith("no gate is wrong")
+    _, task, model = load_run(tmp_path / "bi")
+    lay = task.fixed
+    k = next(i for i, g in enumerate(lay.gates) if g.name.startswith("V."))
+    D, slot, w = lay.gates[k].reads[0]
+    with torch.no_grad():
+        model.mix[0].weight[D - 1, lay.vocab.id(lay.token(slot, 1)), lay.vocab.id(lay.token(k, 1))] -= w
+    save_model(tmp_path / "bi", model)
+    d = diagnose_run(tmp_path / "bi")
+    assert d["exact_match"] < 1.0 and d["gates"]
+    for r in d["gates"]:
+        row, k_at = divmod(r["position"] - 1, lay.row)
+        cell, s = divmod(k_at, lay.c)
+        assert r["gate"] == f"r{row}.c{cell}.{lay.gates[k].name}" and s == k
+        assert r["kind"] == "symbol" and r["fanin"] == len(lay.gates[k].reads) and r["depth"] == row >= 1
+        assert r["cot_index"] == r["position"] - 1 - lay.row and 0 <= r["rare"] <= 0.5
+        assert "wire_norm_min" not in r
+    assert sum(r["first_wrong"] for r in d["gates"]) == round((1 - d["sequence_exact_match"]) * d["n"])

@@ -1,17 +1,19 @@
-"""`arlearn diagnose RUN_DIR`: the gates a circuit run gets wrong on held-out inputs (CoT position,
-gate kind, fan-in, depth, how rare the gate's rarer value is in training, the learned block norms
-of its input wires), sorted by error count, and a one-line suggestion (`arlearn.reporting.diagnose`)."""
+"""`arlearn diagnose RUN_DIR`: the gates a circuit run (or the tableau tokens a fixed-layout Turing-machine
+run) gets wrong on held-out inputs (CoT position, gate kind, fan-in, depth, how rare the gate's rarer
+value is in training, the learned block norms of its input wires), sorted by error count, and a
+one-line suggestion (`arlearn.reporting.diagnose`)."""
 
 from __future__ import annotations
 
 from arlearn.cli.common import add_json_arg, emit, result_text
 
 NAME = "diagnose"
-HELP = "name the gates a circuit run gets wrong on held-out inputs, and suggest what to change"
+HELP = ("name the gates a circuit run (or the tableau tokens a fixed-layout Turing-machine run) gets wrong "
+        "on held-out inputs, and suggest what to change")
 
 
 def add_arguments(p) -> None:
-    p.add_argument("run_dir", help="a circuit run directory (from train or compile)")
+    p.add_argument("run_dir", help="a circuit or fixed-layout Turing-machine run directory (from train or compile)")
     p.add_argument("--examples", type=int, default=0, metavar="N",
                    help="held-out test inputs to diagnose on (default: the run's eval.examples)")
     p.add_argument("--top", type=int, default=0, metavar="K", help="list only the K gates with most errors")

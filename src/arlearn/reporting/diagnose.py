@@ -1,4 +1,7 @@
 """Which gates a circuit run gets wrong, and why it might: `diagnose_run` (`arlearn diagnose RUN`).
+A Turing-machine run in the fixed layout (`arlearn.turing.fixed`) is diagnosed the same way, its
+tableau tokens in place of gates: each named `r<row>.c<cell>.<slot>` (the step, the tape cell,
+the slot), its kind the slot's family (transition, keep, symbol, head), its depth the row.
 
 For held-out inputs of the test split (eval.examples distinct inputs, drawn as the run's final
 evaluation draws them) the model predicts every token of the CoT and answer from the *true*
@@ -47,6 +50,8 @@ RARE = 0.01
 TRAIN_ROWS = 4096
 #: distinct training inputs among them whose gates are scored as the held-out inputs' are
 TRAIN_CHECK = 1000
+#: at most this many training tokens are read (a long tableau reads fewer than TRAIN_ROWS rows)
+TRAIN_TOKENS = 50_000_000
 
 
 def _depths(circuit) -> dict[str, int]:
@@ -84,56 +89,84 @@ def _block_norms(model):
     return mix[0].block_norms().numpy()
 
 
-def diagnose_run(run_dir: str | Path, examples: int = 0, top: int = 0) -> dict:
-    """The gates a circuit run gets wrong on `examples` held-out test inputs (default: the run's
-    eval.examples), sorted by teacher-forced error count (then first wrong in generation); `top`
-    > 0 keeps that many. Returns {"run", "n", "sequence_exact_match", "exact_match", "wrong_gates",
-    "gates" (list of dicts, see the module docstring), "suggestion"}."""
-    cfg, task, model = load_run(run_dir)
-    if not hasattr(task, "layout") or not hasattr(task, "normal"):
-        raise ArlearnError(f"{run_dir} is a '{cfg.task_name}' run: diagnose names the wrong gates of circuit runs")
-    model.to("cpu")
+def _circuit_positions(task):
+    """A circuit run's diagnosed positions: every gate of the CoT, then the answer's output bits,
+    as (name, position, kind, fan-in, depth, input positions or None, id of the token "1")."""
     lay, normal = task.layout, task.normal
+    original = {g.name: g.op for g in task.circuit.gates}
+    depth = _depths(normal)
+    one = task.vocab.id("1")
+    out = [(g.name, lay.pos[g.name], _kind(g.name, original), len(g.inputs), depth[g.name],
+            [lay.pos[i] for i in g.inputs if i in lay.pos], one) for g in normal.gates if g.name in lay.pos]
+    out0 = lay.seq_len - 1 - lay.m
+    return out + [(f"output {q}", out0 + q, "output", None, None, None, one) for q in range(lay.m)], lay.prompt_len
+
+
+#: a fixed-layout tableau slot's family (`arlearn.turing.fixed`), as the diagnosis names its kind
+SLOT_KINDS = {"F": "transition", "K": "keep", "V": "symbol", "H": "head"}
+
+
+def _tableau_positions(task):
+    """A fixed-layout Turing-machine run's diagnosed positions: every token after the prompt (row
+    0), named `r<row>.c<cell>.<slot>` — the tableau row (the step), the tape cell and the slot
+    (`arlearn.turing.fixed`); its depth is the row, its fan-in the slot gate's reads."""
+    f, vocab = task.fixed, task.vocab
+    P = 1 + f.row  # <bos> and row 0
+    out = []
+    for p in range(P, task.seq_len):
+        i = p - 1
+        row, k = divmod(i, f.row)
+        g = f.gates[i % f.c]
+        out.append((f"r{row}.c{k // f.c}.{g.name}", p, SLOT_KINDS[g.name[0]], len(g.reads), row,
+                    None, vocab.id(f.token(i % f.c, 1))))
+    return out, P
+
+
+def diagnose_run(run_dir: str | Path, examples: int = 0, top: int = 0) -> dict:
+    """The gates a circuit run (or the tableau tokens a fixed-layout Turing-machine run) gets wrong
+    on `examples` held-out test inputs (default: the run's eval.examples), sorted by
+    teacher-forced error count (then first wrong in generation); `top` > 0 keeps that many.
+    Returns {"run", "circuit" (None for a machine, then "machine"), "n", "sequence_exact_match", "exact_match", "wrong_gates", "gates"
+    (list of dicts, see the module docstring), "suggestion"}."""
+    cfg, task, model = load_run(run_dir)
+    if hasattr(task, "layout") and hasattr(task, "normal"):
+        where, P = _circuit_positions(task)
+        what = {"circuit": task.circuit.name}
+    elif getattr(task, "fixed", None) is not None:
+        where, P = _tableau_positions(task)
+        what = {"circuit": None, "machine": task.tm.name}
+    else:
+        raise ArlearnError(f"{run_dir} is a '{cfg.task_name}' run: diagnose names the wrong gates of circuit runs "
+                           "and of Turing-machine runs with task.layout = \"fixed\"")
+    model.to("cpu")
     held = task.held_out(examples or cfg.eval.examples, cfg.eval.seed)
     summary, records = evaluate(model, task, held, RunContext(batch_size=cfg.eval.batch_size))
     wrong = _teacher_forced_wrong(model, encode_examples(task, held, "cot_answer")[0], cfg.eval.batch_size)
-    P = lay.prompt_len
-    # the positions the diagnosis covers: every gate in the CoT, then the answer's output bits
-    where = [(g.name, lay.pos[g.name]) for g in normal.gates if g.name in lay.pos]
-    out0 = lay.seq_len - 1 - lay.m
-    where += [(f"output {q}", out0 + q) for q in range(lay.m)]
-    by_pos = {p: name for name, p in where}
+    by_pos = {p: g for g, p, *_ in where}
     first = {}
     for r in records:
         d = r["first_divergence"]
         if d is not None and P + d in by_pos:
             first[by_pos[P + d]] = first.get(by_pos[P + d], 0) + 1
     seed, size = pool_head(cfg.train)
-    train_ids, _, _ = task.encoded_sample("train", min(size, TRAIN_ROWS), seed)
+    train_ids, _, _ = task.encoded_sample("train", min(size, TRAIN_ROWS, max(1, TRAIN_TOKENS // task.seq_len)), seed)
     fitted = np.unique(train_ids, axis=0)[:TRAIN_CHECK]  # distinct training inputs, scored as the held-out ones
     train_wrong = _teacher_forced_wrong(model, fitted, cfg.eval.batch_size)
-    one = task.vocab.id("1")
-    norms = _block_norms(model)
-    original = {g.name: g.op for g in task.circuit.gates}
-    gates_by_name = {g.name: g for g in normal.gates}
-    depth = _depths(normal)
+    # block norms are per (t, s) pair: read them for circuits only (a tableau's T² is too many)
+    norms = _block_norms(model) if where and where[0][5] is not None else None
     rows = []
-    for name, p in where:
+    for gate, p, kind, fanin, depth, srcs, one in where:
         errors = int(wrong[:, p].sum())
-        if not errors and not first.get(name):
+        if not errors and not first.get(gate):
             continue
         ones = int((train_ids[:, p] == one).sum())
         rare_count = min(ones, len(train_ids) - ones)
-        g = gates_by_name.get(name)
-        row = {"gate": name, "position": p, "cot_index": p - P if g is not None else None,
-               "kind": _kind(name, original) if g is not None else "output",
-               "fanin": len(g.inputs) if g is not None else None,
-               "depth": depth[name] if g is not None else None,
-               "errors": errors, "first_wrong": first.get(name, 0),
+        row = {"gate": gate, "position": p, "cot_index": p - P if kind != "output" else None,
+               "kind": kind, "fanin": fanin, "depth": depth,
+               "errors": errors, "first_wrong": first.get(gate, 0),
                "rare": round(rare_count / max(len(train_ids), 1), 5), "rare_count": rare_count,
                "train_errors": int(train_wrong[:, p].sum()), "train_inputs": len(fitted)}
-        if norms is not None and g is not None:
-            srcs = [lay.pos[i] for i in g.inputs if i in lay.pos]
+        if norms is not None and srcs is not None:
             wires = [float(norms[p - 1, s]) for s in srcs]
             others = np.delete(norms[p - 1, :p], srcs)
             row.update(wire_norm_min=round(min(wires), 5) if wires else None,
@@ -141,7 +174,7 @@ def diagnose_run(run_dir: str | Path, examples: int = 0, top: int = 0) -> dict:
                        other_norm_max=round(float(others.max()), 5) if len(others) else 0.0)
         rows.append(row)
     rows.sort(key=lambda r: (-r["errors"], -r["first_wrong"], r["position"]))
-    out = {"run": str(run_dir), "circuit": task.circuit.name, "n": summary["n"],
+    out = {"run": str(run_dir), **what, "n": summary["n"],
            "exact_match": summary["exact_match"], "sequence_exact_match": summary["sequence_exact_match"],
            "wrong_gates": len(rows), "block_l1": cfg.train.block_l1,
            "suggestion": suggestion(rows, cfg.train.block_l1, summary["n"], _results(run_dir))}
@@ -186,13 +219,14 @@ def suggestion(rows: list[dict], block_l1: float, n: int, results: dict | None =
                 "the training inputs do not pin it down and training longer is unlikely to help: train on more "
                 "distinct inputs (a small circuit has no more to give: its train split is all there is)")
     return (f"too few steps: errors spread over {len(rows)} position(s), none rare (the worst, {worst['gate']}, "
-            f"takes its rarer value on {worst['rare']:.1%} of training inputs); train longer, e.g. the "
-            "circuit-learn preset, which trains to a validation target")
+            f"takes its rarer value on {worst['rare']:.1%} of training inputs); train longer (a circuit: the "
+            "circuit-learn preset, which trains to a validation target)")
 
 
 def format_diagnosis(d: dict, limit: int = 20) -> str:
     """The diagnosis as a table for people."""
-    lines = [f"{d['run']}: circuit {d['circuit']!r}, {d['n']} held-out inputs, answer exact match "
+    what = f"circuit {d['circuit']!r}" if d.get("circuit") else f"machine {d.get('machine')!r}"
+    lines = [f"{d['run']}: {what}, {d['n']} held-out inputs, answer exact match "
              f"{d['exact_match']:.4f}, sequence exact match {d['sequence_exact_match']:.4f}; "
              f"{d['wrong_gates']} position(s) with errors"]
     if d["gates"]:

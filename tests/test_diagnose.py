@@ -128,3 +128,16 @@ def test_a_fixed_layout_machine_run_is_diagnosed_by_tableau_token(tmp_path):
         assert r["cot_index"] == r["position"] - 1 - lay.row and 0 <= r["rare"] <= 0.5
         assert "wire_norm_min" not in r
     assert sum(r["first_wrong"] for r in d["gates"]) == round((1 - d["sequence_exact_match"]) * d["n"])
+
+
+def test_the_table_leaves_out_norm_columns_no_row_has():
+    from arlearn.reporting.diagnose import format_diagnosis
+
+    row = {"gate": "r3.c1.V.1", "position": 40, "cot_index": 20, "kind": "symbol", "fanin": 3, "depth": 3,
+           "errors": 2, "first_wrong": 2, "train_errors": 0, "train_inputs": 8, "rare": 0.0}
+    d = {"run": "r", "circuit": None, "machine": "parity", "n": 10, "exact_match": 0.8, "sequence_exact_match": 0.8,
+         "wrong_gates": 1, "gates": [row], "suggestion": "rare gate: …"}
+    text = format_diagnosis(d)
+    assert "machine 'parity'" in text and "wire_min" not in text and "r3.c1.V.1" in text
+    row.update(wire_norm_min=0.5, other_norm_max=0.1)
+    assert "wire_min" in format_diagnosis(d)

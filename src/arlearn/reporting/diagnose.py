@@ -237,7 +237,9 @@ def format_diagnosis(d: dict, limit: int = 20) -> str:
             table.append((r["gate"], r["position"], r["cot_index"], r["kind"], r["fanin"], r["depth"], r["errors"],
                           r["first_wrong"], f"{r['train_errors']}/{r['train_inputs']}", f"{r['rare']:.4f}",
                           r.get("wire_norm_min"), r.get("other_norm_max")))
-        widths = [max(len(str(row[i])) for row in table) for i in range(len(head))]
+        if not any("wire_norm_min" in r for r in d["gates"][:limit]):  # no block norms (a tableau): no columns
+            table = [row[:-2] for row in table]
+        widths = [max(len(str(row[i])) for row in table) for i in range(len(table[0]))]
         lines += ["  ".join(str(c).rjust(w) for c, w in zip(row, widths)) for row in table]
         if len(d["gates"]) > limit:
             lines.append(f"... {len(d['gates']) - limit} more (--json lists all)")

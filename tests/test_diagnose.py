@@ -76,7 +76,9 @@ def test_a_prior_that_zeroed_a_wrong_gates_wire_is_named():
     rows = [{"gate": "g3", "kind": "AND", "rare": 0.2, "rare_count": 800, "wire_norm_min": 0.0, "errors": 5}]
     assert suggestion(rows, 0.3, 100).startswith("prior too strong: train.block_l1=0.3")
     rows[0]["wire_norm_min"] = 0.4
-    assert suggestion(rows, 0.3, 100).startswith("too few steps")
+    assert suggestion(rows, 0.3, 100).startswith("too few steps: errors at one position, not rare (the worst, g3,")
+    assert suggestion(rows + [dict(rows[0], gate="g4")], 0.3, 100).startswith(
+        "too few steps: errors spread over 2 positions, none rare")
     assert suggestion(rows, 0.3, 100, {"stopped_by": "target", "check_n": 26}).startswith(
         "validation passed, test did not: the run stopped at its target on 26 validation inputs,")
     rows[0].update(train_errors=3, train_inputs=188)

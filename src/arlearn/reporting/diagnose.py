@@ -218,7 +218,8 @@ def suggestion(rows: list[dict], block_l1: float, n: int, results: dict | None =
                 f"{worst['train_inputs']} distinct training inputs read and wrong on {worst['errors']} of {n} held-out; "
                 "the training inputs do not pin it down and training longer is unlikely to help: train on more "
                 "distinct inputs (a small circuit has no more to give: its train split is all there is)")
-    return (f"too few steps: errors spread over {len(rows)} position(s), none rare (the worst, {worst['gate']}, "
+    where = "errors at one position, not rare" if len(rows) == 1 else f"errors spread over {len(rows)} positions, none rare"
+    return (f"too few steps: {where} (the worst, {worst['gate']}, "
             f"takes its rarer value on {worst['rare']:.1%} of training inputs); train longer (a circuit: the "
             "circuit-learn preset, which trains to a validation target)")
 

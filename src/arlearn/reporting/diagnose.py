@@ -126,8 +126,8 @@ def diagnose_run(run_dir: str | Path, examples: int = 0, top: int = 0) -> dict:
     """The gates a circuit run (or the tableau tokens a fixed-layout Turing-machine run) gets wrong
     on `examples` held-out test inputs (default: the run's eval.examples), sorted by
     teacher-forced error count (then first wrong in generation); `top` > 0 keeps that many.
-    Returns {"run", "circuit" (None for a machine, then "machine"), "n", "sequence_exact_match", "exact_match", "wrong_gates", "gates"
-    (list of dicts, see the module docstring), "suggestion"}."""
+    Returns {"run", "circuit" (None for a machine, then "machine"), "n", "sequence_exact_match",
+    "exact_match", "wrong_gates", "gates" (list of dicts, see the module docstring), "suggestion"}."""
     cfg, task, model = load_run(run_dir)
     if hasattr(task, "layout") and hasattr(task, "normal"):
         where, P = _circuit_positions(task)
@@ -153,7 +153,7 @@ def diagnose_run(run_dir: str | Path, examples: int = 0, top: int = 0) -> dict:
     fitted = np.unique(train_ids, axis=0)[:TRAIN_CHECK]  # distinct training inputs, scored as the held-out ones
     train_wrong = _teacher_forced_wrong(model, fitted, cfg.eval.batch_size)
     # block norms are per (t, s) pair: read them for circuits only (a tableau's T² is too many)
-    norms = _block_norms(model) if where and where[0][5] is not None else None
+    norms = _block_norms(model) if any(srcs is not None for *_, srcs, _ in where) else None
     rows = []
     for gate, p, kind, fanin, depth, srcs, one in where:
         errors = int(wrong[:, p].sum())

@@ -68,10 +68,11 @@ class ExactMatchEvaluator:
 
     def check(self, model, full: bool) -> dict:
         """A periodic check during training: a metrics row (a quarter of the check examples
-        unless `full`: then all of them, as when the check can stop the run)."""
+        unless `full`: then all of them, as when the check can stop the run). Only the examples
+        teacher forcing finds a wrong token in are generated (`evaluate`'s `forced_exact`)."""
         examples = self.check_examples
         n = len(examples) if full else max(len(examples) // MONITOR_FRACTION, 1)
-        summary, _ = evaluate(model, self.task, examples[:n], self.quiet)
+        summary, _ = evaluate(model, self.task, examples[:n], self.quiet, forced_exact=True)
         return self.row(summary)
 
     @staticmethod

@@ -68,11 +68,13 @@ def generate_texts(model: ARModel, task: Task, examples: Sequence[Example],
 
 @weights_fixed
 @torch.no_grad()
-def teacher_forced_accuracy(model: ARModel, task: Task, examples: Sequence[Example],
-                            ctx: RunContext = RunContext()) -> float:
-    """The share of CoT+answer tokens the model predicts right given the true prefix."""
+def teacher_forced(model: ARModel, task: Task, examples: Sequence[Example],
+                   ctx: RunContext = RunContext()) -> tuple[float, list[bool]]:
+    """(the share of CoT+answer tokens the model predicts right given the true prefix, per example
+    whether it predicts every one of them right — its EOS included where the task writes one)."""
     ids, mask = encode_examples(task, examples, "cot_answer")
     correct = total = 0
+    every: list[bool] = []
     model.eval()
     batch_size = ctx.batch(GENERATE_BATCH)
     for k in range(0, len(examples), batch_size):
@@ -80,10 +82,23 @@ def teacher_forced_accuracy(model: ARModel, task: Task, examples: Sequence[Examp
         m = mask[k : k + batch_size].to(ctx.device)
         with ctx.autocast():
             logits = model(x[:, :-1])
-        hit = (logits.argmax(-1) == x[:, 1:]) & m
-        correct += int(hit.sum())
+        right = logits.float().argmax(-1) == x[:, 1:]
+        correct += int((right & m).sum())
         total += int(m.sum())
-    return correct / max(total, 1)
+        every += (right | ~m).all(1).tolist()
+    return correct / max(total, 1), every
+
+
+def teacher_forced_accuracy(model: ARModel, task: Task, examples: Sequence[Example],
+                            ctx: RunContext = RunContext()) -> float:
+    """The share of CoT+answer tokens the model predicts right given the true prefix."""
+    return teacher_forced(model, task, examples, ctx)[0]
+
+
+def _generation_is_target(task: Task, ex: Example) -> bool:
+    """Whether greedy generation that predicts every target token right (given the true prefix)
+    stops where the target does: the sequence ends in EOS, or it fills the task's length."""
+    return bool(getattr(task, "eos", False)) or len(task.sequence(ex)) == task.seq_len
 
 
 def answer_position_accuracy(records: Sequence[dict]) -> list[float]:
@@ -103,7 +118,7 @@ def answer_position_accuracy(records: Sequence[dict]) -> list[float]:
 
 
 def evaluate(model: ARModel, task: Task, examples: Sequence[Example],
-             ctx: RunContext = RunContext()) -> tuple[dict, list[dict]]:
+             ctx: RunContext = RunContext(), forced_exact: bool = False) -> tuple[dict, list[dict]]:
     """Returns (summary, per-example records); `ctx`: device, precision and batch size (default:
     CPU, fp32, 500 sequences), and with `ctx.progress` a bar over the generation.
 
@@ -112,8 +127,19 @@ def evaluate(model: ARModel, task: Task, examples: Sequence[Example],
     the *whole* generation (chain of thought and answer, token for token). `chance` is what an
     answer-blind guesser scores (`arlearn.evaluation.scores.chance_level`); `score` names the one
     of the two the task's claims use. `first_divergence` is set whenever the generation differs
-    from the target, also when the answer came out right."""
-    gens = generate_texts(model, task, examples, ctx)
+    from the target, also when the answer came out right.
+
+    `forced_exact`: generate only the examples teacher forcing finds a wrong token in (what the
+    periodic checks do). Greedy decoding takes the argmax after each prefix it wrote, so an
+    example whose every target token, EOS included, is the argmax after the true prefix generates
+    its target token for token; the scores are the same, the generation is skipped (the final
+    results generate every example)."""
+    token_accuracy, every = teacher_forced(model, task, examples, ctx)
+    todo = [i for i, ex in enumerate(examples)
+            if not (forced_exact and every[i] and _generation_is_target(task, ex))]
+    gens: list[list[str]] = [list(ex.target) for ex in examples]
+    for i, gen in zip(todo, generate_texts(model, task, [examples[i] for i in todo], ctx) if todo else []):
+        gens[i] = gen
     records, divs = [], []
     for ex, gen in zip(examples, gens):
         parsed = task.parse_answer(ex.prompt + tuple(gen))
@@ -149,7 +175,7 @@ def evaluate(model: ARModel, task: Task, examples: Sequence[Example],
         "sequence_exact_match_interval": sequence["interval"],
         **chance_level([tuple(ex.answer) for ex in examples], task.answer_space()),
         "score": task.score,
-        "token_accuracy": teacher_forced_accuracy(model, task, examples, ctx),
+        "token_accuracy": token_accuracy,
         "malformed": sum(r["parsed"] is None for r in records),
         "first_divergence_median": statistics.median(divs) if divs else None,
         "answer_position_accuracy": answer_position_accuracy(records),

@@ -101,7 +101,7 @@ def test_without_an_anneal_the_run_stops_at_the_first_check_at_the_target(tmp_pa
     assert res["stopped_by"] == "target" and res["steps_to_target"] == res["target_first_step"] == res["steps"]
 
 
-def test_a_checkpoint_carries_the_anneal_and_the_first_target_check(tmp_path):
+def test_a_checkpoint_carries_the_anneal_the_first_target_check_and_the_checks_time(tmp_path):
     from arlearn.training import Trainer, checkpoint
 
     torch.set_num_threads(1)
@@ -115,6 +115,8 @@ def test_a_checkpoint_carries_the_anneal_and_the_first_target_check(tmp_path):
     again = Trainer(resolve("circuit-adder4", overrides=[*over, "train.steps=2100"]), tmp_path / "run",
                     progress=False, resume=True)
     assert again.anneal_from == first and again.target_first == tuple(ckpt.state["target_first"])
+    assert 0 < ckpt.state["check_seconds"] <= res["check_seconds"] + 0.05  # the checks before it, timed
+    assert again.check_seconds == ckpt.state["check_seconds"]  # a resumed run's check_seconds counts the earlier checks
 
 
 def test_a_small_input_space_keeps_its_validation_region_in_train_and_checks_training_inputs():

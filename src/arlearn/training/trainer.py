@@ -259,6 +259,7 @@ class Trainer:
         if self.best is not None:
             self.best.load_json(ckpt.state.get("best"))
         self.step, self.train_seconds = ckpt.step, float(ckpt.state.get("train_seconds", 0.0))
+        self.check_seconds = float(ckpt.state.get("check_seconds", 0.0))  # absent in older checkpoints
         self.anneal_from = ckpt.state.get("anneal_from")
         self.anneal_steps = ckpt.state.get("anneal_steps", self.cfg.train.anneal_steps)
         self.anneal_cause = ckpt.state.get("anneal_cause", "target" if self.anneal_from is not None else None)
@@ -272,7 +273,8 @@ class Trainer:
         path = None
         if self.world.is_main:
             tc = self.cfg.train
-            extra = {"train_seconds": self.train_seconds, "config": portable_config(self.cfg, self.run_dir),
+            extra = {"train_seconds": self.train_seconds, "check_seconds": self.check_seconds,
+                     "config": portable_config(self.cfg, self.run_dir),
                      "anneal_from": self.anneal_from, "anneal_steps": self.anneal_steps,
                      "anneal_cause": self.anneal_cause, "target_first": self.target_first}
             if self.best is not None:

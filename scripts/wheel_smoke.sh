@@ -33,7 +33,8 @@ fi
 # the example plug-in installed beside the wheel is found by its entry points and trains
 cp -r "$repo/tests/plugin_example" "$work/plugin_example"
 "$work/venv/bin/pip" install -q --no-deps "$work/plugin_example" 2>/dev/null
-"$work/venv/bin/arlearn" list | grep -q "majority (v1).*plug-in arlearn_majority" \
+listing=$("$work/venv/bin/arlearn" list)  # read whole: `| grep -q` would close the pipe early (pipefail)
+grep -q "majority (v1).*plug-in arlearn_majority" <<<"$listing" \
   || { echo "wheel-smoke: the installed example plug-in is not listed"; exit 1; }
 "$work/venv/bin/arlearn" train --task majority --model bag --steps 20 --set train.warmup=2 \
   --set train.train_examples=256 --set eval.examples=20 --no-progress -o plugin-run >/dev/null

@@ -100,6 +100,20 @@ def test_list_and_show_task_text_stays_on_stdout(capsys):
     assert "quick" in json.loads(capsys.readouterr().out)["presets"]
 
 
+def test_a_reader_that_closes_stdout_early_gets_no_traceback():
+    """`arlearn list | head -1`: the reader goes away before the listing is written; arlearn
+    stops quietly with 141 (as a process killed by SIGPIPE), no traceback."""
+    r, w = os.pipe()
+    os.close(r)  # no reader at all: the first write fails, whatever the timing
+    try:
+        proc = subprocess.run([sys.executable, "-m", "arlearn", "list"], stdout=w, stderr=subprocess.PIPE,
+                              text=True, timeout=120)
+    finally:
+        os.close(w)
+    assert proc.returncode == 141, proc.stderr[-800:]
+    assert "Traceback" not in proc.stderr and "BrokenPipeError" not in proc.stderr
+
+
 def test_nonfinite_results_are_valid_json(capsys):
     from arlearn.cli.common import emit
 

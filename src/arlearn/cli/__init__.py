@@ -8,6 +8,8 @@ carries only results (see `arlearn.cli.common`); progress, logs and tables go to
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 
 from arlearn.errors import ArlearnError, Interrupted, TrainingStopped
@@ -81,6 +83,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("arlearn: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of stdout went away (`arlearn list | head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's last flush does not fail again
+        return 128 + signal.SIGPIPE  # 141, as a process killed by SIGPIPE reports it
     except MemoryError:  # the last resort: sizes are estimated and refused before they are built
         print("arlearn: error: out of memory: this input needs more memory than the process can get, and more "
               "than arlearn estimated (set ARLEARN_MEMORY_BUDGET_MB lower to refuse such inputs earlier)",

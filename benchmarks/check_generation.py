@@ -5,8 +5,8 @@ that both give the same summary and the same per-example records.
 
     python benchmarks/check_generation.py RUN_DIR --n 1000 --split valid --rounds 2
 
-RUN_DIR may be a run or one of its checkpoints' run directory; `--checkpoint FILE` scores a
-checkpoint's weights instead of the final ones (a model part-way through training).
+`--checkpoint RUN_DIR/checkpoints/step-N/model.safetensors` scores that checkpoint's weights
+instead of the final ones (a model part-way through training).
 """
 import argparse
 import json
@@ -33,8 +33,7 @@ def main():
     cfg, task, model = load_run(args.run_dir)
     if args.checkpoint:
         from safetensors.torch import load_file
-        state = load_file(args.checkpoint)
-        model.load_state_dict({k[len("model."):]: v for k, v in state.items() if k.startswith("model.")} or state)
+        model.load_state_dict(load_file(args.checkpoint))  # a checkpoint's model file is the model's state dict
     examples = task.held_out(args.n, cfg.eval.seed, args.split)
     ctx = RunContext(batch_size=cfg.eval.batch_size)
     ways = {"generate every example": False, "generate where teacher forcing errs": True}
